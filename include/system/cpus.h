@@ -1,0 +1,40 @@
+/*
+ * vCPU thread life cycle, shared by system/cpus.c (pause/resume, the
+ * vCPU list) and the accelerator's vCPU threads (accel/kvm/kvm-cpu.c).
+ *
+ * A vCPU thread holds the BQL except while it is inside KVM_RUN, so the
+ * stop/stopped/exit_thread flags of CPUState are read and written under
+ * the BQL and the conditions below use the BQL as their mutex.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SYSTEM_CPUS_H
+#define SYSTEM_CPUS_H
+
+#include "hw/core/cpu.h"
+
+/* Machine creation (BQL): append @cpu to cpu_list; it starts parked. */
+void cpu_list_add(CPUState *cpu);
+
+/* vCPU thread, BQL held: register as the thread of @cpu, signal creation. */
+void cpu_thread_begin(CPUState *cpu);
+/*
+ * vCPU thread, BQL held: may @cpu enter the guest now?  False while a
+ * pause is requested or in force, or when the thread must exit.
+ */
+bool cpu_can_run(CPUState *cpu);
+/*
+ * vCPU thread, BQL held: acknowledge a pause request (stop -> stopped)
+ * and sleep until the vCPU may run again or must exit.
+ */
+void cpu_wait_io_event(CPUState *cpu);
+/*
+ * vCPU thread, BQL held: stop this vCPU on its own (triple fault, an
+ * error KVM cannot handle).  It stays parked until resume_all_vcpus().
+ */
+void cpu_park_self(CPUState *cpu);
+
+/* Main thread, BQL held, machine creation: wait until @cpu's thread runs. */
+void cpu_wait_created(CPUState *cpu);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * KVM accelerator interface used by the machine, the vCPU code and (later)
+ * migration's dirty tracking.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SYSTEM_KVM_H
+#define SYSTEM_KVM_H
+
+#include "qapi/error.h"
+#include "hw/core/cpu.h"
+#include "system/ramblock.h"
+
+/* -accel kvm[,dirty-ring-size=N,...] options, as parsed by main(). */
+typedef struct KVMConfig {
+    uint32_t dirty_ring_size;   /* 0 = dirty bitmap */
+} KVMConfig;
+
+/* Open /dev/kvm and create the VM (with in-kernel irqchip and PIT). */
+bool kvm_init(const KVMConfig *cfg, Error **errp);
+bool kvm_enabled(void);
+/* Register a guest-physical section as a KVM memory slot. */
+bool kvm_set_user_memory(GuestMemSection *section, Error **errp);
+/* Create vCPU @index (not started). */
+CPUState *kvm_create_vcpu(int index, Error **errp);
+/* Set the boot vCPU's real-mode start state: CS:IP = 0:@ip, no BIOS. */
+bool kvm_cpu_reset_realmode(CPUState *cpu, uint16_t ip, Error **errp);
+/* Start the vCPU threads (each parks until resume_all_vcpus()). */
+void kvm_start_vcpus(void);
+
+/* Any thread: make @cpu leave KVM_RUN soon (signal + immediate_exit). */
+void kvm_cpu_kick(CPUState *cpu);
+/* BQL held: drive ISA interrupt line @irq of the in-kernel irqchip. */
+void kvm_set_irq(int irq, int level);
+
+/*
+ * BQL held: turn dirty logging (KVM_MEM_LOG_DIRTY_PAGES) on or off for
+ * KVM memory slot @slot (GuestMemSection.slot).
+ */
+bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp);
+/* Is KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled (dirty log needs clearing)? */
+bool kvm_manual_dirty_log_protect(void);
+
+/* Is the calling thread the vCPU thread of @cpu? */
+bool qemu_cpu_is_self(CPUState *cpu);
+
+#endif

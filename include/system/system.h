@@ -1,0 +1,14 @@
+/*
+ * Process-wide settings from the command line.
+ *
+ * Written by main() before any thread starts; read-only afterwards.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef SYSTEM_SYSTEM_H
+#define SYSTEM_SYSTEM_H
+
+extern const char *qemu_name;       /* -name NAME, or NULL */
+extern char *qemu_uuid_str;         /* -uuid, or NULL */
+
+#endif
