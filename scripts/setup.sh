@@ -1,0 +1,45 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Install what building and testing qmig needs (Debian packages, by name)
+# when it is missing, then configure and build into build/.  Safe to run
+# again: it installs nothing that is already there and reuses build/.
+#
+#   scripts/setup.sh [--asan]   (--asan: also build build-asan/ with
+#                                AddressSanitizer + UBSan)
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+# Package names for the tools and libraries the build uses.
+pkgs="meson ninja-build gcc pkg-config binutils python3 libglib2.0-dev
+      libjson-glib-dev zlib1g-dev libzstd-dev liburing-dev libibverbs-dev
+      librdmacm-dev"
+
+missing=""
+for p in $pkgs; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing:$missing"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+fi
+
+build() {
+    dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@"
+    fi
+    ninja -C "$dir"
+}
+
+build build
+if [ "${1:-}" = "--asan" ]; then
+    build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+fi
