@@ -18,6 +18,8 @@ typedef struct PortIOOps {
 
 void portio_register(const char *name, uint16_t base, uint16_t len,
                      const PortIOOps *ops, void *opaque);
+/* Machine creation: the device owning a port in [base, base+len), or NULL. */
+const char *portio_find_owner(uint16_t base, uint32_t len);
 /* BQL held.  Unclaimed reads return all ones; unclaimed writes are dropped. */
 uint32_t portio_read(uint16_t port, unsigned size);
 void portio_write(uint16_t port, uint32_t val, unsigned size);

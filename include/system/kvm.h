@@ -41,6 +41,28 @@ bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp);
 /* Is KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled (dirty log needs clearing)? */
 bool kvm_manual_dirty_log_protect(void);
 
+/*
+ * Dirty page tracking for migration (accel/kvm/kvm-dirty.c).  Without KVM
+ * (-accel qtest) start/stop do nothing and sync reports soft dirty bits
+ * only.
+ *
+ * kvm_dirty_log_start: turn dirty logging on for every memory slot; takes
+ * the BQL unless the caller holds it.  Pages written from then on are
+ * reported by kvm_dirty_log_sync().
+ */
+bool kvm_dirty_log_start(Error **errp);
+/* Turn dirty logging off again (BQL taken unless held). */
+void kvm_dirty_log_stop(void);
+/*
+ * Migration thread, no BQL, vCPUs may run: OR the pages of @rb written
+ * since the last sync (guest writes from KVM's log, VMM writes from the
+ * block's soft dirty bits) into @bitmap (one bit per 4 KiB page of @rb,
+ * block-relative) and re-arm tracking for exactly those pages.  Returns
+ * how many bits of @bitmap went from 0 to 1.  A slot whose log cannot be
+ * read counts as all dirty (reported with error_report).
+ */
+uint64_t kvm_dirty_log_sync(RAMBlock *rb, unsigned long *bitmap);
+
 /* Is the calling thread the vCPU thread of @cpu? */
 bool qemu_cpu_is_self(CPUState *cpu);
 

@@ -1,0 +1,258 @@
+/*
+ * KVM dirty page tracking for migration: the per-slot dirty bitmap.
+ *
+ * kvm_dirty_log_start() turns KVM_MEM_LOG_DIRTY_PAGES on for every memory
+ * slot.  kvm_dirty_log_sync() then fetches a slot's bitmap with
+ * KVM_GET_DIRTY_LOG and, when manual protection is on (kvm_init enables
+ * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 where offered), hands exactly the
+ * fetched bits back with KVM_CLEAR_DIRTY_LOG: KVM write-protects those
+ * pages again only then, so a guest write that lands after the fetch sets
+ * the bit anew and is seen by the next sync.  Without manual protection
+ * KVM_GET_DIRTY_LOG fetches and re-protects in one step.
+ *
+ * Why not KVM_DIRTY_LOG_INITIALLY_SET: it saves write-protecting the whole
+ * slot when logging starts by reporting every page dirty until cleared.
+ * Migration's first pass here does not come from the dirty log at all but
+ * from the pages that are populated (migration/ram.c), so an all-set
+ * initial log would only have to be cleared, page range by page range,
+ * for nothing; and write-protecting at start costs in proportion to the
+ * pages actually mapped, which is the memory the first pass sends anyway
+ * (the kvm_dirty_log_start trace point reports the time it took).
+ *
+ * Threads: start and stop change slot flags, which the BQL protects; they
+ * take the BQL if the caller (the migration thread) does not hold it.
+ * Sync runs in the migration thread without the BQL while vCPUs run: the
+ * slot table does not change after machine creation, the ioctls are safe
+ * against running vCPUs, and the scratch bitmaps below belong to the
+ * thread that runs the migration (start, sync and stop never overlap).
+ *
+ * With -accel qtest there is no KVM: only the RAMBlocks' soft dirty bits
+ * (writes made by the VMM) are tracked.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/bitmap.h"
+#include "qemu/main-loop.h"
+#include "system/kvm.h"
+#include "kvm-internal.h"
+#include "trace.h"
+
+/*
+ * Scratch bitmaps for KVM_GET_DIRTY_LOG, one per slot (by slot id), sized
+ * to KVM's layout (pages rounded up to 64 bits).  Owned by the migration
+ * thread between kvm_dirty_log_start() and kvm_dirty_log_stop(); NULL
+ * while logging is off.
+ */
+static GPtrArray *kvm_dirty_scratch;
+
+static uint64_t kvm_slot_pages(const KVMSlot *slot)
+{
+    return slot->size >> TARGET_PAGE_BITS;
+}
+
+/* Bytes of KVM's bitmap for a slot: pages rounded up to 64 bits. */
+static size_t kvm_slot_bitmap_bytes(const KVMSlot *slot)
+{
+    return DIV_ROUND_UP(kvm_slot_pages(slot), 64) * 8;
+}
+
+/* Set or clear logging on every slot; on failure undo what was done. */
+static bool kvm_dirty_log_set_all(bool enable, Error **errp)
+{
+    GPtrArray *slots = kvm_state->slots;
+    bool took_bql = !bql_locked();
+    bool ok = true;
+    guint i;
+
+    if (took_bql) {
+        bql_lock();
+    }
+    for (i = 0; i < slots->len; i++) {
+        KVMSlot *slot = g_ptr_array_index(slots, i);
+
+        if (!kvm_slot_set_dirty_logging(slot->slot, enable, errp)) {
+            ok = false;
+            break;
+        }
+    }
+    if (!ok) {
+        while (i-- > 0) {
+            KVMSlot *slot = g_ptr_array_index(slots, i);
+
+            kvm_slot_set_dirty_logging(slot->slot, !enable, NULL);
+        }
+    }
+    if (took_bql) {
+        bql_unlock();
+    }
+    return ok;
+}
+
+bool kvm_dirty_log_start(Error **errp)
+{
+    KVMState *s = kvm_state;
+    int64_t t0 = get_clock_ns();
+
+    if (!s) {
+        return true;    /* -accel qtest: soft dirty bits only */
+    }
+    if (kvm_dirty_scratch) {
+        error_setg(errp, "KVM dirty logging is already running");
+        return false;
+    }
+    if (s->dirty_ring_size) {
+        /*
+         * The ring replaces the bitmap (KVM_GET_DIRTY_LOG fails); harvesting
+         * the per-vCPU rings is not written yet.
+         */
+        error_setg(errp, "Migration does not support the KVM dirty ring yet; "
+                   "start qmig without -accel kvm,dirty-ring-size=N");
+        return false;
+    }
+    if (!kvm_dirty_log_set_all(true, errp)) {
+        error_prepend(errp, "Could not start dirty page tracking: ");
+        return false;
+    }
+    kvm_dirty_scratch = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < s->slots->len; i++) {
+        KVMSlot *slot = g_ptr_array_index(s->slots, i);
+
+        g_ptr_array_add(kvm_dirty_scratch,
+                        g_malloc0(kvm_slot_bitmap_bytes(slot)));
+    }
+    trace_kvm_dirty_log_start(s->slots->len, s->manual_dirty_log,
+                              (get_clock_ns() - t0) / 1000);
+    return true;
+}
+
+void kvm_dirty_log_stop(void)
+{
+    Error *err = NULL;
+
+    if (!kvm_state || !kvm_dirty_scratch) {
+        return;
+    }
+    if (!kvm_dirty_log_set_all(false, &err)) {
+        /* Harmless for correctness: the guest only runs a bit slower. */
+        error_report_err(err);
+    }
+    g_ptr_array_free(kvm_dirty_scratch, true);
+    kvm_dirty_scratch = NULL;
+    trace_kvm_dirty_log_stop();
+}
+
+/*
+ * OR @nbits bits of @src into @dst starting at bit @dst_start; returns
+ * how many bits of @dst went from 0 to 1.
+ */
+static uint64_t kvm_dirty_or_bits(unsigned long *dst, uint64_t dst_start,
+                                  const unsigned long *src, uint64_t nbits)
+{
+    uint64_t added = 0;
+
+    if (dst_start % BITS_PER_LONG == 0) {
+        unsigned long *d = dst + dst_start / BITS_PER_LONG;
+        uint64_t words = BITS_TO_LONGS(nbits);
+
+        for (uint64_t i = 0; i < words; i++) {
+            unsigned long w = src[i];
+
+            if (i == words - 1) {
+                w &= BITMAP_LAST_WORD_MASK(nbits);
+            }
+            if (w) {
+                added += __builtin_popcountl(w & ~d[i]);
+                d[i] |= w;
+            }
+        }
+        return added;
+    }
+    /* A slot that starts mid-word in its block: bit by bit. */
+    for (uint64_t b = find_first_bit(src, nbits); b < nbits;
+         b = find_next_bit(src, nbits, b + 1)) {
+        added += !test_and_set_bit(dst_start + b, dst);
+    }
+    return added;
+}
+
+/* Fetch, re-protect and fold one slot's log; returns pages newly set. */
+static uint64_t kvm_dirty_log_sync_slot(KVMSlot *slot, unsigned long *bitmap)
+{
+    KVMState *s = kvm_state;
+    unsigned long *buf = g_ptr_array_index(kvm_dirty_scratch, slot->slot);
+    uint64_t pages = kvm_slot_pages(slot);
+    uint64_t first = slot->section->offset >> TARGET_PAGE_BITS;
+    struct kvm_dirty_log log = { .slot = slot->slot, .dirty_bitmap = buf };
+    int ret;
+
+    ret = kvm_vm_ioctl(s, KVM_GET_DIRTY_LOG, &log);
+    if (ret < 0) {
+        goto fail;
+    }
+    if (s->manual_dirty_log && !bitmap_empty(buf, pages)) {
+        struct kvm_clear_dirty_log clear = {
+            .slot = slot->slot,
+            .first_page = 0,
+            .num_pages = pages,     /* the whole slot: any count is valid */
+            .dirty_bitmap = buf,
+        };
+
+        ret = kvm_vm_ioctl(s, KVM_CLEAR_DIRTY_LOG, &clear);
+        if (ret < 0) {
+            goto fail;
+        }
+    }
+    return kvm_dirty_or_bits(bitmap, first, buf, pages);
+
+fail:
+    /*
+     * Not knowing what the guest wrote must never lose a page: report it
+     * and call the whole slot dirty (it is sent again).
+     */
+    error_report("Could not read the dirty log of KVM memory slot %d: %s; "
+                 "treating all of its %" PRIu64 " pages as dirty",
+                 slot->slot, g_strerror(-ret), pages);
+    bitmap_fill(buf, pages);
+    return kvm_dirty_or_bits(bitmap, first, buf, pages);
+}
+
+/* Move the VMM's own writes (soft dirty bits) into @bitmap. */
+static uint64_t kvm_dirty_fold_soft(RAMBlock *rb, unsigned long *bitmap)
+{
+    uint64_t words = BITS_TO_LONGS(rb->used_length >> TARGET_PAGE_BITS);
+    uint64_t added = 0;
+
+    for (uint64_t i = 0; i < words; i++) {
+        unsigned long w;
+
+        if (!__atomic_load_n(&rb->soft_dirty[i], __ATOMIC_RELAXED)) {
+            continue;   /* the common case: skip the atomic exchange */
+        }
+        w = __atomic_exchange_n(&rb->soft_dirty[i], 0, __ATOMIC_SEQ_CST);
+        added += __builtin_popcountl(w & ~bitmap[i]);
+        bitmap[i] |= w;
+    }
+    return added;
+}
+
+uint64_t kvm_dirty_log_sync(RAMBlock *rb, unsigned long *bitmap)
+{
+    uint64_t added = 0;
+
+    if (kvm_state && kvm_dirty_scratch) {
+        GPtrArray *slots = kvm_state->slots;
+
+        for (guint i = 0; i < slots->len; i++) {
+            KVMSlot *slot = g_ptr_array_index(slots, i);
+
+            if (slot->section && slot->section->block == rb) {
+                added += kvm_dirty_log_sync_slot(slot, bitmap);
+            }
+        }
+    }
+    added += kvm_dirty_fold_soft(rb, bitmap);
+    trace_kvm_dirty_log_sync(rb->idstr, added);
+    return added;
+}

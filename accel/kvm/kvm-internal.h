@@ -1,0 +1,75 @@
+/*
+ * State shared by the files of accel/kvm/ (not part of the interface).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef ACCEL_KVM_INTERNAL_H
+#define ACCEL_KVM_INTERNAL_H
+
+#include <linux/kvm.h>
+#include "hw/core/cpu.h"
+#include "system/ramblock.h"
+
+/* The signal that kicks a vCPU out of KVM_RUN. */
+#define SIG_IPI SIGUSR1
+
+/*
+ * One KVM memory slot.  The table is built at machine creation (main
+ * thread, before the vCPUs start); afterwards only @flags changes, when
+ * migration turns dirty logging on or off (BQL).
+ */
+typedef struct KVMSlot {
+    int slot;
+    uint64_t gpa;
+    uint64_t size;
+    void *host;
+    uint32_t flags;             /* BQL: KVM_MEM_* */
+    GuestMemSection *section;
+} KVMSlot;
+
+/* The VM.  Written by kvm_init() only; read-only afterwards. */
+typedef struct KVMState {
+    int fd;                     /* /dev/kvm */
+    int vmfd;
+    int vcpu_mmap_size;
+    int nr_slots_max;
+    GPtrArray *slots;           /* KVMSlot *, by slot id */
+    bool manual_dirty_log;      /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 on */
+    uint32_t dirty_ring_size;   /* entries per vCPU; 0 = bitmap */
+    struct kvm_cpuid2 *supported_cpuid;
+} KVMState;
+
+extern KVMState *kvm_state;
+
+/* Per-vCPU state of the accelerator (CPUState.arch). */
+typedef struct KVMCPU {
+    /*
+     * Set (atomically) by cpu_kick() from any thread before it signals
+     * the vCPU thread; cleared by the vCPU thread when it leaves
+     * kvm_cpu_exec().  Closes the race between checking for work and
+     * entering KVM_RUN.
+     */
+    int exit_request;
+    /* Set once by kvm_start_vcpus() after the thread exists. */
+    bool thread_started;
+    struct kvm_dirty_gfn *dirty_gfns;   /* the vCPU's dirty ring, or NULL */
+} KVMCPU;
+
+static inline KVMCPU *kvm_cpu(CPUState *cpu)
+{
+    return cpu->arch;
+}
+
+/* Thin ioctl wrappers: the result, or -errno. */
+int kvm_ioctl(KVMState *s, unsigned long type, ...);
+int kvm_vm_ioctl(KVMState *s, unsigned long type, ...);
+int kvm_vcpu_ioctl(CPUState *cpu, unsigned long type, ...);
+int kvm_check_extension(KVMState *s, unsigned int extension);
+
+/* kvm-vcpu.c: log the registers of @cpu with error_report(). */
+void kvm_vcpu_dump_regs(CPUState *cpu);
+
+/* kvm-cpu.c: install the SIG_IPI handler (once, from kvm_init()). */
+bool kvm_init_kick_signal(Error **errp);
+
+#endif
