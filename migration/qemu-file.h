@@ -87,4 +87,31 @@ bool qemu_file_rate_limit(QEMUFile *f);
 /* Sleep until the next rate-limit period; returns early on error. */
 void qemu_file_rate_limit_wait(QEMUFile *f);
 
+/*
+ * Additions beyond the original contract (additive; by the io helper).
+ */
+bool qemu_file_is_writable(QEMUFile *f);
+/*
+ * qemu_fclose() that also explains a failure: the sticky error's Error,
+ * or the channel's close error (e.g. an exec: command that exited
+ * non-zero).  Returns the same value as qemu_fclose().
+ */
+int qemu_file_close(QEMUFile *f, Error **errp);
+/*
+ * Positioned I/O for "file:" migration with offsets (mapped-ram), on
+ * seekable channels; independent of the buffered stream position.
+ * Return the bytes transferred; fewer than @len only with the error set.
+ */
+size_t qemu_put_buffer_at(QEMUFile *f, const uint8_t *buf, size_t len,
+                          off_t pos);
+size_t qemu_get_buffer_at(QEMUFile *f, uint8_t *buf, size_t len, off_t pos);
+/* Count bytes sent elsewhere (multifd) against the budget; any thread. */
+void qemu_file_acct_rate_limit(QEMUFile *f, uint64_t len);
+/* Start a new rate-limit period now, with nothing spent. */
+void qemu_file_reset_rate_limit(QEMUFile *f);
+/* The limit in bytes per second (0: none), as rounded to whole periods. */
+uint64_t qemu_file_get_rate_limit(QEMUFile *f);
+/* Bytes counted against this period's budget so far; any thread. */
+uint64_t qemu_file_rate_limit_used(QEMUFile *f);
+
 #endif

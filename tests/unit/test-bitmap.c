@@ -283,6 +283,7 @@ static void test_zero_extend_and_le(void)
 
 typedef struct ConcState {
     unsigned long *map;
+    gint go;            /* start gate, so the setters really overlap */
     gint done;          /* setters finished (atomic) */
 } ConcState;
 
@@ -291,11 +292,19 @@ typedef struct SetterArg {
     int index;
 } SetterArg;
 
+static void wait_for_gate(ConcState *s)
+{
+    while (!g_atomic_int_get(&s->go)) {
+        g_thread_yield();
+    }
+}
+
 static gpointer setter_thread(gpointer opaque)
 {
     SetterArg *arg = opaque;
     unsigned long i;
 
+    wait_for_gate(arg->s);
     for (i = arg->index; i < CONC_BITS; i += CONC_THREADS) {
         if (i % 3 == 0) {
             bitmap_set_atomic(arg->s->map, i, 1);
@@ -346,6 +355,7 @@ static void test_atomic_concurrency(void)
         args[i] = (SetterArg) { .s = &s, .index = i };
         threads[i] = g_thread_new("setter", setter_thread, &args[i]);
     }
+    g_atomic_int_set(&s.go, 1);
     while (g_atomic_int_get(&s.done) < CONC_THREADS) {
         harvest(&s, seen, tmp, round++);
     }
@@ -361,37 +371,54 @@ static void test_atomic_concurrency(void)
     g_free(tmp);
 }
 
-/* Concurrent range setters on overlapping, word-crossing ranges. */
+/*
+ * Concurrent range setters: 3-bit ranges dealt round-robin to the
+ * threads, so all of them work on the same words at once and some ranges
+ * cross word boundaries; a collector harvests meanwhile.
+ */
+#define RANGE_BITS 3
+
 static gpointer range_setter_thread(gpointer opaque)
 {
     SetterArg *arg = opaque;
     unsigned long start;
 
-    /* Each thread owns every CONC_THREADS-th chunk of 37 bits. */
-    for (start = arg->index * 37; start < CONC_BITS;
-         start += 37 * CONC_THREADS) {
-        bitmap_set_atomic(arg->s->map, start, MIN(37, CONC_BITS - start));
+    wait_for_gate(arg->s);
+    for (start = arg->index * RANGE_BITS; start < CONC_BITS;
+         start += RANGE_BITS * CONC_THREADS) {
+        bitmap_set_atomic(arg->s->map, start,
+                          MIN(RANGE_BITS, CONC_BITS - start));
     }
+    g_atomic_int_inc(&arg->s->done);
     return NULL;
 }
 
 static void test_atomic_range_concurrency(void)
 {
     ConcState s = { .map = bitmap_new(CONC_BITS) };
+    unsigned long *seen = bitmap_new(CONC_BITS);
+    unsigned long *tmp = bitmap_new(CONC_BITS);
     SetterArg args[CONC_THREADS];
     GThread *threads[CONC_THREADS];
-    int i;
+    int i, round = 0;
 
     for (i = 0; i < CONC_THREADS; i++) {
         args[i] = (SetterArg) { .s = &s, .index = i };
         threads[i] = g_thread_new("range-setter", range_setter_thread,
                                   &args[i]);
     }
+    g_atomic_int_set(&s.go, 1);
+    while (g_atomic_int_get(&s.done) < CONC_THREADS) {
+        harvest(&s, seen, tmp, round++);
+    }
     for (i = 0; i < CONC_THREADS; i++) {
         g_thread_join(threads[i]);
     }
-    g_assert_true(bitmap_full(s.map, CONC_BITS));
+    harvest(&s, seen, tmp, round++);
+    g_assert_cmpuint(bitmap_count_one(seen, CONC_BITS), ==, CONC_BITS);
     g_free(s.map);
+    g_free(seen);
+    g_free(tmp);
 }
 
 int main(int argc, char **argv)
