@@ -1,0 +1,450 @@
+/*
+ * Helpers for the migration qtests (see migration-helpers.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "migration-helpers.h"
+#include "stamp-check.h"
+
+#define STAMP_SIZE (STAMP_END - STAMP_START)
+
+/* ---- VMs ---------------------------------------------------------------- */
+
+bool mig_skip_without_kvm_or_guest(void)
+{
+    if (!qtest_kvm_available()) {
+        g_test_skip("no /dev/kvm (or no access to it): skipping KVM test");
+        return true;
+    }
+    return qtest_guest_image("QTEST_GUEST_STAMP") == NULL;
+}
+
+bool mig_is_qemu(void)
+{
+    return qtest_vmm_is_qemu(qtest_vmm_binary());
+}
+
+bool mig_qemu_older_than(QTestState *s, int major, int minor)
+{
+    JsonNode *ret;
+    JsonObject *v;
+    int64_t ma, mi;
+
+    if (!mig_is_qemu()) {
+        return false;
+    }
+    ret = qtest_qmp_assert_success_ref(s, "{\"execute\": \"query-version\"}");
+    v = json_object_get_object_member(json_node_get_object(ret), "qemu");
+    ma = json_object_get_int_member(v, "major");
+    mi = json_object_get_int_member(v, "minor");
+    json_node_unref(ret);
+    return ma < major || (ma == major && mi < minor);
+}
+
+/* The machine both sides must agree on. */
+static char *stamp_machine_args(const char *extra)
+{
+    return g_strdup_printf("-accel kvm -m 150M -nodefaults "
+                           "-drive file=%s,format=raw %s",
+                           qtest_guest_image("QTEST_GUEST_STAMP"),
+                           extra ? extra : "");
+}
+
+static void wait_serial_or_fail(QTestState *s, char c, size_t n)
+{
+    if (!qtest_wait_serial(s, qtest_serial_path(s), c, n,
+                           qtest_timeout_s())) {
+        g_autofree char *err = qtest_stderr(s);
+        g_error("serial output never had %zu '%c' (has %zu); stderr:\n%s",
+                n, c, qtest_file_count_char(qtest_serial_path(s), c), err);
+    }
+}
+
+QTestState *mig_start_source(const char *extra)
+{
+    g_autofree char *args = stamp_machine_args(extra);
+    QTestState *s = qtest_initf("%s", args);
+
+    wait_serial_or_fail(s, 'B', 1);
+    return s;
+}
+
+QTestState *mig_start_dest(const char *incoming, const char *extra)
+{
+    g_autofree char *more = g_strdup_printf("-incoming %s %s", incoming,
+                                            extra ? extra : "");
+    g_autofree char *args = stamp_machine_args(more);
+
+    return qtest_initf("%s", args);
+}
+
+bool mig_dest_exits_on_error(QTestState *dst)
+{
+    /* exit-on-error appeared in QEMU 9.1. */
+    return mig_qemu_older_than(dst, 9, 1);
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+void mig_set_capability(QTestState *s, const char *cap, bool on)
+{
+    qtest_qmp_assert_success(s, "{\"execute\": \"migrate-set-capabilities\", "
+                             "\"arguments\": {\"capabilities\": [{"
+                             "\"capability\": \"%s\", \"state\": %s}]}}",
+                             cap, on ? "true" : "false");
+}
+
+void mig_set_parameter(QTestState *s, const char *name, uint64_t value)
+{
+    qtest_qmp_assert_success(s, "{\"execute\": \"migrate-set-parameters\", "
+                             "\"arguments\": {\"%s\": %" G_GUINT64_FORMAT
+                             "}}", name, value);
+}
+
+void mig_set_unlimited(QTestState *s)
+{
+    mig_set_parameter(s, "max-bandwidth", MIG_BW_UNLIMITED);
+    mig_set_parameter(s, "downtime-limit", 300);
+}
+
+void mig_migrate(QTestState *s, const char *uri)
+{
+    qtest_qmp_assert_success(s, "{\"execute\": \"migrate\", "
+                             "\"arguments\": {\"uri\": \"%s\"}}", uri);
+}
+
+void mig_incoming(QTestState *dst, const char *uri, bool keep_alive)
+{
+    if (keep_alive && !mig_dest_exits_on_error(dst)) {
+        qtest_qmp_assert_success(dst, "{\"execute\": \"migrate-incoming\", "
+                                 "\"arguments\": {\"uri\": \"%s\", "
+                                 "\"exit-on-error\": false}}", uri);
+    } else {
+        qtest_qmp_assert_success(dst, "{\"execute\": \"migrate-incoming\", "
+                                 "\"arguments\": {\"uri\": \"%s\"}}", uri);
+    }
+}
+
+void mig_getfd(QTestState *s, int fd, const char *name)
+{
+    JsonNode *rsp = qtest_qmp_fds(s, &fd, 1, "{\"execute\": \"getfd\", "
+                                  "\"arguments\": {\"fdname\": \"%s\"}}",
+                                  name);
+
+    if (qmp_rsp_is_error(rsp)) {
+        g_error("getfd %s refused: %s", name, qmp_rsp_error_desc(rsp));
+    }
+    json_node_unref(rsp);
+}
+
+/* ---- status --------------------------------------------------------------- */
+
+JsonNode *mig_query(QTestState *s)
+{
+    if (qtest_exited(s)) {
+        g_autofree char *err = qtest_stderr(s);
+        g_error("VMM (pid gone) exited while a migration was observed; "
+                "stderr:\n%s", err);
+    }
+    return qtest_qmp_assert_success_ref(s, "{\"execute\": \"query-migrate\"}");
+}
+
+static const char *info_str(JsonNode *info, const char *name)
+{
+    JsonObject *o = json_node_get_object(info);
+
+    return json_object_has_member(o, name) ?
+        json_object_get_string_member(o, name) : NULL;
+}
+
+char *mig_status(QTestState *s)
+{
+    g_autoptr(JsonNode) info = mig_query(s);
+    const char *st = info_str(info, "status");
+
+    return g_strdup(st ? st : "none");
+}
+
+int64_t mig_info_int(JsonNode *info, const char *name)
+{
+    JsonObject *o = json_node_get_object(info);
+
+    return json_object_has_member(o, name) ?
+        json_object_get_int_member(o, name) : -1;
+}
+
+int64_t mig_ram_counter(JsonNode *info, const char *name)
+{
+    JsonObject *o = json_node_get_object(info);
+    JsonObject *ram;
+
+    if (!json_object_has_member(o, "ram")) {
+        return -1;
+    }
+    ram = json_object_get_object_member(o, "ram");
+    return json_object_has_member(ram, name) ?
+        json_object_get_int_member(ram, name) : -1;
+}
+
+static bool in_list(const char *st, const char *const *list)
+{
+    for (; *list; list++) {
+        if (g_str_equal(st, *list)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_terminal(const char *st)
+{
+    return g_str_equal(st, "completed") || g_str_equal(st, "failed") ||
+           g_str_equal(st, "cancelled");
+}
+
+char *mig_wait_status(QTestState *s, const char *const *want)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(s);
+        const char *st = info_str(info, "status");
+
+        st = st ? st : "none";
+        if (in_list(st, want)) {
+            return g_strdup(st);
+        }
+        if (is_terminal(st) || g_get_monotonic_time() > deadline) {
+            g_autofree char *txt = qmp_to_string(info);
+            g_autofree char *w = g_strjoinv("|", (char **)want);
+            g_error("migration status %s while waiting for %s%s: %s", st, w,
+                    is_terminal(st) ? "" : " (timed out)", txt);
+        }
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+void mig_wait_completed(QTestState *src)
+{
+    static const char *const want[] = { "completed", NULL };
+    g_autofree char *st = mig_wait_status(src, want);
+}
+
+void mig_wait_running(QTestState *s)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+
+    for (;;) {
+        bool running = false;
+        g_autofree char *st = NULL;
+
+        if (qtest_exited(s)) {
+            g_autofree char *err = qtest_stderr(s);
+            g_error("VMM exited while waiting for its guest to run; "
+                    "stderr:\n%s", err);
+        }
+        st = qtest_query_status(s, &running);
+        if (running) {
+            return;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            g_error("guest never ran (query-status says %s)", st);
+        }
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+/* ---- guest checks ------------------------------------------------------- */
+
+void mig_wait_more_passes(QTestState *s, size_t n)
+{
+    size_t now = qtest_file_count_char(qtest_serial_path(s), 'B');
+
+    wait_serial_or_fail(s, 'B', now + n);
+}
+
+void mig_check_stamp(QTestState *s, bool resume)
+{
+    g_autofree char *dump = g_strdup_printf("%s.%d",
+                                            qtest_path(s, "stamp.bin"),
+                                            g_random_int_range(0, 1 << 30));
+    g_autofree char *why = NULL;
+    bool running = false;
+    g_autofree char *st = qtest_query_status(s, &running);
+    struct stat sb;
+
+    if (running) {
+        qtest_qmp_assert_success(s, "{\"execute\": \"stop\"}");
+        json_node_unref(qtest_qmp_eventwait(s, "STOP"));
+    }
+    qtest_qmp_assert_success(s, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %llu, \"size\": %llu, "
+                             "\"filename\": \"%s\"}}",
+                             (unsigned long long)STAMP_START,
+                             (unsigned long long)STAMP_SIZE, dump);
+    g_assert_cmpint(stat(dump, &sb), ==, 0);
+    g_assert_cmpuint(sb.st_size, ==, STAMP_SIZE);
+    if (!stamp_check_file(dump, STAMP_START, &why)) {
+        g_error("stamp invariant broken: %s", why);
+    }
+    unlink(dump);
+    if (resume) {
+        qtest_qmp_assert_success(s, "{\"execute\": \"cont\"}");
+        json_node_unref(qtest_qmp_eventwait(s, "RESUME"));
+    }
+}
+
+void mig_check_dest(QTestState *dst, bool resume)
+{
+    mig_wait_running(dst);
+    mig_wait_more_passes(dst, 2);
+    mig_check_stamp(dst, resume);
+}
+
+void mig_assert_running(QTestState *s)
+{
+    bool running = false;
+    g_autofree char *st = NULL;
+
+    if (qtest_exited(s)) {
+        g_autofree char *err = qtest_stderr(s);
+        g_error("VMM exited; stderr:\n%s", err);
+    }
+    st = qtest_query_status(s, &running);
+    if (!running) {
+        g_error("guest should be running, query-status says %s", st);
+    }
+}
+
+void mig_quit_clean(QTestState *s)
+{
+    int st = qtest_quit(s);
+
+    if (WIFSIGNALED(st)) {
+        g_error("VMM died of signal %d (a crash, or killed after it would "
+                "not quit)", WTERMSIG(st));
+    }
+}
+
+/* ---- cases -------------------------------------------------------------- */
+
+typedef struct MigCase {
+    char *path;
+    void (*fn)(void);
+    int qemu_min;           /* major * 100 + minor; 0: any */
+} MigCase;
+
+/*
+ * What the parent process learns once from a paused VM: does the VMM
+ * have a "migrate" command at all (qmig while precopy is being written
+ * may not; its cases are then skipped with that reason instead of each
+ * failing in a confusing way), and QEMU's version, for cases that need a
+ * newer QEMU than the one installed.
+ */
+static int probe_has_migrate = -1;
+static int probe_version;           /* major * 100 + minor */
+
+static void probe_vmm(void)
+{
+    g_autofree char *args = NULL;
+    QTestState *s;
+    JsonNode *ret;
+    JsonArray *a;
+    guint i;
+
+    if (probe_has_migrate >= 0) {
+        return;
+    }
+    args = stamp_machine_args("-S");
+    s = qtest_initf("%s", args);
+    ret = qtest_qmp_assert_success_ref(s, "{\"execute\": \"query-commands\"}");
+    a = json_node_get_array(ret);
+    probe_has_migrate = 0;
+    for (i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *c = json_array_get_object_element(a, i);
+
+        probe_has_migrate |= g_str_equal(json_object_get_string_member(c,
+                                                                    "name"),
+                                         "migrate");
+    }
+    json_node_unref(ret);
+    probe_version = 10000;
+    if (mig_is_qemu()) {
+        JsonObject *v;
+
+        ret = qtest_qmp_assert_success_ref(s,
+                                           "{\"execute\": \"query-version\"}");
+        v = json_object_get_object_member(json_node_get_object(ret), "qemu");
+        probe_version = json_object_get_int_member(v, "major") * 100 +
+                        json_object_get_int_member(v, "minor");
+        json_node_unref(ret);
+    }
+    qtest_quit(s);
+}
+
+static void run_case(gconstpointer opaque)
+{
+    const MigCase *c = opaque;
+
+    if (g_test_subprocess()) {
+        c->fn();
+        return;
+    }
+    if (mig_skip_without_kvm_or_guest()) {
+        return;
+    }
+    probe_vmm();
+    if (!probe_has_migrate) {
+        g_test_skip("the VMM under test has no 'migrate' QMP command yet");
+        return;
+    }
+    if (probe_version < c->qemu_min) {
+        g_autofree char *why = g_strdup_printf(
+            "needs QEMU %d.%d or later, the VMM is QEMU %d.%d",
+            c->qemu_min / 100, c->qemu_min % 100, probe_version / 100,
+            probe_version % 100);
+        g_test_skip(why);
+        return;
+    }
+    /* A case runs a few migrations, each bounded by the timeout. */
+    g_test_trap_subprocess(NULL, (guint64)qtest_timeout_s() * 6 *
+                           G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+    if (!g_test_trap_has_passed()) {
+        g_test_message("%s failed (see its stderr above)", c->path);
+        g_test_fail();
+    }
+}
+
+void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
+                           int major, int minor)
+{
+    MigCase *c;
+
+    /*
+     * The subprocess re-runs main() with -p PATH but not necessarily the
+     * -m mode, so there every case is registered.
+     */
+    if (slow && !g_test_slow() && !g_test_subprocess()) {
+        return;
+    }
+    c = g_new0(MigCase, 1);
+    c->path = g_strdup(path);
+    c->fn = fn;
+    c->qemu_min = major * 100 + minor;
+    g_test_add_data_func(c->path, c, run_case);
+}
+
+void mig_add_case(const char *path, void (*fn)(void), bool slow)
+{
+    mig_add_case_qemu_min(path, fn, slow, 0, 0);
+}

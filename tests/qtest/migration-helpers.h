@@ -1,0 +1,132 @@
+/*
+ * Helpers for the migration qtests: start a source running the stamp
+ * guest and a destination waiting for it, drive migration over QMP with
+ * QEMU's commands, wait for a migration status, check the stamp
+ * invariant on a VM's memory.
+ *
+ * Everything here speaks QEMU's QMP surface only, so the same tests run
+ * against qmig (QTEST_QMIG_BINARY) and QEMU (QTEST_QMIG_BINARY or
+ * QTEST_QEMU_BINARY naming qemu-system-x86_64) for comparison.
+ *
+ * Status waits poll query-migrate (every MIG_POLL_MS) rather than rely on
+ * MIGRATION events, which QEMU only sends with the "events" capability.
+ * Each wait is bounded by qtest_timeout_s() and fails the test with the
+ * last reply when it runs out.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef TESTS_QTEST_MIGRATION_HELPERS_H
+#define TESTS_QTEST_MIGRATION_HELPERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "libqtest.h"
+
+#define MIG_POLL_MS 10
+/* A bandwidth no link here reaches: "unlimited" (QEMU's max is INT64). */
+#define MIG_BW_UNLIMITED (100ULL << 30)
+
+/* ---- VMs ---------------------------------------------------------------- */
+
+/* True (and the test skipped with the reason) without KVM or the guest. */
+bool mig_skip_without_kvm_or_guest(void);
+/* Is the binary under test QEMU rather than qmig? */
+bool mig_is_qemu(void);
+/*
+ * QEMU older than @major.@minor?  Always false for qmig, which follows
+ * QEMU's current behaviour.  Asks @s with query-version.
+ */
+bool mig_qemu_older_than(QTestState *s, int major, int minor);
+
+/*
+ * Start a VM running the stamp guest (150 MiB) with @extra options and
+ * wait for its first 'B', so the guest is known to run before migration.
+ */
+QTestState *mig_start_source(const char *extra);
+/*
+ * Start a destination for the stamp guest: the same machine options plus
+ * "-incoming @incoming" (a URI or "defer") and @extra.
+ */
+QTestState *mig_start_dest(const char *incoming, const char *extra);
+/*
+ * Does a failed incoming migration end the destination process?  QEMU
+ * before 9.1 always exits; later QEMU and qmig keep running when
+ * migrate-incoming is given exit-on-error=false (see mig_incoming).
+ */
+bool mig_dest_exits_on_error(QTestState *dst);
+
+/* ---- commands ----------------------------------------------------------- */
+
+void mig_set_capability(QTestState *s, const char *cap, bool on);
+void mig_set_parameter(QTestState *s, const char *name, uint64_t value);
+/* migrate-set-parameters for an unthrottled run with QEMU's downtime. */
+void mig_set_unlimited(QTestState *s);
+/* "migrate" to @uri; fails the test if the command is refused. */
+void mig_migrate(QTestState *s, const char *uri);
+/*
+ * migrate-incoming @uri on a "-incoming defer" destination; with
+ * @keep_alive, exit-on-error=false is passed (unless the VMM is a QEMU
+ * that does not know it).
+ */
+void mig_incoming(QTestState *dst, const char *uri, bool keep_alive);
+/* Send a getfd for @fd named @name over SCM_RIGHTS. */
+void mig_getfd(QTestState *s, int fd, const char *name);
+
+/* ---- status --------------------------------------------------------------- */
+
+/* query-migrate's return object (caller unrefs). */
+JsonNode *mig_query(QTestState *s);
+/* query-migrate "status", "none" when absent (caller frees). */
+char *mig_status(QTestState *s);
+/* query-migrate "ram" member @name, or -1 when absent. */
+int64_t mig_ram_counter(JsonNode *info, const char *name);
+/* An integer member of the query-migrate reply, or -1. */
+int64_t mig_info_int(JsonNode *info, const char *name);
+/*
+ * Poll until query-migrate status is one of the NULL-terminated @want
+ * list; fails the test on timeout, or when a terminal state (completed,
+ * failed, cancelled) not in @want is reached.  Returns the status
+ * (caller frees).
+ */
+char *mig_wait_status(QTestState *s, const char *const *want);
+/* Wait for completed; on failed, fail the test showing error-desc. */
+void mig_wait_completed(QTestState *src);
+/* Poll until query-status says "running" (the destination resumed). */
+void mig_wait_running(QTestState *s);
+
+/* ---- guest checks ------------------------------------------------------- */
+
+/* Wait for @n more 'B' on @s's serial than it has now. */
+void mig_wait_more_passes(QTestState *s, size_t n);
+/*
+ * Stop @s (if running), pmemsave [1 MiB, 100 MiB), check the stamp
+ * invariant; with @resume, cont it afterwards.
+ */
+void mig_check_stamp(QTestState *s, bool resume);
+/*
+ * The end of every successful case: the destination's guest runs on
+ * (more passes after the switchover), then its memory holds the stamp
+ * invariant.  With @resume it runs on afterwards (for another hop).
+ */
+void mig_check_dest(QTestState *dst, bool resume);
+/* Fail unless @s is alive and its guest is running. */
+void mig_assert_running(QTestState *s);
+/* qtest_quit(), failing the test if the VMM ended by a signal. */
+void mig_quit_clean(QTestState *s);
+
+/* ---- cases -------------------------------------------------------------- */
+
+/*
+ * Register @fn as test @path, run in a subprocess so one failure does not
+ * hide the others.  @slow cases are registered only with "-m slow" (which
+ * runs every case; "-p /migration/slow" narrows it to the slow ones).
+ */
+void mig_add_case(const char *path, void (*fn)(void), bool slow);
+/* The same, skipped when the VMM is a QEMU older than @major.@minor. */
+void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
+                           int major, int minor);
+
+#endif

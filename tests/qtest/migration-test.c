@@ -1,0 +1,545 @@
+/*
+ * Migration qtests: two VMM processes, the stamp guest running under KVM,
+ * a precopy migration driven over QMP, then the stamp invariant checked
+ * on the destination after its guest has run on.  Fault cases check that
+ * the source keeps its guest and that a destination fed bad input fails
+ * cleanly.
+ *
+ * Runs against qmig (QTEST_QMIG_BINARY, set by meson) or, for comparison,
+ * against QEMU (QTEST_QMIG_BINARY=qemu-system-x86_64).  Quick cases run by
+ * default; "-m slow" adds the slow ones ("-p /migration/slow" alone).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <glib.h>
+
+#include "migration-helpers.h"
+
+/* A bandwidth at which 100 MiB of dirty pages never fit in 300 ms. */
+#define SLOW_BW (64ULL << 20)
+/* So slow that a migration stays active for many seconds. */
+#define CRAWL_BW (4ULL << 20)
+
+/*
+ * Migrate @src to @dst (already listening on @uri) unthrottled, wait for
+ * completion and check the destination; the source must end postmigrate.
+ */
+static void migrate_and_check(QTestState *src, QTestState *dst,
+                              const char *uri, bool resume)
+{
+    mig_set_unlimited(src);
+    mig_migrate(src, uri);
+    mig_wait_completed(src);
+    qtest_assert_status(src, "postmigrate");
+    mig_check_dest(dst, resume);
+}
+
+/* ---- transports --------------------------------------------------------- */
+
+static void test_unix(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autoptr(JsonNode) info = NULL;
+
+    migrate_and_check(src, dst, uri, false);
+    /* The counters a user reads must be there and plausible. */
+    info = mig_query(src);
+    g_assert_cmpint(mig_ram_counter(info, "transferred"), >=, 99 << 20);
+    g_assert_cmpint(mig_ram_counter(info, "total"), >=, 150 << 20);
+    g_assert_cmpint(mig_ram_counter(info, "remaining"), ==, 0);
+    g_assert_cmpint(mig_ram_counter(info, "dirty-sync-count"), >=, 2);
+    g_assert_cmpint(mig_info_int(info, "total-time"), >, 0);
+    g_assert_cmpint(mig_info_int(info, "downtime"), >=, 0);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/* The port a "tcp:...:0" destination listens on, from its query-migrate. */
+static char *dest_tcp_port(QTestState *dst)
+{
+    g_autoptr(JsonNode) info = mig_query(dst);
+    JsonObject *o = json_node_get_object(info);
+    JsonArray *addrs;
+    JsonObject *a;
+    JsonNode *port;
+
+    if (!json_object_has_member(o, "socket-address")) {
+        g_autofree char *txt = qmp_to_string(info);
+        g_error("destination listening on tcp port 0 reports no "
+                "socket-address in query-migrate: %s", txt);
+    }
+    addrs = json_object_get_array_member(o, "socket-address");
+    g_assert_cmpuint(json_array_get_length(addrs), >=, 1);
+    a = json_array_get_object_element(addrs, 0);
+    g_assert_cmpstr(json_object_get_string_member(a, "type"), ==, "inet");
+    port = json_object_get_member(a, "port");
+    /* QEMU's SocketAddress carries the port as a string. */
+    if (json_node_get_value_type(port) == G_TYPE_STRING) {
+        return g_strdup(json_node_get_string(port));
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(port));
+}
+
+static void test_tcp(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    QTestState *dst = mig_start_dest("defer", NULL);
+    g_autofree char *port = NULL;
+    g_autofree char *uri = NULL;
+
+    mig_incoming(dst, "tcp:127.0.0.1:0", false);
+    port = dest_tcp_port(dst);
+    g_assert_cmpstr(port, !=, "0");
+    uri = g_strdup_printf("tcp:127.0.0.1:%s", port);
+    migrate_and_check(src, dst, uri, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+static void test_fd(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    QTestState *dst = mig_start_dest("defer", NULL);
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    mig_getfd(dst, sv[1], "mig-in");
+    mig_incoming(dst, "fd:mig-in", false);
+    mig_getfd(src, sv[0], "mig-out");
+    /* Only the VMMs hold the ends now: EOF reaches each as it should. */
+    close(sv[0]);
+    close(sv[1]);
+    migrate_and_check(src, dst, "fd:mig-out", false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/* Migrate a fresh source into @uri_out (a file); returns the stream. */
+static GBytes *save_stream(QTestState *src, const char *uri_out,
+                           const char *path)
+{
+    char *data = NULL;
+    gsize len = 0;
+
+    mig_set_unlimited(src);
+    mig_migrate(src, uri_out);
+    mig_wait_completed(src);
+    qtest_assert_status(src, "postmigrate");
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    /* QEMU's framing: magic "QEVM", then version 3, big endian. */
+    g_assert_cmpuint(len, >, 99 << 20);
+    g_assert_cmpmem(data, 8, "QEVM\0\0\0\3", 8);
+    return g_bytes_new_take(data, len);
+}
+
+static void test_exec(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    /* Outside the source's directory, which goes when the source quits. */
+    g_autofree char *path = g_strdup_printf("%s/mig-exec-%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *out = g_strdup_printf("exec:cat > %s", path);
+    g_autofree char *in = g_strdup_printf("'exec:cat %s'", path);
+    g_autoptr(GBytes) stream = save_stream(src, out, path);
+    QTestState *dst;
+
+    mig_quit_clean(src);
+    dst = mig_start_dest(in, NULL);
+    mig_check_dest(dst, false);
+    unlink(path);
+    mig_quit_clean(dst);
+}
+
+static void test_file(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    QTestState *dst;
+    g_autofree char *path = g_strdup_printf("%s/mig-file-%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    g_autoptr(GBytes) stream = save_stream(src, uri, path);
+
+    mig_quit_clean(src);
+    dst = mig_start_dest("defer", NULL);
+    mig_incoming(dst, uri, false);
+    mig_check_dest(dst, false);
+    unlink(path);
+    mig_quit_clean(dst);
+}
+
+/* ---- faults --------------------------------------------------------------- */
+
+/* Start a crawling migration of @src to @uri; return once it is active. */
+static void start_crawl(QTestState *src, const char *uri)
+{
+    static const char *const active[] = { "active", NULL };
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+    g_autofree char *st = NULL;
+
+    mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    /* Mid-stream, not just connected: some RAM is on its way. */
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(src);
+
+        if (mig_ram_counter(info, "transferred") > (1 << 20)) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+/* The source lost nothing: its guest runs on and its memory is intact. */
+static void check_source_survived(QTestState *src)
+{
+    mig_assert_running(src);
+    mig_wait_more_passes(src, 1);
+    mig_check_stamp(src, true);
+    mig_assert_running(src);
+}
+
+/* A later migration of @src to a fresh destination works. */
+static void migrate_again(QTestState *src, const char *sock_name)
+{
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, sock_name));
+    QTestState *dst = mig_start_dest(uri, NULL);
+
+    migrate_and_check(src, dst, uri, false);
+    mig_quit_clean(dst);
+}
+
+static void test_cancel(void)
+{
+    static const char *const cancelled[] = { "cancelled", NULL };
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autofree char *st = NULL;
+
+    start_crawl(src, uri);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
+    st = mig_wait_status(src, cancelled);
+    check_source_survived(src);
+    /* The destination saw its stream end early: it may fail, not crash. */
+    if (!qtest_exited(dst)) {
+        bool running = true;
+        g_autofree char *dst_st = qtest_query_status(dst, &running);
+
+        g_assert_false(running);
+    }
+    mig_quit_clean(dst);
+    migrate_again(src, "mig2.sock");
+    mig_quit_clean(src);
+}
+
+static void test_unreachable(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "nobody.sock"));
+    JsonNode *rsp;
+
+    rsp = qtest_qmp(src, "{\"execute\": \"migrate\", \"arguments\": "
+                    "{\"uri\": \"%s\"}}", uri);
+    if (qmp_rsp_is_error(rsp)) {
+        /* Refusing at once is fine, as long as it says why. */
+        g_assert_cmpuint(strlen(qmp_rsp_error_desc(rsp)), >, 0);
+    } else {
+        g_autofree char *st = mig_wait_status(src, failed);
+        g_autoptr(JsonNode) info = mig_query(src);
+        JsonObject *o = json_node_get_object(info);
+
+        g_assert_true(json_object_has_member(o, "error-desc"));
+        g_assert_cmpuint(strlen(json_object_get_string_member(o,
+                                                              "error-desc")),
+                         >, 0);
+    }
+    json_node_unref(rsp);
+    check_source_survived(src);
+    migrate_again(src, "mig.sock");
+    mig_quit_clean(src);
+}
+
+static void test_dest_killed(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autofree char *st = NULL;
+    int status;
+
+    start_crawl(src, uri);
+    g_assert_cmpint(kill(qtest_pid(dst), SIGKILL), ==, 0);
+    g_assert_true(qtest_wait_exit(dst, qtest_timeout_s(), &status));
+    g_assert_true(WIFSIGNALED(status));
+    qtest_quit(dst);
+    st = mig_wait_status(src, failed);
+    check_source_survived(src);
+    migrate_again(src, "mig2.sock");
+    mig_quit_clean(src);
+}
+
+/* ---- bad streams ------------------------------------------------------- */
+
+typedef enum {
+    BAD_TRUNC_HEADER,       /* the magic and nothing else */
+    BAD_TRUNC_HALF,         /* cut in the middle of RAM */
+    BAD_MAGIC,              /* not a migration stream */
+    BAD_VERSION,            /* a stream version nobody speaks */
+    BAD_MIDDLE,             /* 64 KiB of 0xff over page headers */
+    BAD__MAX
+} BadStream;
+
+static const char *const bad_names[BAD__MAX] = {
+    "truncated after the magic", "truncated half-way", "bad magic",
+    "bad version", "0xff over 64 KiB in the middle",
+};
+
+static GBytes *make_bad(GBytes *good, BadStream kind)
+{
+    gsize len = g_bytes_get_size(good);
+    guint8 *d = g_memdup2(g_bytes_get_data(good, NULL), len);
+
+    switch (kind) {
+    case BAD_TRUNC_HEADER:
+        len = 4;
+        break;
+    case BAD_TRUNC_HALF:
+        len /= 2;
+        break;
+    case BAD_MAGIC:
+        d[0] ^= 0xff;
+        break;
+    case BAD_VERSION:
+        d[7] = 0x7f;
+        break;
+    case BAD_MIDDLE:
+        memset(d + len / 2, 0xff, 64 * 1024);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    return g_bytes_new_take(d, len);
+}
+
+/*
+ * A destination fed a bad stream fails; its guest never runs.  A QEMU
+ * older than 9.1 then exits (with an error, never a crash); qmig and later
+ * QEMU, told exit-on-error=false, stay up: status failed, monitor answers.
+ */
+static void check_bad_stream_rejected(QTestState *dst, bool exits,
+                                      const char *what)
+{
+    static const char *const failed[] = { "failed", NULL };
+    g_autofree char *err = NULL;
+    g_autofree char *st = NULL;
+    bool running = true;
+    int status;
+
+    if (exits) {
+        if (!qtest_wait_exit(dst, qtest_timeout_s(), &status)) {
+            g_error("%s: destination neither failed nor exited", what);
+        }
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), !=, 0);
+    } else {
+        g_autofree char *mst = mig_wait_status(dst, failed);
+
+        st = qtest_query_status(dst, &running);
+        g_assert_false(running);
+        if (!g_str_equal(st, "inmigrate") && !g_str_equal(st, "paused")) {
+            g_error("%s: destination status %s after a failed load", what, st);
+        }
+    }
+    g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(dst), 'B'), ==,
+                     0);
+    /* "Clear error": the VMM said something on stderr. */
+    err = qtest_stderr(dst);
+    if (!*g_strstrip(err)) {
+        g_error("%s: the destination failed without a message", what);
+    }
+    mig_quit_clean(dst);
+}
+
+static void test_bad_streams(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *path = g_strdup(qtest_path(src, "stream.bin"));
+    g_autofree char *out = g_strdup_printf("exec:cat > %s", path);
+    g_autoptr(GBytes) good = save_stream(src, out, path);
+    g_autofree char *bad = g_strdup_printf("%s/mig-bad-%d.bin",
+                                           g_get_tmp_dir(), getpid());
+    int kind;
+
+    mig_quit_clean(src);
+    for (kind = 0; kind < BAD__MAX; kind++) {
+        g_autoptr(GBytes) b = make_bad(good, kind);
+        g_autofree char *uri = g_strdup_printf("exec:cat %s", bad);
+        QTestState *dst;
+        bool exits;
+
+        g_assert_true(g_file_set_contents(bad, g_bytes_get_data(b, NULL),
+                                          g_bytes_get_size(b), NULL));
+        dst = mig_start_dest("defer", NULL);
+        /* qmig and newer QEMU read files directly too: use both ways. */
+        if (kind % 2 && !mig_qemu_older_than(dst, 8, 2)) {
+            g_free(uri);
+            uri = g_strdup_printf("file:%s", bad);
+        }
+        /* Asked now: such a destination is gone once the load fails. */
+        exits = mig_dest_exits_on_error(dst);
+        mig_incoming(dst, uri, true);
+        check_bad_stream_rejected(dst, exits, bad_names[kind]);
+    }
+    unlink(bad);
+}
+
+/* ---- features ----------------------------------------------------------- */
+
+static void test_pause_before_switchover(void)
+{
+    static const char *const pre[] = { "pre-switchover", NULL };
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autofree char *st = NULL;
+    g_autofree char *dst_st = NULL;
+    bool running = true;
+
+    mig_set_capability(src, "pause-before-switchover", true);
+    mig_set_unlimited(src);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, pre);
+    /* Paused at the switchover: neither guest runs. */
+    g_free(st);
+    st = qtest_query_status(src, &running);
+    g_assert_false(running);
+    dst_st = qtest_query_status(dst, &running);
+    g_assert_false(running);
+    g_assert_cmpstr(dst_st, ==, "inmigrate");
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate-continue\", "
+                             "\"arguments\": {\"state\": "
+                             "\"pre-switchover\"}}");
+    mig_wait_completed(src);
+    qtest_assert_status(src, "postmigrate");
+    mig_check_dest(dst, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/*
+ * 100 MiB rewritten every pass cannot cross a capped link within 300 ms:
+ * the migration iterates (dirty-sync-count grows) without completing.
+ * Raising the cap lets it finish.
+ */
+static void test_bandwidth_limited(void)
+{
+    static const char *const active[] = { "active", NULL };
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autofree char *st = NULL;
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+    int64_t first = -1;
+
+    mig_set_parameter(src, "downtime-limit", 300);
+    mig_set_parameter(src, "max-bandwidth", SLOW_BW);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(src);
+        const char *s = json_object_get_string_member(
+                            json_node_get_object(info), "status");
+        int64_t syncs = mig_ram_counter(info, "dirty-sync-count");
+
+        if (!g_str_equal(s, "active")) {
+            g_autofree char *txt = qmp_to_string(info);
+            g_error("capped migration left 'active': %s", txt);
+        }
+        if (first < 0) {
+            first = syncs;
+        } else if (syncs >= first + 2) {
+            break;      /* two full passes, still not converged */
+        }
+        if (g_get_monotonic_time() > deadline) {
+            g_autofree char *txt = qmp_to_string(info);
+            g_error("capped migration made no progress: %s", txt);
+        }
+        g_usleep(50 * 1000);
+    }
+    mig_assert_running(src);
+    mig_set_parameter(src, "max-bandwidth", MIG_BW_UNLIMITED);
+    mig_wait_completed(src);
+    mig_check_dest(dst, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/* A -> B -> A -> B: each hop a fresh process, the guest runs throughout. */
+static void test_ping_pong(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    int hop;
+
+    for (hop = 0; hop < 3; hop++) {
+        g_autofree char *uri = g_strdup_printf("unix:%s",
+                                               qtest_path(src, "mig.sock"));
+        QTestState *dst = mig_start_dest(uri, NULL);
+
+        migrate_and_check(src, dst, uri, true);
+        mig_quit_clean(src);
+        src = dst;
+    }
+    mig_quit_clean(src);
+}
+
+int main(int argc, char **argv)
+{
+    /* Report every failed case, not just the first. */
+    char **args = g_new0(char *, argc + 2);
+
+    memcpy(args, argv, sizeof(char *) * argc);
+    args[argc++] = (char *)"--keep-going";
+    argv = args;
+    g_test_init(&argc, &argv, NULL);
+    qtest_vmm_binary();     /* a missing variable is a setup error */
+
+    mig_add_case("/migration/precopy/unix", test_unix, false);
+    mig_add_case("/migration/precopy/tcp", test_tcp, false);
+    mig_add_case("/migration/precopy/fd", test_fd, false);
+    mig_add_case("/migration/precopy/exec", test_exec, false);
+    /* file: URIs came with QEMU 8.2. */
+    mig_add_case_qemu_min("/migration/precopy/file", test_file, false, 8, 2);
+    mig_add_case("/migration/precopy/pause-before-switchover",
+                 test_pause_before_switchover, false);
+    mig_add_case("/migration/fault/cancel", test_cancel, false);
+    mig_add_case("/migration/fault/unreachable", test_unreachable, false);
+    mig_add_case("/migration/fault/dest-killed", test_dest_killed, false);
+    mig_add_case("/migration/fault/bad-streams", test_bad_streams, false);
+    mig_add_case("/migration/slow/bandwidth-limited", test_bandwidth_limited,
+                 true);
+    mig_add_case("/migration/slow/ping-pong", test_ping_pong, true);
+    return g_test_run();
+}
