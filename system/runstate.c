@@ -46,6 +46,8 @@ static const char *const shutdown_cause_names[SHUTDOWN_CAUSE__MAX] = {
 
 static RunState current_run_state = RUN_STATE_PRELAUNCH;   /* BQL */
 static bool no_shutdown;                                    /* set by main() */
+/* Start the guest when an incoming migration completes (BQL). */
+static bool autostart = true;
 static int exit_status;                                     /* BQL */
 /* A shutdown is in progress: later requests are dropped (atomic). */
 static bool shutdown_pending;
@@ -85,6 +87,16 @@ void runstate_set(RunState new_state)
     current_run_state = new_state;
 }
 
+void runstate_set_autostart(bool enable)
+{
+    autostart = enable;
+}
+
+bool runstate_get_autostart(void)
+{
+    return autostart;
+}
+
 void runstate_set_no_shutdown(bool enable)
 {
     no_shutdown = enable;
@@ -107,8 +119,9 @@ bool vm_start(Error **errp)
         return false;
     }
     if (runstate_check(RUN_STATE_INMIGRATE)) {
-        error_setg(errp, "the VM is waiting for an incoming migration");
-        return false;
+        /* QEMU: "cont" during an incoming migration means "run after". */
+        autostart = true;
+        return true;
     }
     trace_vm_state_notify(1, "running");
     runstate_set(RUN_STATE_RUNNING);
@@ -120,6 +133,11 @@ bool vm_start(Error **errp)
 void vm_stop(RunState new_state)
 {
     assert(bql_locked());
+    if (runstate_check(RUN_STATE_INMIGRATE) && new_state == RUN_STATE_PAUSED) {
+        /* QEMU: "stop" during an incoming migration means "stay paused". */
+        autostart = false;
+        return;
+    }
     if (!runstate_is_running()) {
         runstate_set(new_state);
         return;

@@ -151,6 +151,7 @@ static void vl_parse_m(VLConfig *vl, const char *arg)
         vl_fail("m", "RAM size %s must be at least 2 MiB and a multiple of "
                 "4 KiB", size);
     }
+    vl->ram_size_given = true;
 }
 
 static void vl_parse_smp(VLConfig *vl, const char *arg)

@@ -21,6 +21,7 @@ typedef struct VLConfig {
     char *machine_type;
     char *memory_backend;
     uint64_t ram_size;
+    bool ram_size_given;    /* -m was on the command line */
     unsigned smp_cpus;
     char *name;
     bool debug_threads;

@@ -13,12 +13,14 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/option.h"
+#include "qemu/sockets.h"
 #include "qemu/thread.h"
 #include "qemu/trace-core.h"
 #include "block/block-backend.h"
 #include "chardev/char.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
+#include "migration/misc.h"
 #include "monitor/monitor.h"
 #include "system/runstate.h"
 #include "system/system.h"
@@ -35,6 +37,12 @@ static MachineState machine;
 MachineState *current_machine;
 
 static void qemu_init_signals(void);
+
+/* "fd:NAME" socket addresses name descriptors given to the monitor. */
+static int vl_resolve_fd(const char *name, Error **errp)
+{
+    return monitor_fd_param(monitor_cur(), name, errp);
+}
 
 /* Build every -object in order. */
 static void qemu_create_objects(void)
@@ -63,11 +71,10 @@ static void qemu_create_chardevs(void)
 {
     for (guint i = 0; i < vl.chardevs->len; i++) {
         const char *arg = g_ptr_array_index(vl.chardevs, i);
-        g_autoptr(QemuOpts) opts = qemu_opts_parse(arg, "backend",
-                                                   &error_fatal);
         Error *err = NULL;
+        g_autoptr(QemuOpts) opts = qemu_chr_parse_opts(arg, &err);
 
-        if (!qemu_chr_new_from_opts(opts, &err)) {
+        if (!opts || !qemu_chr_new_from_opts(opts, &err)) {
             error_prepend(&err, "-chardev %s: ", arg);
             error_report_err(err);
             exit(1);
@@ -174,6 +181,14 @@ static void qemu_setup_machine(void)
         exit(1);
     }
     machine.ram_size = vl.ram_size;
+    if (vl.memory_backend && !vl.ram_size_given) {
+        /* QEMU: without -m, the backend's size is the RAM size. */
+        MemoryBackend *be = memory_backend_find(vl.memory_backend);
+
+        if (be) {
+            machine.ram_size = be->size;
+        }
+    }
     machine.memory_backend = vl.memory_backend;
     machine.smp_cpus = vl.smp_cpus;
     machine.device_opts = vl.device_opts;
@@ -204,6 +219,7 @@ void qemu_init(int argc, char **argv)
     }
 
     main_loop_init();
+    socket_set_fd_resolver(vl_resolve_fd);
     bql_lock();
     qemu_init_signals();
     qemu_create_objects();
@@ -211,12 +227,21 @@ void qemu_init(int argc, char **argv)
     qemu_create_drives();
     qemu_create_serials();
     qemu_setup_machine();
+    migration_object_init();
     qemu_create_monitors();
     vl_start_extras(&vl);
     qemu_write_pidfile();
 
     if (vl.incoming) {
+        Error *err = NULL;
+
         runstate_set(RUN_STATE_INMIGRATE);
+        runstate_set_autostart(!vl.start_paused);
+        if (!migration_incoming_cmdline(vl.incoming, &err)) {
+            error_prepend(&err, "-incoming %s: ", vl.incoming);
+            error_report_err(err);
+            exit(1);
+        }
     } else if (vl.start_paused) {
         runstate_set(RUN_STATE_PRELAUNCH);
     } else {
@@ -244,6 +269,7 @@ static void qemu_init_signals(void)
 int qemu_main_loop_and_cleanup(void)
 {
     main_loop_run();
+    migration_shutdown();
     if (!all_vcpus_paused()) {
         pause_all_vcpus();
     }

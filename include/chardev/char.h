@@ -38,9 +38,17 @@ typedef struct ChrFrontendOps {
  */
 Chardev *qemu_chr_new_from_opts(QemuOpts *opts, Error **errp);
 /*
+ * Parse a -chardev argument ("socket,id=x,path=p,server,nowait") into the
+ * options qemu_chr_new_from_opts() takes: the first element is the
+ * "backend" key, and QEMU's legacy bare flags are accepted ("server" =
+ * server=on, "nowait" = wait=off, "noX" = X=off).
+ */
+QemuOpts *qemu_chr_parse_opts(const char *str, Error **errp);
+/*
  * The short forms of -serial/-qmp/-monitor: "file:PATH", "stdio", "null",
  * "none", "chardev:ID" (an existing one), "unix:PATH[,server=on,wait=off]",
  * "tcp:HOST:PORT[,server=on,wait=off]".  @label names the new chardev.
+ * "none" returns NULL without setting an error (no device wanted).
  */
 Chardev *qemu_chr_new(const char *label, const char *spec, Error **errp);
 Chardev *qemu_chr_find(const char *id);
@@ -49,6 +57,11 @@ const char *qemu_chr_label(Chardev *chr);
 /* Attach the (single) front end; NULL ops detach it. */
 void qemu_chr_fe_set_handlers(Chardev *chr, const ChrFrontendOps *ops,
                               void *opaque);
+/*
+ * Main thread: the front end has room again after can_read() said 0;
+ * input resumes at once (otherwise it is retried every few ms).
+ */
+void qemu_chr_fe_accept_input(Chardev *chr);
 /* Any thread: write everything (blocking briefly if needed); <0 on error. */
 int qemu_chr_write_all(Chardev *chr, const uint8_t *buf, int len);
 /*
@@ -59,7 +72,7 @@ int qemu_chr_fe_get_msgfd(Chardev *chr);
 /* Main thread: drop the current client connection (socket back ends). */
 void qemu_chr_fe_disconnect(Chardev *chr);
 
-/* Close every chardev at exit (flushes files). */
+/* Close every chardev at exit (flushes files); after monitor_cleanup(). */
 void qemu_chr_cleanup(void);
 
 #endif

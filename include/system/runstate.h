@@ -75,6 +75,13 @@ void qemu_system_exit_request(int status);
  * failed entry): the main loop stops the VM in internal-error state.
  */
 void qemu_system_internal_error_request(void);
+/*
+ * Whether the guest starts once an incoming migration completes: false
+ * with -S; "cont"/"stop" while in inmigrate set/clear it (QEMU's
+ * autostart).
+ */
+void runstate_set_autostart(bool enable);
+bool runstate_get_autostart(void);
 /* -no-shutdown: on a shutdown, stop the VM but keep the process. */
 void runstate_set_no_shutdown(bool enable);
 /* Exit status main() should return after the main loop ends. */

@@ -1,0 +1,43 @@
+/*
+ * THE command table.  See include/monitor/qmp-commands.h for the schema
+ * syntax; keep entries one line each, grouped by subsystem.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "monitor/qmp-commands.h"
+#include "migration/qmp-cmds.h"
+
+const QmpCommand qmp_commands[] = {
+    /* session */
+    { "qmp_capabilities", qmp_qmp_capabilities, "*enable:array", QMP_CMD_NEGOTIATION, "Enable QMP capabilities" },
+    { "query-version", qmp_query_version, "", 0, "Show the version" },
+    { "query-commands", qmp_query_commands, "", 0, "List the QMP commands" },
+    { "query-name", qmp_query_name, "", 0, "Show the guest name (-name)" },
+    { "query-status", qmp_query_status, "", 0, "Show the VM run state" },
+    { "query-kvm", qmp_query_kvm, "", 0, "Show whether KVM is present and enabled" },
+    { "query-cpus-fast", qmp_query_cpus_fast, "", 0, "List the vCPUs" },
+    { "stop", qmp_stop, "", 0, "Stop the vCPUs" },
+    { "cont", qmp_cont, "", 0, "Resume the vCPUs" },
+    { "quit", qmp_quit, "", 0, "Exit" },
+    { "getfd", qmp_getfd, "fdname:str", 0, "Receive a file descriptor via SCM_RIGHTS" },
+    { "closefd", qmp_closefd, "fdname:str", 0, "Close a file descriptor received with getfd" },
+    { "human-monitor-command", qmp_human_monitor_command, "command-line:str,*cpu-index:int", 0, "Run an HMP command" },
+    /* memory inspection */
+    { "pmemsave", qmp_pmemsave, "val:int,size:int,filename:str", 0, "Save guest-physical memory to a file" },
+    { "memsave", qmp_memsave, "val:int,size:int,filename:str,*cpu-index:int", 0, "Save guest-virtual memory to a file" },
+    /* migration */
+    { "migrate", qmp_migrate, "*uri:str,*channels:array,*detach:bool,*resume:bool,*blk:bool,*inc:bool", 0, "Migrate to a URI" },
+    { "migrate-incoming", qmp_migrate_incoming, "*uri:str,*channels:array,*exit-on-error:bool", 0, "Start an incoming migration (-incoming defer)" },
+    { "migrate_cancel", qmp_migrate_cancel, "", 0, "Cancel the current migration" },
+    { "migrate-continue", qmp_migrate_continue, "state:str", 0, "Continue a migration paused in a state" },
+    { "migrate-set-capabilities", qmp_migrate_set_capabilities, "capabilities:array", 0, "Set migration capabilities" },
+    { "query-migrate-capabilities", qmp_query_migrate_capabilities, "", 0, "List migration capabilities" },
+    { "migrate-set-parameters", qmp_migrate_set_parameters, "**", 0, "Set migration parameters (checked by the handler)" },
+    { "query-migrate-parameters", qmp_query_migrate_parameters, "", 0, "List migration parameters" },
+    { "query-migrate", qmp_query_migrate, "", 0, "Show migration status and statistics" },
+    { "migrate-start-postcopy", qmp_migrate_postcopy_unsupported, "", 0, "Switch to postcopy" },
+    { "migrate-pause", qmp_migrate_postcopy_unsupported, "", 0, "Pause a postcopy migration" },
+    { "migrate-recover", qmp_migrate_postcopy_unsupported, "uri:str", 0, "Recover a paused postcopy migration" },
+    { NULL }
+};
