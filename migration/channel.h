@@ -1,0 +1,50 @@
+/*
+ * From a migration URI to a connected QIOChannel (migration/channel.c and
+ * one file per transport: socket.c, fd.c, exec.c, file.c).
+ *
+ * URIs: tcp:HOST:PORT, unix:PATH, fd:NAME|N, exec:COMMAND,
+ * file:PATH[,offset=N], rdma:HOST:PORT (refused until RDMA exists).
+ *
+ * Threading: everything here runs in the main thread with the BQL held;
+ * callbacks are called later from the main loop, also with the BQL held.
+ * Connecting and accepting never block the main loop.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef MIGRATION_CHANNEL_H
+#define MIGRATION_CHANNEL_H
+
+#include "qapi/error.h"
+
+typedef struct QIOChannel QIOChannel;
+
+/*
+ * Outgoing: called once with a connected channel (a reference the callee
+ * owns) or with an error (@ioc NULL, @err owned by the callee).
+ */
+typedef void (*MigrationConnectFunc)(QIOChannel *ioc, Error *err,
+                                     void *opaque);
+
+/*
+ * Start connecting to @uri.  Returns false (and calls nothing) if the URI
+ * is malformed or refused at once; otherwise @cb runs later, exactly once.
+ */
+bool migration_channel_connect(const char *uri, MigrationConnectFunc cb,
+                               void *opaque, Error **errp);
+
+/* Incoming: called for each accepted channel (a reference it owns). */
+typedef void (*MigrationAcceptFunc)(QIOChannel *ioc, void *opaque);
+
+/*
+ * Start listening on @uri (or, for fd:/exec:/file:, open the stream at
+ * once and call @cb from the main loop).  For tcp: with port 0 the bound
+ * port is what migration_channel_listen_uri() reports afterwards.
+ */
+bool migration_channel_listen(const char *uri, MigrationAcceptFunc cb,
+                              void *opaque, Error **errp);
+/* The listening address as a URI (tcp port resolved), or NULL. */
+char *migration_channel_listen_uri(void);
+/* Stop accepting (after the main channel, or on cancel). */
+void migration_channel_listen_stop(void);
+
+#endif

@@ -1,0 +1,175 @@
+/*
+ * The incoming migration: listen, accept the main channel, and load the
+ * stream in its own thread so that the main loop (and every monitor)
+ * stays responsive while gigabytes arrive.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/main-loop.h"
+#include "hw/boards.h"
+#include "io/channel.h"
+#include "system/runstate.h"
+#include "migration/misc.h"
+#include "channel.h"
+#include "migration.h"
+#include "options.h"
+#include "qemu-file.h"
+#include "savevm.h"
+#include "trace.h"
+
+static MigrationIncomingState current_incoming;
+
+MigrationIncomingState *migration_incoming_get_current(void)
+{
+    return &current_incoming;
+}
+
+void migration_incoming_init(void)
+{
+    g_mutex_init(&current_incoming.error_mutex);
+    current_incoming.exit_on_error = true;
+}
+
+static void incoming_set_error(MigrationIncomingState *mis, Error *err)
+{
+    g_mutex_lock(&mis->error_mutex);
+    if (!mis->error) {
+        mis->error = error_copy(err);
+    }
+    g_mutex_unlock(&mis->error_mutex);
+}
+
+/* Main thread, BQL: the stream is loaded (or failed). */
+static void incoming_finish_bh(void *opaque)
+{
+    MigrationIncomingState *mis = opaque;
+    int state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
+    Error *err = NULL;
+
+    if (!mis->thread_created) {
+        return;     /* migration_incoming_shutdown() joined it */
+    }
+    qemu_thread_join(&mis->thread);
+    mis->thread_created = false;
+    qemu_file_close(mis->from_src_file, NULL);
+    mis->from_src_file = NULL;
+    if (state != MIGRATION_STATUS_COMPLETED) {
+        if (mis->exit_on_error) {
+            /* QEMU's default: a destination that failed to load exits. */
+            qemu_system_exit_request(1);
+        }
+        return;
+    }
+    /* Leave inmigrate first: vm_start() in inmigrate only sets autostart. */
+    runstate_set(RUN_STATE_PAUSED);
+    if (runstate_get_autostart() && !vm_start(&err)) {
+        error_report_err(err);
+    }
+}
+
+static void *incoming_thread(void *opaque)
+{
+    MigrationIncomingState *mis = opaque;
+    Error *err = NULL;
+    bool ok;
+
+    migrate_set_state(&mis->state, MIGRATION_STATUS_SETUP,
+                      MIGRATION_STATUS_ACTIVE);
+    ok = qemu_loadvm_state(mis->from_src_file, &err);
+    __atomic_store_n(&mis->total_time,
+                     migration_clock_ms() - mis->start_time,
+                     __ATOMIC_RELAXED);
+    if (ok) {
+        migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
+                          MIGRATION_STATUS_COMPLETED);
+    } else {
+        error_prepend(&err, "load of migration failed: ");
+        incoming_set_error(mis, err);
+        error_report_err(err);
+        migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
+                          MIGRATION_STATUS_FAILED);
+    }
+    main_loop_schedule(incoming_finish_bh, mis);
+    return NULL;
+}
+
+static void incoming_accept(QIOChannel *ioc, void *opaque)
+{
+    MigrationIncomingState *mis = opaque;
+
+    if (mis->thread_created || mis->from_src_file) {
+        /* Only one channel until multifd exists: refuse extras. */
+        qio_channel_close(ioc, NULL);
+        qio_channel_unref(ioc);
+        return;
+    }
+    migration_channel_listen_stop();
+    mis->listening = false;
+    qio_channel_set_name(ioc, "migration-incoming");
+    mis->from_src_file = qemu_file_new_input(ioc);
+    qio_channel_unref(ioc);
+    mis->start_time = migration_clock_ms();
+    trace_migration_incoming_accept();
+    mis->thread_created = true;
+    qemu_thread_create(&mis->thread, "mig/dst/main", incoming_thread, mis,
+                       QEMU_THREAD_JOINABLE);
+}
+
+bool migrate_start_incoming(const char *uri, bool exit_on_error,
+                            Error **errp)
+{
+    MigrationIncomingState *mis = &current_incoming;
+
+    if (mis->listening || mis->thread_created ||
+        mis->state != MIGRATION_STATUS_NONE) {
+        error_setg(errp, "The incoming migration has already been started");
+        return false;
+    }
+    if (!runstate_check(RUN_STATE_INMIGRATE)) {
+        error_setg(errp, "'-incoming' was not specified on the command line");
+        return false;
+    }
+    if (!migrate_caps_check_for_start(true, uri, errp)) {
+        return false;
+    }
+    mis->exit_on_error = exit_on_error;
+    migrate_set_state(&mis->state, MIGRATION_STATUS_NONE,
+                      MIGRATION_STATUS_SETUP);
+    if (!migration_channel_listen(uri, incoming_accept, mis, errp)) {
+        migrate_set_state(&mis->state, MIGRATION_STATUS_SETUP,
+                          MIGRATION_STATUS_NONE);
+        return false;
+    }
+    g_free(mis->uri);
+    mis->uri = g_strdup(uri);
+    mis->listening = true;
+    trace_migrate_start_incoming(uri);
+    return true;
+}
+
+bool migration_incoming_cmdline(const char *uri, Error **errp)
+{
+    if (!strcmp(uri, "defer")) {
+        return true;
+    }
+    return migrate_start_incoming(uri, true, errp);
+}
+
+void migration_incoming_shutdown(void)
+{
+    MigrationIncomingState *mis = &current_incoming;
+
+    if (mis->listening) {
+        migration_channel_listen_stop();
+        mis->listening = false;
+    }
+    if (mis->thread_created) {
+        qemu_file_shutdown(mis->from_src_file);
+        bql_unlock();
+        qemu_thread_join(&mis->thread);
+        bql_lock();
+        mis->thread_created = false;
+    }
+}

@@ -1,0 +1,257 @@
+/*
+ * QMP commands of the migration subsystem (main thread, BQL held).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "monitor/qmp-commands.h"
+#include "qemu/uri.h"
+#include "migration/misc.h"
+#include "migration/qmp-cmds.h"
+#include "channel.h"
+#include "migration.h"
+#include "migration-stats.h"
+#include "options.h"
+#include "ram.h"
+
+/* "channels" (QEMU 8.2+) with one main channel is the same as "uri". */
+static const char *migrate_get_uri(JsonObject *args, Error **errp)
+{
+    bool has_uri = qmp_arg_has(args, "uri");
+    bool has_channels = qmp_arg_has(args, "channels");
+
+    if (has_uri == has_channels) {
+        error_setg(errp, "need either 'uri' or 'channels' argument");
+        return NULL;
+    }
+    if (has_channels) {
+        error_setg(errp, "the 'channels' argument is not supported yet; "
+                   "use 'uri'");
+        return NULL;
+    }
+    return qmp_arg_str(args, "uri", NULL);
+}
+
+void qmp_migrate(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *uri = migrate_get_uri(args, errp);
+
+    if (!uri) {
+        return;
+    }
+    if (qmp_arg_bool(args, "resume", false)) {
+        error_setg(errp, "Cannot resume if there is no paused migration");
+        return;
+    }
+    if (qmp_arg_bool(args, "blk", false) || qmp_arg_bool(args, "inc", false)) {
+        error_setg(errp, "Block migration is not supported yet");
+        return;
+    }
+    migrate_start_outgoing(uri, errp);
+}
+
+void qmp_migrate_incoming(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *uri = migrate_get_uri(args, errp);
+
+    if (!uri) {
+        return;
+    }
+    migrate_start_incoming(uri, qmp_arg_bool(args, "exit-on-error", true),
+                           errp);
+}
+
+void qmp_migrate_cancel(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    migrate_cancel(errp);
+}
+
+void qmp_migrate_continue(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *state = qmp_arg_str(args, "state", "");
+
+    if (strcmp(state, "pre-switchover")) {
+        /* QEMU accepts any status name; only pre-switchover ever waits. */
+        for (int i = 0; i < MIGRATION_STATUS__MAX; i++) {
+            if (!strcmp(state, migration_status_name(i))) {
+                migrate_continue(i, errp);
+                return;
+            }
+        }
+        error_setg(errp, "Parameter 'state' does not accept value '%s'",
+                   state);
+        return;
+    }
+    migrate_continue(MIGRATION_STATUS_PRE_SWITCHOVER, errp);
+}
+
+void qmp_migrate_set_capabilities(JsonObject *args, JsonNode **ret,
+                                  Error **errp)
+{
+    migrate_set_capabilities_json(
+        json_node_get_array(qmp_arg_node(args, "capabilities")), errp);
+}
+
+void qmp_query_migrate_capabilities(JsonObject *args, JsonNode **ret,
+                                    Error **errp)
+{
+    *ret = migrate_query_capabilities_json();
+}
+
+void qmp_migrate_set_parameters(JsonObject *args, JsonNode **ret,
+                                Error **errp)
+{
+    migrate_set_parameters_json(args, errp);
+}
+
+void qmp_query_migrate_parameters(JsonObject *args, JsonNode **ret,
+                                  Error **errp)
+{
+    *ret = migrate_query_parameters_json();
+}
+
+void qmp_migrate_postcopy_unsupported(JsonObject *args, JsonNode **ret,
+                                      Error **errp)
+{
+    error_setg(errp, "Postcopy is not supported by this qmig build yet");
+}
+
+static JsonObject *query_migrate_ram(MigrationState *s)
+{
+    JsonObject *ram = json_object_new();
+    uint64_t normal = stat64_get(&mig_stats.normal_pages);
+
+    json_object_set_int_member(ram, "transferred",
+                               stat64_get(&mig_stats.transferred));
+    json_object_set_int_member(ram, "remaining", ram_bytes_remaining());
+    json_object_set_int_member(ram, "total", ram_bytes_total_migratable());
+    json_object_set_int_member(ram, "duplicate",
+                               stat64_get(&mig_stats.zero_pages));
+    json_object_set_int_member(ram, "skipped", 0);
+    json_object_set_int_member(ram, "normal", normal);
+    json_object_set_int_member(ram, "normal-bytes", normal * 4096);
+    json_object_set_int_member(ram, "dirty-pages-rate",
+                               stat64_get(&mig_stats.dirty_pages_rate));
+    json_object_set_double_member(ram, "mbps",
+        __atomic_load_n(&s->mbps_x1000, __ATOMIC_RELAXED) / 1000.0);
+    json_object_set_int_member(ram, "dirty-sync-count",
+                               stat64_get(&mig_stats.dirty_sync_count));
+    json_object_set_int_member(ram, "postcopy-requests",
+                               stat64_get(&mig_stats.postcopy_requests));
+    json_object_set_int_member(ram, "page-size", 4096);
+    json_object_set_int_member(ram, "multifd-bytes",
+                               stat64_get(&mig_stats.multifd_bytes));
+    json_object_set_int_member(ram, "pages-per-second",
+        __atomic_load_n(&s->pages_per_second, __ATOMIC_RELAXED));
+    json_object_set_int_member(ram, "precopy-bytes",
+                               stat64_get(&mig_stats.precopy_bytes));
+    json_object_set_int_member(ram, "downtime-bytes",
+                               stat64_get(&mig_stats.downtime_bytes));
+    json_object_set_int_member(ram, "postcopy-bytes",
+                               stat64_get(&mig_stats.postcopy_bytes));
+    json_object_set_int_member(ram, "dirty-sync-missed-zero-copy",
+        stat64_get(&mig_stats.dirty_sync_missed_zero_copy));
+    return ram;
+}
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+static void query_migrate_source(MigrationState *s, JsonObject *info)
+{
+    int state = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
+    g_autofree char *desc = NULL;
+
+    json_object_set_string_member(info, "status",
+                                  migration_status_name(state));
+    switch (state) {
+    case MIGRATION_STATUS_ACTIVE:
+    case MIGRATION_STATUS_CANCELLING:
+    case MIGRATION_STATUS_PRE_SWITCHOVER:
+    case MIGRATION_STATUS_DEVICE:
+        json_object_set_int_member(info, "total-time",
+                                   migration_clock_ms() - LOAD(s->start_time));
+        json_object_set_int_member(info, "expected-downtime",
+                                   LOAD(s->expected_downtime));
+        json_object_set_int_member(info, "setup-time", LOAD(s->setup_time));
+        json_object_set_object_member(info, "ram", query_migrate_ram(s));
+        break;
+    case MIGRATION_STATUS_COMPLETED:
+        json_object_set_int_member(info, "total-time", LOAD(s->total_time));
+        json_object_set_int_member(info, "downtime", LOAD(s->downtime));
+        json_object_set_int_member(info, "setup-time", LOAD(s->setup_time));
+        json_object_set_object_member(info, "ram", query_migrate_ram(s));
+        break;
+    case MIGRATION_STATUS_FAILED:
+        desc = migrate_get_error_desc(&s->error_mutex, &s->error);
+        if (desc) {
+            json_object_set_string_member(info, "error-desc", desc);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static JsonArray *query_migrate_socket_address(void)
+{
+    g_autofree char *uri = migration_channel_listen_uri();
+    g_autoptr(Error) err = NULL;
+    UriAddress *addr = uri ? uri_address_parse(uri, &err) : NULL;
+    JsonArray *arr = json_array_new();
+    JsonObject *o;
+
+    if (!addr || addr->transport != URI_TRANSPORT_SOCKET) {
+        uri_address_free(addr);
+        return arr;
+    }
+    o = json_object_new();
+    if (addr->socket->type == SOCKET_ADDRESS_TYPE_INET) {
+        json_object_set_string_member(o, "type", "inet");
+        json_object_set_string_member(o, "host", addr->socket->u.inet.host);
+        json_object_set_string_member(o, "port", addr->socket->u.inet.port);
+    } else if (addr->socket->type == SOCKET_ADDRESS_TYPE_UNIX) {
+        json_object_set_string_member(o, "type", "unix");
+        json_object_set_string_member(o, "path", addr->socket->u.q_unix.path);
+    }
+    json_array_add_object_element(arr, o);
+    uri_address_free(addr);
+    return arr;
+}
+
+static void query_migrate_destination(MigrationIncomingState *mis,
+                                      JsonObject *info)
+{
+    int state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
+    g_autofree char *desc = NULL;
+
+    json_object_set_string_member(info, "status",
+                                  migration_status_name(state));
+    if (mis->listening) {
+        json_object_set_array_member(info, "socket-address",
+                                     query_migrate_socket_address());
+    }
+    if (state == MIGRATION_STATUS_COMPLETED) {
+        json_object_set_int_member(info, "total-time", LOAD(mis->total_time));
+    } else if (state == MIGRATION_STATUS_FAILED) {
+        desc = migrate_get_error_desc(&mis->error_mutex, &mis->error);
+        if (desc) {
+            json_object_set_string_member(info, "error-desc", desc);
+        }
+    }
+}
+
+void qmp_query_migrate(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    MigrationState *s = migrate_get_current();
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    JsonObject *info = json_object_new();
+
+    if (__atomic_load_n(&s->state, __ATOMIC_SEQ_CST) != MIGRATION_STATUS_NONE) {
+        query_migrate_source(s, info);
+    } else if (__atomic_load_n(&mis->state, __ATOMIC_SEQ_CST) !=
+               MIGRATION_STATUS_NONE) {
+        query_migrate_destination(mis, info);
+    }
+    *ret = qmp_node_object(info);
+}

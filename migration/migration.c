@@ -1,0 +1,497 @@
+/*
+ * The outgoing migration: state machine and the migration thread.
+ *
+ * QMP "migrate" (main thread) connects without blocking the main loop,
+ * then the migration thread runs setup, iterates until what is left fits
+ * bandwidth × downtime-limit, and completes with the VM stopped.  The
+ * BQL is taken only to stop the VM and save device state.  On any
+ * failure or cancel the VM runs on at the source.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/main-loop.h"
+#include "io/channel.h"
+#include "monitor/monitor.h"
+#include "system/runstate.h"
+#include "migration/misc.h"
+#include "channel.h"
+#include "migration.h"
+#include "migration-stats.h"
+#include "options.h"
+#include "qemu-file.h"
+#include "ram.h"
+#include "savevm.h"
+#include "trace.h"
+
+/* How often the thread re-measures bandwidth (and the rate-limit period). */
+#define BUFFER_DELAY_MS 100
+
+static const char *const status_names[MIGRATION_STATUS__MAX] = {
+    [MIGRATION_STATUS_NONE] = "none",
+    [MIGRATION_STATUS_SETUP] = "setup",
+    [MIGRATION_STATUS_CANCELLING] = "cancelling",
+    [MIGRATION_STATUS_CANCELLED] = "cancelled",
+    [MIGRATION_STATUS_ACTIVE] = "active",
+    [MIGRATION_STATUS_POSTCOPY_DEVICE] = "postcopy-device",
+    [MIGRATION_STATUS_POSTCOPY_ACTIVE] = "postcopy-active",
+    [MIGRATION_STATUS_POSTCOPY_PAUSED] = "postcopy-paused",
+    [MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP] = "postcopy-recover-setup",
+    [MIGRATION_STATUS_POSTCOPY_RECOVER] = "postcopy-recover",
+    [MIGRATION_STATUS_COMPLETED] = "completed",
+    [MIGRATION_STATUS_FAILED] = "failed",
+    [MIGRATION_STATUS_COLO] = "colo",
+    [MIGRATION_STATUS_PRE_SWITCHOVER] = "pre-switchover",
+    [MIGRATION_STATUS_DEVICE] = "device",
+    [MIGRATION_STATUS_WAIT_UNPLUG] = "wait-unplug",
+};
+
+static MigrationState current_migration;
+MigrationAtomicStats mig_stats;
+
+MigrationState *migrate_get_current(void)
+{
+    return &current_migration;
+}
+
+const char *migration_status_name(int status)
+{
+    assert(status >= 0 && status < MIGRATION_STATUS__MAX);
+    return status_names[status];
+}
+
+void mig_stats_reset(void)
+{
+    memset(&mig_stats, 0, sizeof(mig_stats));
+}
+
+bool migrate_set_state(int *state, int old, int new_state)
+{
+    if (!__atomic_compare_exchange_n(state, &old, new_state, false,
+                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+        return false;
+    }
+    trace_migrate_set_state(migration_status_name(old),
+                            migration_status_name(new_state));
+    if (migrate_events()) {
+        JsonObject *data = json_object_new();
+
+        json_object_set_string_member(data, "status",
+                                      migration_status_name(new_state));
+        qapi_event_send("MIGRATION", data);
+    }
+    return true;
+}
+
+static int migration_state(MigrationState *s)
+{
+    return __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
+}
+
+void migrate_set_error(MigrationState *s, const Error *err)
+{
+    g_mutex_lock(&s->error_mutex);
+    if (!s->error) {
+        s->error = error_copy(err);
+    }
+    g_mutex_unlock(&s->error_mutex);
+}
+
+char *migrate_get_error_desc(GMutex *lock, Error *const *err)
+{
+    char *desc = NULL;
+
+    g_mutex_lock(lock);
+    if (*err) {
+        desc = g_strdup(error_get_pretty(*err));
+    }
+    g_mutex_unlock(lock);
+    return desc;
+}
+
+bool migration_is_running(void)
+{
+    switch (migration_state(&current_migration)) {
+    case MIGRATION_STATUS_SETUP:
+    case MIGRATION_STATUS_CANCELLING:
+    case MIGRATION_STATUS_ACTIVE:
+    case MIGRATION_STATUS_PRE_SWITCHOVER:
+    case MIGRATION_STATUS_DEVICE:
+    case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+    case MIGRATION_STATUS_POSTCOPY_PAUSED:
+    case MIGRATION_STATUS_POSTCOPY_RECOVER:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void migration_parameters_changed(void)
+{
+    MigrationState *s = &current_migration;
+
+    g_mutex_lock(&s->qemu_file_lock);
+    if (s->to_dst_file && migration_state(s) == MIGRATION_STATUS_ACTIVE) {
+        qemu_file_set_rate_limit(s->to_dst_file, migrate_max_bandwidth());
+    }
+    g_mutex_unlock(&s->qemu_file_lock);
+}
+
+/* ---- the migration thread ---- */
+
+/*
+ * Every BUFFER_DELAY_MS: measure what the link carried, derive the
+ * switchover threshold and the expected downtime.  The bandwidth is bytes
+ * sent over wall time, so time spent scanning for dirty pages counts
+ * against it: the threshold is what this thread can actually deliver.
+ */
+typedef struct IterState {
+    int64_t period_start;           /* ms */
+    uint64_t period_bytes_start;
+    uint64_t period_pages_start;
+} IterState;
+
+static void migration_update_counters(MigrationState *s, QEMUFile *f,
+                                      IterState *it, uint64_t pending)
+{
+    int64_t now = migration_clock_ms();
+    int64_t elapsed = now - it->period_start;
+    uint64_t bytes, pages;
+    double bw;                      /* bytes per ms */
+    uint64_t switchover_bw = migrate_avail_switchover_bandwidth();
+
+    if (elapsed < BUFFER_DELAY_MS) {
+        return;
+    }
+    bytes = qemu_file_transferred(f) - it->period_bytes_start;
+    pages = stat64_get(&mig_stats.normal_pages) +
+            stat64_get(&mig_stats.zero_pages) - it->period_pages_start;
+    bw = (double)bytes / elapsed;
+    s->threshold_size = (switchover_bw ? switchover_bw / 1000.0 : bw) *
+                        migrate_downtime_limit();
+    /* bytes/ms × 8 = kbit/ms = Mbit/s × 1000 */
+    __atomic_store_n(&s->mbps_x1000, (uint64_t)(bw * 8.0), __ATOMIC_RELAXED);
+    __atomic_store_n(&s->pages_per_second, pages * 1000 / elapsed,
+                     __ATOMIC_RELAXED);
+    if (bw > 0) {
+        __atomic_store_n(&s->expected_downtime, (int64_t)(pending / bw),
+                         __ATOMIC_RELAXED);
+    }
+    trace_migrate_update_counters(bytes, elapsed, s->threshold_size, pending);
+    it->period_start = now;
+    it->period_bytes_start = qemu_file_transferred(f);
+    it->period_pages_start = pages + it->period_pages_start;
+    qemu_file_reset_rate_limit(f);
+}
+
+/* Stop the VM, wait at pre-switchover if asked, then send the rest. */
+static bool migration_completion(MigrationState *s, QEMUFile *f,
+                                 int64_t *downtime_start, Error **errp)
+{
+    int state = MIGRATION_STATUS_ACTIVE;
+    bool ok;
+
+    bql_lock();
+    *downtime_start = migration_clock_ms();
+    s->vm_old_running = runstate_is_running();
+    vm_stop_force_state(RUN_STATE_FINISH_MIGRATE);
+    if (migrate_pause_before_switchover()) {
+        if (!migrate_set_state(&s->state, state,
+                               MIGRATION_STATUS_PRE_SWITCHOVER)) {
+            goto cancelled;
+        }
+        state = MIGRATION_STATUS_PRE_SWITCHOVER;
+        bql_unlock();
+        qemu_sem_wait(&s->pause_sem);
+        bql_lock();
+    }
+    if (!migrate_set_state(&s->state, state, MIGRATION_STATUS_DEVICE)) {
+        goto cancelled;
+    }
+    /* The downtime phase is not rate limited. */
+    qemu_file_set_rate_limit(f, 0);
+    ok = qemu_savevm_state_complete_precopy(f, errp);
+    bql_unlock();
+    return ok;
+
+cancelled:
+    bql_unlock();
+    error_setg(errp, "migration was cancelled");
+    return false;
+}
+
+/* The iterate loop; returns true when it is time to complete. */
+static bool migration_iterate(MigrationState *s, QEMUFile *f, Error **errp)
+{
+    IterState it = {
+        .period_start = migration_clock_ms(),
+        .period_bytes_start = qemu_file_transferred(f),
+    };
+
+    while (migration_state(s) == MIGRATION_STATUS_ACTIVE) {
+        uint64_t must, can;
+        int ret;
+
+        qemu_savevm_state_pending_estimate(&must, &can);
+        if (must + can <= s->threshold_size) {
+            qemu_savevm_state_pending_exact(&must, &can);
+            if (must + can <= s->threshold_size) {
+                return true;
+            }
+        }
+        ret = qemu_savevm_state_iterate(f);
+        if (ret < 0 || qemu_file_get_error(f)) {
+            qemu_file_get_error_obj(f, errp);
+            if (errp && !*errp) {
+                error_setg(errp, "sending RAM failed: %s", g_strerror(-ret));
+            }
+            return false;
+        }
+        migration_update_counters(s, f, &it, must + can);
+        if (qemu_file_rate_limit(f)) {
+            qemu_file_rate_limit_wait(f);
+        }
+    }
+    error_setg(errp, "migration was cancelled");
+    return false;
+}
+
+/* Close the stream in this thread: an exec: child's exit status counts. */
+static bool migration_close_file(MigrationState *s, Error **errp)
+{
+    QEMUFile *f;
+
+    g_mutex_lock(&s->qemu_file_lock);
+    f = s->to_dst_file;
+    s->to_dst_file = NULL;
+    g_mutex_unlock(&s->qemu_file_lock);
+    return qemu_file_close(f, errp) == 0;
+}
+
+static void migration_cleanup_bh(void *opaque)
+{
+    MigrationState *s = opaque;
+    int state = migration_state(s);
+
+    if (!s->thread_created) {
+        return;     /* migration_shutdown() joined it already */
+    }
+    qemu_thread_join(&s->thread);
+    s->thread_created = false;
+    if (state == MIGRATION_STATUS_COMPLETED) {
+        runstate_set(RUN_STATE_POSTMIGRATE);
+    } else if (s->vm_old_running) {
+        /* Failed or cancelled after the VM was stopped: it runs on here. */
+        vm_start(NULL);
+    } else if (runstate_check(RUN_STATE_FINISH_MIGRATE)) {
+        runstate_set(RUN_STATE_PAUSED);
+    }
+    s->vm_old_running = false;
+    trace_migration_cleanup(migration_status_name(state));
+}
+
+static void migration_thread_fail(MigrationState *s, Error *err)
+{
+    int state = migration_state(s);
+
+    if (state == MIGRATION_STATUS_CANCELLING) {
+        migrate_set_state(&s->state, state, MIGRATION_STATUS_CANCELLED);
+        error_free(err);
+        return;
+    }
+    migrate_set_error(s, err);
+    error_report("migration failed: %s", error_get_pretty(err));
+    error_free(err);
+    migrate_set_state(&s->state, state, MIGRATION_STATUS_FAILED);
+}
+
+static void *migration_thread(void *opaque)
+{
+    MigrationState *s = opaque;
+    QEMUFile *f = s->to_dst_file;   /* stays valid until we close it */
+    Error *err = NULL;
+    int64_t downtime_start = 0;
+    bool ok;
+
+    qemu_savevm_state_header(f);
+    ok = qemu_savevm_state_setup(f, &err);
+    __atomic_store_n(&s->setup_time, migration_clock_ms() - s->start_time,
+                     __ATOMIC_RELAXED);
+    if (ok && !migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
+                                 MIGRATION_STATUS_ACTIVE)) {
+        error_setg(&err, "migration was cancelled");
+        ok = false;
+    }
+    ok = ok && migration_iterate(s, f, &err) &&
+         migration_completion(s, f, &downtime_start, &err);
+    if (ok) {
+        qemu_savevm_state_cleanup();
+        ok = migration_close_file(s, &err);
+    } else {
+        g_mutex_lock(&s->qemu_file_lock);
+        qemu_file_shutdown(s->to_dst_file);
+        g_mutex_unlock(&s->qemu_file_lock);
+        qemu_savevm_state_cleanup();
+        migration_close_file(s, NULL);
+    }
+    if (ok) {
+        int64_t now = migration_clock_ms();
+
+        __atomic_store_n(&s->downtime, now - downtime_start, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->total_time, now - s->start_time,
+                         __ATOMIC_RELAXED);
+        migrate_set_state(&s->state, MIGRATION_STATUS_DEVICE,
+                          MIGRATION_STATUS_COMPLETED);
+    } else {
+        migration_thread_fail(s, err);
+    }
+    main_loop_schedule(migration_cleanup_bh, s);
+    return NULL;
+}
+
+/* ---- starting, cancelling (main thread, BQL) ---- */
+
+static void migrate_connect_done(QIOChannel *ioc, Error *err, void *opaque)
+{
+    MigrationState *s = opaque;
+
+    if (migration_state(s) == MIGRATION_STATUS_CANCELLING) {
+        migrate_set_state(&s->state, MIGRATION_STATUS_CANCELLING,
+                          MIGRATION_STATUS_CANCELLED);
+        if (ioc) {
+            qio_channel_unref(ioc);
+        }
+        error_free(err);
+        return;
+    }
+    if (err) {
+        migration_thread_fail(s, err);
+        return;
+    }
+    g_mutex_lock(&s->qemu_file_lock);
+    s->to_dst_file = qemu_file_new_output(ioc);
+    qemu_file_set_rate_limit(s->to_dst_file, migrate_max_bandwidth());
+    g_mutex_unlock(&s->qemu_file_lock);
+    qio_channel_unref(ioc);
+    s->thread_created = true;
+    qemu_thread_create(&s->thread, "mig/src/main", migration_thread, s,
+                       QEMU_THREAD_JOINABLE);
+}
+
+static bool migrate_check_can_start(MigrationState *s, const char *uri,
+                                    Error **errp)
+{
+    if (migration_is_running() || s->thread_created) {
+        error_setg(errp, "There's a migration process in progress");
+        return false;
+    }
+    if (runstate_check(RUN_STATE_INMIGRATE)) {
+        error_setg(errp, "Guest is waiting for an incoming migration");
+        return false;
+    }
+    if (runstate_check(RUN_STATE_SHUTDOWN) ||
+        runstate_check(RUN_STATE_INTERNAL_ERROR)) {
+        error_setg(errp, "Guest is in state '%s' and cannot migrate",
+                   runstate_name(runstate_get()));
+        return false;
+    }
+    return migrate_caps_check_for_start(false, uri, errp);
+}
+
+bool migrate_start_outgoing(const char *uri, Error **errp)
+{
+    MigrationState *s = &current_migration;
+    Error *err = NULL;
+
+    if (!migrate_check_can_start(s, uri, errp)) {
+        return false;
+    }
+    g_mutex_lock(&s->error_mutex);
+    error_free(s->error);
+    s->error = NULL;
+    g_mutex_unlock(&s->error_mutex);
+    mig_stats_reset();
+    s->setup_time = s->total_time = s->downtime = s->expected_downtime = 0;
+    s->mbps_x1000 = s->pages_per_second = 0;
+    s->threshold_size = 0;
+    s->start_time = migration_clock_ms();
+    __atomic_store_n(&s->state, MIGRATION_STATUS_NONE, __ATOMIC_SEQ_CST);
+    migrate_set_state(&s->state, MIGRATION_STATUS_NONE,
+                      MIGRATION_STATUS_SETUP);
+    trace_migrate_start_outgoing(uri);
+    if (!migration_channel_connect(uri, migrate_connect_done, s, &err)) {
+        migrate_set_error(s, err);
+        migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
+                          MIGRATION_STATUS_FAILED);
+        error_propagate(errp, err);
+        return false;
+    }
+    return true;
+}
+
+bool migrate_cancel(Error **errp)
+{
+    MigrationState *s = &current_migration;
+    int old;
+
+    do {
+        old = migration_state(s);
+        if (old != MIGRATION_STATUS_SETUP && old != MIGRATION_STATUS_ACTIVE &&
+            old != MIGRATION_STATUS_PRE_SWITCHOVER &&
+            old != MIGRATION_STATUS_DEVICE) {
+            return true;    /* QEMU: cancelling nothing is not an error */
+        }
+    } while (!migrate_set_state(&s->state, old, MIGRATION_STATUS_CANCELLING));
+
+    g_mutex_lock(&s->qemu_file_lock);
+    if (s->to_dst_file) {
+        qemu_file_shutdown(s->to_dst_file);
+    }
+    g_mutex_unlock(&s->qemu_file_lock);
+    if (old == MIGRATION_STATUS_PRE_SWITCHOVER) {
+        qemu_sem_post(&s->pause_sem);
+    }
+    return true;
+}
+
+bool migrate_continue(int from_state, Error **errp)
+{
+    MigrationState *s = &current_migration;
+
+    if (migration_state(s) != from_state) {
+        error_setg(errp, "Migration not in expected state: %s",
+                   migration_status_name(migration_state(s)));
+        return false;
+    }
+    qemu_sem_post(&s->pause_sem);
+    return true;
+}
+
+void migration_object_init(void)
+{
+    MigrationState *s = &current_migration;
+
+    g_mutex_init(&s->qemu_file_lock);
+    g_mutex_init(&s->error_mutex);
+    qemu_sem_init(&s->pause_sem, 0);
+    migration_incoming_init();
+    ram_mig_init();
+}
+
+void migration_shutdown(void)
+{
+    MigrationState *s = &current_migration;
+    Error *err = NULL;
+
+    migrate_cancel(&err);
+    error_free(err);
+    if (s->thread_created) {
+        /* The thread needs no BQL once cancelled; it may schedule a BH. */
+        bql_unlock();
+        qemu_thread_join(&s->thread);
+        bql_lock();
+        s->thread_created = false;
+    }
+    migration_incoming_shutdown();
+}

@@ -1,0 +1,118 @@
+/*
+ * Migration state (private to migration/).
+ *
+ * Locking (outer first; docs/devel/migration/locking.md):
+ *   1. BQL
+ *   2. MigrationState.error_mutex: the first error, kept
+ *   3. MigrationState.qemu_file_lock: the to_dst_file pointer, so that
+ *      cancel (main thread) can shut the file down while the migration
+ *      thread uses it
+ * "state" fields change only through migrate_set_state() (a CAS).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef MIGRATION_MIGRATION_H
+#define MIGRATION_MIGRATION_H
+
+#include "qapi/error.h"
+#include "qemu/thread.h"
+
+typedef struct QEMUFile QEMUFile;
+typedef struct QIOChannel QIOChannel;
+
+/* QEMU's MigrationStatus, in QEMU's order. */
+typedef enum MigrationStatus {
+    MIGRATION_STATUS_NONE,
+    MIGRATION_STATUS_SETUP,
+    MIGRATION_STATUS_CANCELLING,
+    MIGRATION_STATUS_CANCELLED,
+    MIGRATION_STATUS_ACTIVE,
+    MIGRATION_STATUS_POSTCOPY_DEVICE,
+    MIGRATION_STATUS_POSTCOPY_ACTIVE,
+    MIGRATION_STATUS_POSTCOPY_PAUSED,
+    MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+    MIGRATION_STATUS_POSTCOPY_RECOVER,
+    MIGRATION_STATUS_COMPLETED,
+    MIGRATION_STATUS_FAILED,
+    MIGRATION_STATUS_COLO,
+    MIGRATION_STATUS_PRE_SWITCHOVER,
+    MIGRATION_STATUS_DEVICE,
+    MIGRATION_STATUS_WAIT_UNPLUG,
+    MIGRATION_STATUS__MAX
+} MigrationStatus;
+
+const char *migration_status_name(int status);
+
+/* The outgoing side. */
+typedef struct MigrationState {
+    int state;                      /* atomic; migrate_set_state() */
+    QemuThread thread;
+    bool thread_created;            /* BQL */
+
+    GMutex qemu_file_lock;
+    QEMUFile *to_dst_file;          /* qemu_file_lock */
+
+    GMutex error_mutex;
+    Error *error;                   /* error_mutex: the first error */
+
+    /* Times in ms (CLOCK_MONOTONIC); written by the migration thread. */
+    int64_t start_time;             /* atomic */
+    int64_t setup_time;             /* atomic */
+    int64_t total_time;             /* atomic; final */
+    int64_t downtime;               /* atomic; final */
+    int64_t expected_downtime;      /* atomic */
+    uint64_t mbps_x1000;            /* atomic: last measured Mbit/s ×1000 */
+    uint64_t pages_per_second;      /* atomic */
+    uint64_t threshold_size;        /* migration thread only */
+
+    bool vm_old_running;            /* migration thread: VM ran at stop */
+    QemuSemaphore pause_sem;        /* pause-before-switchover */
+} MigrationState;
+
+/* The incoming side. */
+typedef struct MigrationIncomingState {
+    int state;                      /* atomic; migrate_set_state() */
+    QemuThread thread;
+    bool thread_created;            /* BQL */
+    QEMUFile *from_src_file;        /* incoming thread */
+    bool exit_on_error;             /* BQL; set by migrate-incoming */
+    bool listening;                 /* BQL */
+    char *uri;                      /* BQL: what we listen on */
+    GMutex error_mutex;
+    Error *error;                   /* error_mutex */
+    int64_t start_time;             /* atomic, ms */
+    int64_t total_time;             /* atomic, ms */
+} MigrationIncomingState;
+
+MigrationState *migrate_get_current(void);
+MigrationIncomingState *migration_incoming_get_current(void);
+
+/*
+ * Compare-and-swap @state from @old to @new; on success trace it and (with
+ * the events capability) emit the MIGRATION event.  Any thread.
+ */
+bool migrate_set_state(int *state, int old, int new_state);
+
+/* Record @err (consumed) as the migration's error if it is the first. */
+void migrate_set_error(MigrationState *s, const Error *err);
+/* Copy of the first error's message, or NULL (caller frees). */
+char *migrate_get_error_desc(GMutex *lock, Error *const *err);
+
+/* Main thread, BQL: start outgoing / incoming migrations. */
+bool migrate_start_outgoing(const char *uri, Error **errp);
+bool migrate_start_incoming(const char *uri, bool exit_on_error,
+                            Error **errp);
+bool migrate_cancel(Error **errp);
+bool migrate_continue(int from_state, Error **errp);
+
+/* The incoming side's set-up and exit (migration/incoming.c). */
+void migration_incoming_init(void);
+void migration_incoming_shutdown(void);
+
+/* Milliseconds on the monotonic clock. */
+static inline int64_t migration_clock_ms(void)
+{
+    return get_clock_ns() / 1000000;
+}
+
+#endif

@@ -1,0 +1,847 @@
+/*
+ * RAM migration: the "ram" live section (QEMU's format, version 4).
+ *
+ * Source side.  Setup lists the RAMBlocks (MEM_SIZE record), starts dirty
+ * tracking and builds the migration bitmap: one bit per 4 KiB page, set
+ * for every page that still has to be sent.  The iterate hook walks the
+ * bitmap from where it stopped, sending each dirty page as a ZERO record
+ * (page all zero) or a PAGE record (the page by reference).  A sync
+ * (state_pending_exact, and the final one with the VM stopped) ORs the
+ * pages written since the last sync into the bitmap.
+ *
+ * Memory the guest never touched.  The first pass does not start from an
+ * all-set bitmap: it starts from the pages that are populated (present or
+ * swapped in /proc/self/pagemap, plus data ranges of the backing file for
+ * fd-backed blocks).  A page that is not populated reads as zero on the
+ * source, and the destination makes its copy of guest RAM read as zero in
+ * load_setup (it discards whatever the destination VMM itself put there
+ * at machine creation), so such a page needs no record at all: a 16 GiB
+ * guest with 100 MiB touched costs a page-table walk, not 16 GiB of
+ * reads.  Tracking is started before that scan, so a page populated after
+ * the scan is a written page and shows up in the dirty log.  A page that
+ * is populated but zero is still sent (as ZERO): the destination may have
+ * had data there.  Private mappings of a file (mem-path, share=off) read
+ * the file where not populated, so those blocks start all set.
+ *
+ * Destination side.  Every record is checked before it touches memory:
+ * known flags only, block known with the same length, offset inside the
+ * block.  PAGE data is read straight into guest RAM; ZERO writes only if
+ * the page is not zero already, so untouched memory stays unpopulated.
+ *
+ * Threads and locks: all save hooks run in the migration thread and all
+ * load hooks in the incoming thread (see register.h); the bitmaps and
+ * walk position below are owned by that thread (no lock; postcopy will
+ * add a bitmap mutex for the return-path thread's page requests).  Only
+ * ram_dirty_pages is read by other threads (query-migrate), atomically.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include <sys/mman.h>
+#include "qapi/error.h"
+#include "qemu/bitmap.h"
+#include "system/ramblock.h"
+#include "system/kvm.h"
+#include "migration/register.h"
+#include "qemu-file.h"
+#include "migration-stats.h"
+#include "options.h"
+#include "ram.h"
+#include "trace.h"
+
+#define RAM_SECTION_VERSION 4
+
+/*
+ * The iterate hook returns to the migration loop at least this often, so
+ * that it re-checks cancel, pending bytes and switchover.
+ */
+#define RAM_ITERATE_MAX_NS (50 * 1000 * 1000)
+#define RAM_ITERATE_CLOCK_EVERY 64      /* pages between clock checks */
+
+#define RAM_PAGEMAP_PRESENT (1ULL << 63)
+#define RAM_PAGEMAP_SWAPPED (1ULL << 62)
+#define RAM_PAGEMAP_BATCH   65536       /* entries per read: 512 KiB */
+
+#define RAM_FLAGS_KNOWN (RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_MEM_SIZE | \
+                         RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_EOS | \
+                         RAM_SAVE_FLAG_CONTINUE | RAM_SAVE_FLAG_XBZRLE | \
+                         RAM_SAVE_FLAG_HOOK | RAM_SAVE_FLAG_MULTIFD_FLUSH)
+
+/* One block being sent. */
+typedef struct RAMSendBlock {
+    RAMBlock *rb;
+    unsigned long *bmap;        /* pages still to send */
+    uint64_t pages;
+} RAMSendBlock;
+
+/* Source state: between save_setup and save_cleanup; migration thread. */
+typedef struct RAMSaveState {
+    RAMSendBlock *blocks;       /* blocks whose pages are sent */
+    guint nr_blocks;
+    guint cur;                  /* walk position: block index... */
+    uint64_t cur_page;          /* ...and the next page to look at */
+    RAMBlock *last_sent;        /* for RAM_SAVE_FLAG_CONTINUE */
+    bool vm_stopped;            /* in save_live_complete_precopy */
+    int64_t rate_start_ns;      /* dirty_pages_rate period */
+    uint64_t rate_pages;        /* pages newly dirtied in the period */
+} RAMSaveState;
+
+/* Destination state: between load_setup and load_cleanup; incoming thread. */
+typedef struct RAMLoadState {
+    RAMBlock *last_block;       /* block of the previous page record */
+} RAMLoadState;
+
+static RAMSaveState *ram_save_state;
+static RAMLoadState ram_load_state_s;
+/* Pages set in the migration bitmaps; atomic (query-migrate reads it). */
+static uint64_t ram_dirty_pages;
+
+static uint64_t ram_pages(const RAMBlock *rb)
+{
+    return rb->used_length >> TARGET_PAGE_BITS;
+}
+
+/*
+ * x-ignore-shared: a block the destination maps from the same file is
+ * not sent (QEMU: shared and backed by a named file, not a memfd).
+ */
+static bool ram_block_is_ignored(RAMBlock *rb)
+{
+    MemoryBackend *be;
+
+    if (!migrate_capability(MIGRATION_CAPABILITY_X_IGNORE_SHARED) ||
+        !rb->shared || rb->fd < 0) {
+        return false;
+    }
+    be = memory_backend_find(rb->idstr);
+    return be && be->kind == RAM_BACKEND_FILE;
+}
+
+/* Guest-physical address of the block's start (0 if not mapped there). */
+static uint64_t ram_block_gpa(RAMBlock *rb)
+{
+    GPtrArray *secs = guest_mem_sections();
+
+    for (guint i = 0; i < secs->len; i++) {
+        GuestMemSection *s = g_ptr_array_index(secs, i);
+
+        if (s->block == rb && s->offset == 0) {
+            return s->gpa;
+        }
+    }
+    return 0;
+}
+
+static bool ram_postcopy_page_size_sent(RAMBlock *rb)
+{
+    return migrate_postcopy_ram() && rb->page_size != (size_t)getpagesize();
+}
+
+uint64_t ram_bytes_total_migratable(void)
+{
+    GPtrArray *blocks = ram_block_list();
+    uint64_t total = 0;
+
+    for (guint i = 0; i < blocks->len; i++) {
+        RAMBlock *rb = g_ptr_array_index(blocks, i);
+
+        if (!ram_block_is_ignored(rb)) {
+            total += rb->used_length;
+        }
+    }
+    return total;
+}
+
+uint64_t ram_bytes_remaining(void)
+{
+    return stat64_get(&ram_dirty_pages) << TARGET_PAGE_BITS;
+}
+
+/* ---- Finding the populated pages of a block (first pass) ---- */
+
+/* Set the bits of pages present or swapped according to pagemap. */
+static bool ram_scan_pagemap(RAMBlock *rb, unsigned long *bmap)
+{
+    uint64_t pages = ram_pages(rb);
+    uint64_t first = (uintptr_t)rb->host >> TARGET_PAGE_BITS;
+    uint64_t *buf;
+    bool ok = true;
+    int fd;
+
+    fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false;
+    }
+    buf = g_new(uint64_t, RAM_PAGEMAP_BATCH);
+    for (uint64_t done = 0; done < pages && ok;) {
+        uint64_t n = MIN(pages - done, RAM_PAGEMAP_BATCH);
+        ssize_t len = pread(fd, buf, n * sizeof(uint64_t),
+                            (first + done) * sizeof(uint64_t));
+
+        if (len != (ssize_t)(n * sizeof(uint64_t))) {
+            ok = false;
+            break;
+        }
+        for (uint64_t i = 0; i < n; i++) {
+            if (buf[i] & (RAM_PAGEMAP_PRESENT | RAM_PAGEMAP_SWAPPED)) {
+                set_bit(done + i, bmap);
+            }
+        }
+        done += n;
+    }
+    g_free(buf);
+    close(fd);
+    return ok;
+}
+
+/* Set the bits of pages that hold data in the block's backing file. */
+static bool ram_scan_file_data(RAMBlock *rb, unsigned long *bmap)
+{
+    off_t end = rb->used_length;
+    off_t pos = 0;
+
+    while (pos < end) {
+        off_t data = lseek(rb->fd, pos, SEEK_DATA);
+        off_t hole;
+
+        if (data < 0) {
+            return errno == ENXIO;      /* no data after pos */
+        }
+        if (data >= end) {
+            break;
+        }
+        hole = lseek(rb->fd, data, SEEK_HOLE);
+        if (hole < 0) {
+            return false;
+        }
+        hole = MIN(hole, end);
+        bitmap_set(bmap, data >> TARGET_PAGE_BITS,
+                   DIV_ROUND_UP(hole, TARGET_PAGE_SIZE) -
+                   (data >> TARGET_PAGE_BITS));
+        pos = hole;
+    }
+    return true;
+}
+
+/*
+ * Mark the pages of @rb that the first pass must look at.  Where the
+ * kernel cannot tell, every page.
+ */
+static void ram_mark_populated(RAMBlock *rb, unsigned long *bmap)
+{
+    uint64_t pages = ram_pages(rb);
+    bool ok;
+
+    if (rb->fd >= 0 && !rb->shared) {
+        ok = false;     /* unpopulated pages read the file, not zeros */
+    } else {
+        ok = ram_scan_pagemap(rb, bmap) &&
+             (rb->fd < 0 || ram_scan_file_data(rb, bmap));
+    }
+    if (!ok) {
+        bitmap_set(bmap, 0, pages);
+    }
+    trace_ram_mark_populated(rb->idstr, pages, bitmap_count_one(bmap, pages),
+                             ok);
+}
+
+/* ---- Source: dirty bitmap ---- */
+
+static void ram_dirty_rate_update(RAMSaveState *st, uint64_t added)
+{
+    int64_t now = get_clock_ns();
+
+    st->rate_pages += added;
+    if (now - st->rate_start_ns >= 1000 * 1000 * 1000) {
+        stat64_set(&mig_stats.dirty_pages_rate,
+                   st->rate_pages * 1000000000ULL /
+                   (now - st->rate_start_ns));
+        st->rate_pages = 0;
+        st->rate_start_ns = now;
+    }
+}
+
+/* Fold everything written since the last sync into the bitmaps. */
+static void ram_bitmap_sync(RAMSaveState *st)
+{
+    uint64_t added = 0;
+
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        added += kvm_dirty_log_sync(st->blocks[i].rb, st->blocks[i].bmap);
+    }
+    stat64_add(&ram_dirty_pages, added);
+    stat64_add(&mig_stats.dirty_sync_count, 1);
+    stat64_set(&mig_stats.dirty_bytes_last_sync, ram_bytes_remaining());
+    ram_dirty_rate_update(st, added);
+    trace_ram_bitmap_sync(added, stat64_get(&ram_dirty_pages));
+}
+
+/*
+ * Next dirty page at or after the walk position, wrapping around once;
+ * false when every bitmap is empty.
+ */
+static bool ram_next_dirty(RAMSaveState *st, RAMSendBlock **sb,
+                           uint64_t *page)
+{
+    for (guint n = 0; n <= st->nr_blocks && st->nr_blocks; n++) {
+        RAMSendBlock *b = &st->blocks[st->cur];
+        uint64_t p = find_next_bit(b->bmap, b->pages, st->cur_page);
+
+        if (p < b->pages) {
+            *sb = b;
+            *page = p;
+            st->cur_page = p + 1;
+            return true;
+        }
+        st->cur = (st->cur + 1) % st->nr_blocks;
+        st->cur_page = 0;
+    }
+    return false;
+}
+
+/* ---- Source: records ---- */
+
+/*
+ * All-zero test over one page, written so the compiler vectorises the
+ * inner OR; it stops at the first non-zero 64-byte group.
+ */
+static bool ram_page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+
+    for (size_t i = 0; i < TARGET_PAGE_SIZE / 8; i += 8) {
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] |
+            w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Record header: offset | flags, and the block name unless CONTINUE. */
+static size_t ram_put_header(QEMUFile *f, RAMSaveState *st, RAMBlock *rb,
+                             uint64_t offset, uint64_t flags)
+{
+    size_t len;
+
+    if (rb == st->last_sent) {
+        qemu_put_be64(f, offset | flags | RAM_SAVE_FLAG_CONTINUE);
+        return 8;
+    }
+    len = strlen(rb->idstr);
+    qemu_put_be64(f, offset | flags);
+    qemu_put_counted_string(f, rb->idstr);
+    st->last_sent = rb;
+    return 8 + 1 + len;
+}
+
+static void ram_account(RAMSaveState *st, size_t bytes)
+{
+    stat64_add(st->vm_stopped ? &mig_stats.downtime_bytes
+                              : &mig_stats.precopy_bytes, bytes);
+    stat64_add(&mig_stats.transferred, bytes);
+}
+
+/* Send page @page of @b (its bit already cleared). */
+static void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
+                          uint64_t page)
+{
+    uint64_t offset = page << TARGET_PAGE_BITS;
+    uint8_t *host = b->rb->host + offset;
+    size_t bytes;
+
+    if (ram_page_is_zero(host)) {
+        bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_ZERO);
+        qemu_put_byte(f, 0);
+        bytes += 1;
+        stat64_add(&mig_stats.zero_pages, 1);
+    } else {
+        bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_PAGE);
+        /*
+         * By reference: if the guest changes the page before the flush,
+         * that write is in the dirty log and the page goes again.
+         */
+        qemu_put_buffer_async(f, host, TARGET_PAGE_SIZE);
+        bytes += TARGET_PAGE_SIZE;
+        stat64_add(&mig_stats.normal_pages, 1);
+    }
+    ram_account(st, bytes);
+}
+
+/*
+ * Send dirty pages until the bitmaps are empty (returns true), or the
+ * rate limit or time budget says stop (@limited; returns false).
+ */
+static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
+{
+    int64_t start = get_clock_ns();
+    uint64_t sent = 0;
+
+    for (;;) {
+        RAMSendBlock *b;
+        uint64_t page;
+
+        if (limited && qemu_file_rate_limit(f)) {
+            break;
+        }
+        if (!ram_next_dirty(st, &b, &page)) {
+            trace_ram_send_dirty(sent, true);
+            return true;
+        }
+        clear_bit(page, b->bmap);
+        stat64_add(&ram_dirty_pages, -1ULL);
+        ram_send_page(f, st, b, page);
+        sent++;
+        if (qemu_file_get_error(f)) {
+            break;
+        }
+        if (limited && sent % RAM_ITERATE_CLOCK_EVERY == 0 &&
+            get_clock_ns() - start > RAM_ITERATE_MAX_NS) {
+            break;
+        }
+    }
+    trace_ram_send_dirty(sent, false);
+    return false;
+}
+
+static void ram_put_eos(QEMUFile *f, RAMSaveState *st)
+{
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    ram_account(st, 8);
+}
+
+/* ---- Source: hooks ---- */
+
+static void ram_put_block_list(QEMUFile *f)
+{
+    GPtrArray *blocks = ram_block_list();
+
+    qemu_put_be64(f, ram_bytes_total() | RAM_SAVE_FLAG_MEM_SIZE);
+    for (guint i = 0; i < blocks->len; i++) {
+        RAMBlock *rb = g_ptr_array_index(blocks, i);
+
+        qemu_put_counted_string(f, rb->idstr);
+        qemu_put_be64(f, rb->used_length);
+        if (ram_postcopy_page_size_sent(rb)) {
+            qemu_put_be64(f, rb->page_size);
+        }
+        if (migrate_capability(MIGRATION_CAPABILITY_X_IGNORE_SHARED)) {
+            qemu_put_be64(f, ram_block_gpa(rb));
+        }
+    }
+}
+
+static void ram_save_state_free(RAMSaveState *st)
+{
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        g_free(st->blocks[i].bmap);
+    }
+    g_free(st->blocks);
+    g_free(st);
+}
+
+static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
+{
+    GPtrArray *blocks = ram_block_list();
+    RAMSaveState *st;
+
+    assert(!ram_save_state);
+    st = g_new0(RAMSaveState, 1);
+    st->blocks = g_new0(RAMSendBlock, blocks->len);
+    for (guint i = 0; i < blocks->len; i++) {
+        RAMBlock *rb = g_ptr_array_index(blocks, i);
+        RAMSendBlock *b = &st->blocks[st->nr_blocks];
+
+        if (ram_block_is_ignored(rb)) {
+            continue;
+        }
+        b->rb = rb;
+        b->pages = ram_pages(rb);
+        b->bmap = bitmap_try_new(b->pages);
+        st->nr_blocks++;
+        if (!b->bmap) {
+            error_setg(errp, "Cannot allocate the migration bitmap of RAM "
+                       "block '%s' (%" PRIu64 " pages)", rb->idstr, b->pages);
+            ram_save_state_free(st);
+            return false;
+        }
+    }
+    /*
+     * Tracking first, then the scan: a page that becomes populated after
+     * its scan was written, so the dirty log has it.
+     */
+    if (!kvm_dirty_log_start(errp)) {
+        ram_save_state_free(st);
+        return false;
+    }
+    stat64_set(&ram_dirty_pages, 0);
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        RAMSendBlock *b = &st->blocks[i];
+
+        /* Drop what was logged before now: the scan covers it. */
+        kvm_dirty_log_sync(b->rb, b->bmap);
+        ram_mark_populated(b->rb, b->bmap);
+        stat64_add(&ram_dirty_pages, bitmap_count_one(b->bmap, b->pages));
+    }
+    st->rate_start_ns = get_clock_ns();
+    ram_save_state = st;
+
+    ram_put_block_list(f);
+    qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
+    qemu_fflush(f);
+    if (qemu_file_get_error_obj(f, errp)) {
+        error_prepend(errp, "Could not send the RAM block list: ");
+        return false;
+    }
+    trace_ram_save_setup(st->nr_blocks, ram_bytes_remaining());
+    return true;
+}
+
+static int ram_save_iterate(QEMUFile *f, void *opaque)
+{
+    RAMSaveState *st = ram_save_state;
+    bool done;
+    int ret;
+
+    if (!st) {
+        return -EINVAL;
+    }
+    done = ram_send_dirty(f, st, true);
+    ram_put_eos(f, st);
+    ret = qemu_file_get_error(f);
+    if (ret < 0) {
+        return ret;
+    }
+    return done ? 1 : 0;
+}
+
+static bool ram_save_complete_precopy(QEMUFile *f, void *opaque,
+                                      Error **errp)
+{
+    RAMSaveState *st = ram_save_state;
+
+    if (!st) {
+        error_setg(errp, "RAM migration was not set up");
+        return false;
+    }
+    st->vm_stopped = true;
+    ram_bitmap_sync(st);
+    ram_send_dirty(f, st, false);
+    ram_put_eos(f, st);
+    qemu_fflush(f);
+    if (qemu_file_get_error_obj(f, errp)) {
+        error_prepend(errp, "Could not send the last dirty RAM pages: ");
+        return false;
+    }
+    trace_ram_save_complete(stat64_get(&mig_stats.normal_pages),
+                            stat64_get(&mig_stats.zero_pages));
+    return true;
+}
+
+static void ram_state_pending_estimate(void *opaque, uint64_t *must_precopy,
+                                       uint64_t *can_postcopy)
+{
+    *must_precopy += ram_bytes_remaining();
+}
+
+static void ram_state_pending_exact(void *opaque, uint64_t *must_precopy,
+                                    uint64_t *can_postcopy)
+{
+    if (ram_save_state) {
+        ram_bitmap_sync(ram_save_state);
+    }
+    *must_precopy += ram_bytes_remaining();
+}
+
+static void ram_save_cleanup(void *opaque)
+{
+    if (!ram_save_state) {
+        return;
+    }
+    kvm_dirty_log_stop();
+    ram_save_state_free(ram_save_state);
+    ram_save_state = NULL;
+    stat64_set(&ram_dirty_pages, 0);
+}
+
+/* ---- Destination ---- */
+
+/*
+ * Make the destination's guest RAM read as zero: the source sends no
+ * record for pages it never populated.  Anything here was written by
+ * this VMM at machine creation and is replaced by the source's state.
+ */
+static bool ram_discard_block(RAMBlock *rb, Error **errp)
+{
+    int ret;
+
+    if (ram_block_is_ignored(rb)) {
+        return true;    /* the same file on both sides: keep it */
+    }
+    if (rb->fd >= 0 && rb->shared) {
+        ret = fallocate(rb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                        0, rb->used_length);
+    } else {
+        ret = madvise(rb->host, rb->used_length, MADV_DONTNEED);
+    }
+    if (ret < 0) {
+        error_setg_errno(errp, errno, "Could not clear guest RAM block '%s' "
+                         "before loading it", rb->idstr);
+        return false;
+    }
+    return true;
+}
+
+static bool ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
+{
+    GPtrArray *blocks = ram_block_list();
+
+    ram_load_state_s.last_block = NULL;
+    for (guint i = 0; i < blocks->len; i++) {
+        if (!ram_discard_block(g_ptr_array_index(blocks, i), errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void ram_load_cleanup(void *opaque)
+{
+    ram_load_state_s.last_block = NULL;
+}
+
+/* One entry of the MEM_SIZE block list; *@left counts down the total. */
+static bool ram_load_block_entry(QEMUFile *f, uint64_t *left, Error **errp)
+{
+    char id[256];
+    RAMBlock *rb;
+    uint64_t length;
+
+    qemu_get_counted_string(f, id);
+    length = qemu_get_be64(f);
+    if (qemu_file_get_error(f)) {
+        error_setg(errp, "RAM block list is truncated");
+        return false;
+    }
+    rb = ram_block_by_name(id);
+    if (!rb) {
+        error_setg(errp, "Unknown ramblock \"%s\", cannot accept migration",
+                   id);
+        return false;
+    }
+    if (length != rb->used_length) {
+        error_setg_errno(errp, EINVAL, "Length mismatch: %s: 0x%" PRIx64
+                         " in != 0x%" PRIx64, id, length, rb->used_length);
+        return false;
+    }
+    if (length > *left) {
+        error_setg(errp, "RAM block list: block '%s' (0x%" PRIx64 " bytes) "
+                   "exceeds the announced total", id, length);
+        return false;
+    }
+    *left -= length;
+    if (ram_postcopy_page_size_sent(rb)) {
+        uint64_t psize = qemu_get_be64(f);
+
+        if (psize != rb->page_size) {
+            error_setg(errp, "Mismatched RAM page size %s (local) %zu != %"
+                       PRIu64, id, rb->page_size, psize);
+            return false;
+        }
+    }
+    if (migrate_capability(MIGRATION_CAPABILITY_X_IGNORE_SHARED)) {
+        uint64_t gpa = qemu_get_be64(f);
+
+        if (ram_block_is_ignored(rb) && gpa != ram_block_gpa(rb)) {
+            error_setg(errp, "Mismatched GPAs for block %s: 0x%" PRIx64
+                       " != 0x%" PRIx64, id, ram_block_gpa(rb), gpa);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)
+{
+    uint64_t left = total;
+
+    while (left) {
+        if (!ram_load_block_entry(f, &left, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The block a ZERO/PAGE record refers to, checked; NULL on error. */
+static RAMBlock *ram_load_block(QEMUFile *f, uint64_t flags, Error **errp)
+{
+    char id[256];
+    RAMBlock *rb;
+
+    if (flags & RAM_SAVE_FLAG_CONTINUE) {
+        if (!ram_load_state_s.last_block) {
+            error_setg(errp, "RAM page record continues a block, but no "
+                       "block was named before it");
+            return NULL;
+        }
+        return ram_load_state_s.last_block;
+    }
+    qemu_get_counted_string(f, id);
+    if (qemu_file_get_error(f)) {
+        error_setg(errp, "RAM page record is truncated (block name)");
+        return NULL;
+    }
+    rb = ram_block_by_name(id);
+    if (!rb) {
+        error_setg(errp, "Can't find block %s (RAM page record)", id);
+        return NULL;
+    }
+    if (ram_block_is_ignored(rb)) {
+        error_setg(errp, "block %s should not be migrated !", id);
+        return NULL;
+    }
+    ram_load_state_s.last_block = rb;
+    return rb;
+}
+
+/* Host address of page @offset of @rb, or NULL if outside the block. */
+static uint8_t *ram_load_host(RAMBlock *rb, uint64_t offset, Error **errp)
+{
+    if (rb->used_length < TARGET_PAGE_SIZE ||
+        offset > rb->used_length - TARGET_PAGE_SIZE) {
+        error_setg(errp, "Illegal RAM offset 0x%" PRIx64 " in block %s "
+                   "(used length 0x%" PRIx64 ")", offset, rb->idstr,
+                   rb->used_length);
+        return NULL;
+    }
+    return rb->host + offset;
+}
+
+static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
+                          Error **errp)
+{
+    RAMBlock *rb = ram_load_block(f, flags, errp);
+    uint8_t *host = rb ? ram_load_host(rb, offset, errp) : NULL;
+
+    if (!host) {
+        return false;
+    }
+    if (flags & RAM_SAVE_FLAG_ZERO) {
+        int ch = qemu_get_byte(f);
+
+        if (qemu_file_get_error(f)) {
+            error_setg(errp, "RAM zero page record is truncated");
+            return false;
+        }
+        if (ch != 0) {
+            error_setg(errp, "Found a zero page with value %d", ch);
+            return false;
+        }
+        /* Reading a never-touched page does not allocate it; writing would. */
+        if (!ram_page_is_zero(host)) {
+            memset(host, 0, TARGET_PAGE_SIZE);
+        }
+        return true;
+    }
+    if (qemu_get_buffer(f, host, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
+        error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",
+                   offset, rb->idstr);
+        return false;
+    }
+    return true;
+}
+
+/* Flags must be known, not obsolete, and one kind (plus CONTINUE). */
+static bool ram_load_check_flags(uint64_t flags, Error **errp)
+{
+    if (flags & (RAM_SAVE_FLAG_FULL | RAM_SAVE_FLAG_COMPRESS_PAGE)) {
+        error_setg(errp, "RAM record uses an obsolete flag (flags 0x%" PRIx64
+                   ")", flags);
+        return false;
+    }
+    if (flags & ~(uint64_t)RAM_FLAGS_KNOWN) {
+        error_setg(errp, "Unknown RAM record flags 0x%" PRIx64,
+                   flags & ~(uint64_t)RAM_FLAGS_KNOWN);
+        return false;
+    }
+    switch (flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE) {
+    case RAM_SAVE_FLAG_MEM_SIZE:
+    case RAM_SAVE_FLAG_ZERO:
+    case RAM_SAVE_FLAG_PAGE:
+    case RAM_SAVE_FLAG_EOS:
+    case RAM_SAVE_FLAG_MULTIFD_FLUSH:
+        return true;
+    case RAM_SAVE_FLAG_XBZRLE:
+        error_setg(errp, "RAM record is XBZRLE-encoded, which this "
+                   "destination does not support yet");
+        return false;
+    case RAM_SAVE_FLAG_HOOK:
+        error_setg(errp, "RAM record is an RDMA hook, which this "
+                   "destination does not support");
+        return false;
+    default:
+        error_setg(errp, "Unknown combination of migration flags: 0x%" PRIx64,
+                   flags);
+        return false;
+    }
+}
+
+static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
+                           Error **errp)
+{
+    if (version_id != RAM_SECTION_VERSION) {
+        error_setg(errp, "RAM section version %d is not supported (only %d)",
+                   version_id, RAM_SECTION_VERSION);
+        return false;
+    }
+    for (;;) {
+        uint64_t word = qemu_get_be64(f);
+        uint64_t flags = word & ~TARGET_PAGE_MASK;
+        uint64_t addr = word & TARGET_PAGE_MASK;
+        bool ok;
+
+        if (qemu_file_get_error(f)) {
+            error_setg(errp, "RAM section is truncated (no EOS record)");
+            return false;
+        }
+        if (!ram_load_check_flags(flags, errp)) {
+            return false;
+        }
+        switch (flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE) {
+        case RAM_SAVE_FLAG_MEM_SIZE:
+            ok = ram_load_block_list(f, addr, errp);
+            break;
+        case RAM_SAVE_FLAG_ZERO:
+        case RAM_SAVE_FLAG_PAGE:
+            ok = ram_load_page(f, addr, flags, errp);
+            break;
+        case RAM_SAVE_FLAG_MULTIFD_FLUSH:
+            ok = true;  /* no multifd channels to wait for */
+            break;
+        default:        /* EOS */
+            return true;
+        }
+        if (!ok) {
+            trace_ram_load_error(word);
+            return false;
+        }
+    }
+}
+
+static const SaveVMHandlers ram_handlers = {
+    .save_setup = ram_save_setup,
+    .save_live_iterate = ram_save_iterate,
+    .save_live_complete_precopy = ram_save_complete_precopy,
+    .state_pending_estimate = ram_state_pending_estimate,
+    .state_pending_exact = ram_state_pending_exact,
+    .save_cleanup = ram_save_cleanup,
+    .load_setup = ram_load_setup,
+    .load_state = ram_load_state,
+    .load_cleanup = ram_load_cleanup,
+};
+
+void ram_mig_init(void)
+{
+    register_savevm_live("ram", 0, RAM_SECTION_VERSION, &ram_handlers, NULL);
+}

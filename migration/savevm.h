@@ -1,0 +1,58 @@
+/*
+ * The stream's framing (STREAM.md): header, configuration, sections,
+ * footers, EOF and the vmdesc; and the list of everything that takes
+ * part in migration (live sections and device state).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef MIGRATION_SAVEVM_H
+#define MIGRATION_SAVEVM_H
+
+#include "qapi/error.h"
+
+typedef struct QEMUFile QEMUFile;
+
+#define QEMU_VM_FILE_MAGIC           0x5145564d
+#define QEMU_VM_FILE_VERSION         0x00000003
+
+#define QEMU_VM_EOF                  0x00
+#define QEMU_VM_SECTION_START        0x01
+#define QEMU_VM_SECTION_PART         0x02
+#define QEMU_VM_SECTION_END          0x03
+#define QEMU_VM_SECTION_FULL         0x04
+#define QEMU_VM_SUBSECTION           0x05
+#define QEMU_VM_VMDESCRIPTION        0x06
+#define QEMU_VM_CONFIGURATION        0x07
+#define QEMU_VM_COMMAND              0x08
+#define QEMU_VM_SECTION_FOOTER       0x7e
+
+/* Source side; all in the migration thread. */
+void qemu_savevm_state_header(QEMUFile *f);
+/* Live sections' SECTION_START (no BQL). */
+bool qemu_savevm_state_setup(QEMUFile *f, Error **errp);
+/*
+ * One SECTION_PART per live section until the rate limit is hit.
+ * Returns 1 when every live section has nothing left now, 0 if more
+ * remains, negative on error (the file's error is set).
+ */
+int qemu_savevm_state_iterate(QEMUFile *f);
+void qemu_savevm_state_pending_estimate(uint64_t *must_precopy,
+                                        uint64_t *can_postcopy);
+void qemu_savevm_state_pending_exact(uint64_t *must_precopy,
+                                     uint64_t *can_postcopy);
+/*
+ * With the VM stopped and the BQL held: SECTION_END of every live section,
+ * SECTION_FULL of every device, EOF, then the vmdesc.
+ */
+bool qemu_savevm_state_complete_precopy(QEMUFile *f, Error **errp);
+/* After success, failure or cancel (no BQL needed). */
+void qemu_savevm_state_cleanup(void);
+
+/*
+ * Destination, incoming thread (no BQL held on entry): read a whole
+ * precopy stream up to and including EOF (and skip the vmdesc).  Device
+ * sections load under the BQL; live sections without it.
+ */
+bool qemu_loadvm_state(QEMUFile *f, Error **errp);
+
+#endif

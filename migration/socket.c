@@ -1,0 +1,106 @@
+/*
+ * Migration over tcp:, unix: and vsock: sockets.
+ *
+ * Outgoing connects in a worker thread (qio_channel_socket_connect_async)
+ * so that a slow DNS lookup or a peer that accepts late never stalls the
+ * main loop; incoming listens with a QIONetListener watched by the main
+ * loop.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "migration/channel-internal.h"
+#include "io/channel-socket.h"
+#include "trace.h"
+
+typedef struct MigrationSocketConnect {
+    MigrationConnectFunc cb;
+    void *opaque;
+} MigrationSocketConnect;
+
+/* Main loop, BQL held: the worker thread is done with @ioc. */
+static void migration_socket_connected(QIOChannel *ioc, Error *err,
+                                       void *opaque)
+{
+    MigrationSocketConnect *conn = opaque;
+    Error *local_err = NULL;
+
+    trace_migration_socket_connected(err ? error_get_pretty(err) : "");
+    if (err) {
+        /* @err belongs to our caller; the callee must own its copy. */
+        error_setg(&local_err, "%s", error_get_pretty(err));
+        qio_channel_unref(ioc);
+        conn->cb(NULL, local_err, conn->opaque);
+        return;
+    }
+    qio_channel_set_name(ioc, "migration-socket-outgoing");
+    /* The stream is written in large bursts: never hold back the tail. */
+    qio_channel_set_delay(ioc, false);
+    conn->cb(ioc, NULL, conn->opaque);
+}
+
+void migration_socket_connect(const SocketAddress *addr,
+                              MigrationConnectFunc cb, void *opaque)
+{
+    MigrationSocketConnect *conn = g_new0(MigrationSocketConnect, 1);
+    g_autofree char *str = socket_address_to_string(addr);
+    QIOChannel *ioc = qio_channel_socket_new();
+
+    trace_migration_socket_connect(str);
+    conn->cb = cb;
+    conn->opaque = opaque;
+    qio_channel_set_name(ioc, "migration-socket-outgoing");
+    /* Our reference to @ioc travels to migration_socket_connected(). */
+    qio_channel_socket_connect_async(ioc, addr, migration_socket_connected,
+                                     conn, g_free);
+}
+
+typedef struct MigrationSocketAccept {
+    MigrationAcceptFunc cb;
+    void *opaque;
+} MigrationSocketAccept;
+
+/* Main loop, BQL held. */
+static void migration_socket_accepted(QIONetListener *listener,
+                                      QIOChannel *client, void *opaque)
+{
+    MigrationSocketAccept *acc = opaque;
+
+    trace_migration_socket_accepted();
+    qio_channel_set_name(client, "migration-socket-incoming");
+    /* The listener only lends @client; the callback gets its own ref. */
+    acc->cb(qio_channel_ref(client), acc->opaque);
+}
+
+QIONetListener *migration_socket_listen(const SocketAddress *addr,
+                                        MigrationAcceptFunc cb, void *opaque,
+                                        Error **errp)
+{
+    g_autoptr(QIONetListener) listener = qio_net_listener_new();
+    MigrationSocketAccept *acc;
+
+    qio_net_listener_set_name(listener, "migration-socket-listener");
+    if (qio_net_listener_open_sync(listener, addr, MIGRATION_LISTEN_BACKLOG,
+                                   errp) < 0) {
+        return NULL;
+    }
+    acc = g_new0(MigrationSocketAccept, 1);
+    acc->cb = cb;
+    acc->opaque = opaque;
+    qio_net_listener_set_client_func(listener, migration_socket_accepted,
+                                     acc, g_free);
+    return g_steal_pointer(&listener);
+}
+
+char *migration_socket_listen_uri(QIONetListener *listener, Error **errp)
+{
+    g_autoptr(SocketAddress) local = NULL;
+
+    if (qio_net_listener_num_channels(listener) == 0) {
+        error_setg(errp, "The migration listener has no socket");
+        return NULL;
+    }
+    local = qio_channel_socket_get_local_address(
+        qio_net_listener_get_channel(listener, 0), errp);
+    return local ? socket_address_to_string(local) : NULL;
+}
