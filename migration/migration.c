@@ -182,7 +182,6 @@ static void migration_update_counters(MigrationState *s, QEMUFile *f,
     it->period_start = now;
     it->period_bytes_start = qemu_file_transferred(f);
     it->period_pages_start = pages + it->period_pages_start;
-    qemu_file_reset_rate_limit(f);
 }
 
 /* Stop the VM, wait at pre-switchover if asked, then send the rest. */

@@ -12,10 +12,11 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
-# Package names for the tools and libraries the build uses.
+# Package names for the tools and libraries the build uses, and QEMU: the
+# side-by-side peer of the benchmark and of the guest compatibility test.
 pkgs="meson ninja-build gcc pkg-config binutils python3 libglib2.0-dev
       libjson-glib-dev zlib1g-dev libzstd-dev liburing-dev libibverbs-dev
-      librdmacm-dev"
+      librdmacm-dev qemu-system-x86"
 
 missing=""
 for p in $pkgs; do
