@@ -46,5 +46,10 @@ static inline void stat64_set(uint64_t *s, uint64_t v)
 
 /* Zero every counter (at the start of each migration). */
 void mig_stats_reset(void);
+/*
+ * A dirty bitmap sync finished: with the events capability, emit
+ * MIGRATION_PASS (QEMU's event, "pass" = dirty-sync-count).  Any thread.
+ */
+void migration_pass_done(uint64_t pass);
 
 #endif

@@ -66,6 +66,16 @@ void mig_stats_reset(void)
     memset(&mig_stats, 0, sizeof(mig_stats));
 }
 
+void migration_pass_done(uint64_t pass)
+{
+    if (migrate_events()) {
+        JsonObject *data = json_object_new();
+
+        json_object_set_int_member(data, "pass", pass);
+        qapi_event_send("MIGRATION_PASS", data);
+    }
+}
+
 bool migrate_set_state(int *state, int old, int new_state)
 {
     if (!__atomic_compare_exchange_n(state, &old, new_state, false,

@@ -1,0 +1,66 @@
+/*
+ * Stand-ins for the parts of qmig that test-ram-load does not link: the
+ * savevm section list (it keeps the handlers so the test can call them),
+ * migration options, the counters, memory backends and KVM (absent, as
+ * with -accel qtest).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "migration/register.h"
+#include "migration/migration-stats.h"
+#include "migration/options.h"
+#include "system/ramblock.h"
+#include "system/kvm.h"
+#include "ram-test-stubs.h"
+#include "../../accel/kvm/kvm-internal.h"
+
+MigrationAtomicStats mig_stats;
+KVMState *kvm_state;            /* NULL: no KVM, soft dirty bits only */
+
+const SaveVMHandlers *ram_test_handlers;
+bool ram_test_caps[MIGRATION_CAPABILITY__MAX];
+
+int register_savevm_live(const char *idstr, uint32_t instance_id,
+                         int version_id, const SaveVMHandlers *ops,
+                         void *opaque)
+{
+    g_assert_cmpstr(idstr, ==, "ram");
+    g_assert_cmpint(version_id, ==, 4);
+    ram_test_handlers = ops;
+    return 0;
+}
+
+void migration_pass_done(uint64_t pass)
+{
+}
+
+void mig_stats_reset(void)
+{
+    memset(&mig_stats, 0, sizeof(mig_stats));
+}
+
+bool migrate_capability(MigrationCapability cap)
+{
+    return ram_test_caps[cap];
+}
+
+bool migrate_postcopy_ram(void)
+{
+    return ram_test_caps[MIGRATION_CAPABILITY_POSTCOPY_RAM];
+}
+
+MemoryBackend *memory_backend_find(const char *id)
+{
+    return NULL;
+}
+
+int kvm_vm_ioctl(KVMState *s, unsigned long type, ...)
+{
+    g_assert_not_reached();
+}
+
+bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp)
+{
+    g_assert_not_reached();
+}
