@@ -186,9 +186,13 @@ static const uint32_t kvm_cpu_msr_list[] = {
 G_STATIC_ASSERT(G_N_ELEMENTS(kvm_cpu_msr_list) <= KVM_CPU_MAX_MSRS);
 
 /*
- * Which entries of kvm_cpu_msr_list this KVM can read, found once (BQL):
- * listed by KVM_GET_MSR_INDEX_LIST, or (for MSRs KVM emulates without
- * listing them, like the MTRRs) readable on a vCPU.
+ * Which entries of kvm_cpu_msr_list migrate on this KVM, found once when
+ * the first vCPU is registered (BQL; its CPUID set, not yet run): those
+ * KVM lets us read and write back.  KVM_GET_MSR_INDEX_LIST is not enough
+ * on its own: KVM emulates MSRs it does not list (the MTRRs), and reads
+ * some whose writes the vCPU's CPUID forbids (XSS without XSAVES), which
+ * would only make the destination fail.  The trace says which were
+ * skipped and whether KVM listed them.
  */
 static bool kvm_cpu_msr_supported[ARRAY_SIZE(kvm_cpu_msr_list)];
 static bool kvm_cpu_msrs_probed;
@@ -259,12 +263,22 @@ static struct kvm_msr_list *kvm_msr_index_list(void)
     return list;
 }
 
-static bool kvm_msr_readable(CPUState *cpu, uint32_t index)
+/*
+ * Can @index be read and written back unchanged?  Rewriting the TSC
+ * would disturb KVM's TSC synchronisation, and every KVM has it.
+ */
+static bool kvm_msr_migratable(CPUState *cpu, uint32_t index)
 {
     g_autofree struct kvm_msrs *m = kvm_msrs_new(1);
 
+    if (index == MSR_IA32_TSC) {
+        return true;
+    }
     m->entries[0].index = index;
-    return kvm_vcpu_ioctl(cpu, KVM_GET_MSRS, m) == 1;
+    if (kvm_vcpu_ioctl(cpu, KVM_GET_MSRS, m) != 1) {
+        return false;
+    }
+    return kvm_vcpu_ioctl(cpu, KVM_SET_MSRS, m) == 1;
 }
 
 static void kvm_cpu_probe_msrs(CPUState *cpu)
@@ -276,15 +290,15 @@ static void kvm_cpu_probe_msrs(CPUState *cpu)
     }
     list = kvm_msr_index_list();
     for (size_t i = 0; i < ARRAY_SIZE(kvm_cpu_msr_list); i++) {
-        bool ok = false;
+        bool listed = false, ok;
 
-        for (uint32_t j = 0; list && j < list->nmsrs && !ok; j++) {
-            ok = list->indices[j] == kvm_cpu_msr_list[i];
+        for (uint32_t j = 0; list && j < list->nmsrs && !listed; j++) {
+            listed = list->indices[j] == kvm_cpu_msr_list[i];
         }
-        ok = ok || kvm_msr_readable(cpu, kvm_cpu_msr_list[i]);
+        ok = kvm_msr_migratable(cpu, kvm_cpu_msr_list[i]);
         kvm_cpu_msr_supported[i] = ok;
         if (!ok) {
-            trace_kvm_cpu_msr_skipped(kvm_cpu_msr_list[i]);
+            trace_kvm_cpu_msr_skipped(kvm_cpu_msr_list[i], listed);
         }
     }
     kvm_cpu_msrs_probed = true;
@@ -296,7 +310,7 @@ static bool kvm_cpu_get_msrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
     uint32_t n = 0;
     int ret;
 
-    kvm_cpu_probe_msrs(cpu);
+    assert(kvm_cpu_msrs_probed);
     for (size_t i = 0; i < ARRAY_SIZE(kvm_cpu_msr_list); i++) {
         if (kvm_cpu_msr_supported[i]) {
             m->entries[n++].index = kvm_cpu_msr_list[i];
@@ -1098,5 +1112,6 @@ void kvm_cpu_state_register(CPUState *cpu)
     assert(!g_ptr_array_index(kvm_cpu_saved, cpu->cpu_index));
     st->cpu = cpu;
     g_ptr_array_index(kvm_cpu_saved, cpu->cpu_index) = st;
+    kvm_cpu_probe_msrs(cpu);
     vmstate_register(cpu->cpu_index, &vmstate_kvm_cpu, st);
 }

@@ -22,6 +22,7 @@
 #define KVM_PIC_NR_CHIPS    2               /* KVM_IRQCHIP_PIC_MASTER/SLAVE */
 #define KVM_PIT_NR_CHANNELS 3
 #define KVM_PIT_MAX_MODE    5
+#define KVM_PIT_MODE_UNSET  0xff    /* KVM's value before the first load */
 #define KVM_PIT_MAX_RW      4   /* RW_STATE_WORD1, the last state */
 #define KVM_PIT_FLAGS \
     (KVM_PIT_FLAGS_HPET_LEGACY | KVM_PIT_FLAGS_SPEAKER_DATA_ON)
@@ -233,7 +234,8 @@ static bool kvm_pit_check(const KVMPITSaved *s, Error **errp)
     for (int i = 0; i < KVM_PIT_NR_CHANNELS; i++) {
         const KVMPITChannel *c = &s->ch[i];
 
-        if (c->count > 0x10000 || c->mode > KVM_PIT_MAX_MODE ||
+        if (c->count > 0x10000 ||
+            (c->mode > KVM_PIT_MAX_MODE && c->mode != KVM_PIT_MODE_UNSET) ||
             c->rw_mode > 3 || c->read_state > KVM_PIT_MAX_RW ||
             c->write_state > KVM_PIT_MAX_RW) {
             error_setg(errp, "PIT channel %d: invalid state (count %" PRIu32

@@ -12,6 +12,7 @@
 #include "qapi/error.h"
 #include "hw/boards.h"
 #include "system/kvm.h"
+#include "system/kvm-cpu-state.h"
 #include "system/cpus.h"
 #include "kvm-internal.h"
 #include "trace.h"
@@ -107,6 +108,7 @@ CPUState *kvm_create_vcpu(int index, Error **errp)
         return NULL;
     }
     cpu_list_add(cpu);
+    kvm_cpu_state_register(cpu);
     trace_kvm_create_vcpu(index, cpu->kvm_fd);
     return cpu;
 }

@@ -16,6 +16,8 @@
 #include "qemu/main-loop.h"
 #include "hw/ioport.h"
 #include "hw/char/serial.h"
+#include "migration/register.h"
+#include "migration/vmstate.h"
 #include "system/kvm.h"
 #include "trace.h"
 
@@ -326,6 +328,64 @@ static const ChrFrontendOps serial_chr_ops = {
     .event = serial_event,
 };
 
+/*
+ * Migration (BQL held, guest stopped).  The interrupt line is not driven
+ * on load: its level travels in the in-kernel PIC/IOAPIC state, and the
+ * loaded irq_level says what the source last drove.
+ */
+static bool serial_post_load(void *opaque, int version_id, Error **errp)
+{
+    SerialState *s = opaque;
+
+    if (s->rx_head >= UART_FIFO_SIZE || s->rx_count > UART_FIFO_SIZE) {
+        error_setg(errp, "%s: receive FIFO head %u / count %u out of range "
+                   "(FIFO of %d bytes)", s->name, s->rx_head, s->rx_count,
+                   UART_FIFO_SIZE);
+        return false;
+    }
+    if (s->irq_level != ((s->iir & UART_IIR_NO_INT) == 0)) {
+        error_setg(errp, "%s: IIR 0x%02x disagrees with the interrupt line "
+                   "level %d", s->name, s->iir, s->irq_level);
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_serial = {
+    .name = "serial",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = serial_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT16(divider, SerialState),
+        VMSTATE_UINT8(ier, SerialState),
+        VMSTATE_UINT8(iir, SerialState),
+        VMSTATE_UINT8(lcr, SerialState),
+        VMSTATE_UINT8(mcr, SerialState),
+        VMSTATE_UINT8(lsr, SerialState),
+        VMSTATE_UINT8(msr, SerialState),
+        VMSTATE_UINT8(scr, SerialState),
+        VMSTATE_UINT8(fcr, SerialState),
+        VMSTATE_BOOL(thr_ipending, SerialState),
+        VMSTATE_BOOL(irq_level, SerialState),
+        VMSTATE_UINT32(rx_head, SerialState),
+        VMSTATE_UINT32(rx_count, SerialState),
+        VMSTATE_UINT8_ARRAY(rx, SerialState, UART_FIFO_SIZE),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* The COM port number of @iobase: the section's instance id. */
+static int serial_isa_index(uint16_t iobase)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(serial_iobases); i++) {
+        if (serial_iobases[i] == iobase) {
+            return i;
+        }
+    }
+    return iobase;  /* not a COM port: still unique */
+}
+
 SerialState *serial_isa_init(const char *name, uint16_t iobase, int irq,
                              Chardev *chr)
 {
@@ -344,5 +404,6 @@ SerialState *serial_isa_init(const char *name, uint16_t iobase, int irq,
     if (chr) {
         qemu_chr_fe_set_handlers(chr, &serial_chr_ops, s);
     }
+    vmstate_register(serial_isa_index(iobase), &vmstate_serial, s);
     return s;
 }

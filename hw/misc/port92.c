@@ -12,6 +12,8 @@
 #include "qemu/osdep.h"
 #include "hw/ioport.h"
 #include "hw/misc/port92.h"
+#include "migration/register.h"
+#include "migration/vmstate.h"
 #include "system/runstate.h"
 #include "trace.h"
 
@@ -41,9 +43,39 @@ static const PortIOOps port92_ops = {
     .write = port92_write,
 };
 
+/* Migration: only the A20 bit is ever stored. */
+static bool port92_post_load(void *opaque, int version_id, Error **errp)
+{
+    if (port92_value & ~PORT92_A20) {
+        error_setg(errp, "port92: value 0x%02x has bits other than A20",
+                   port92_value);
+        return false;
+    }
+    return true;
+}
+
+/* The state is the lone byte port92_value: the field sits at offset 0. */
+static const VMStateDescription vmstate_port92 = {
+    .name = "port92",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = port92_post_load,
+    .fields = (const VMStateField[]) {
+        {
+            .name = "outport",
+            .offset = 0,
+            .size = sizeof(uint8_t),
+            .info = &vmstate_info_uint8,
+            .flags = VMS_SINGLE,
+        },
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 void port92_init(void)
 {
     portio_register("port92", 0x92, 1, &port92_ops, NULL);
+    vmstate_register(0, &vmstate_port92, &port92_value);
 }
 
 bool port92_a20_enabled(void)
