@@ -15,19 +15,12 @@
 #include "qemu/osdep.h"
 #include <sys/ioctl.h>
 #include <linux/fs.h>
+#include <linux/falloc.h>
 #include "qapi/error.h"
 #include "block/block-backend.h"
+#include "block/dirty-bitmap.h"
+#include "block-int.h"
 #include "trace.h"
-
-struct BlockBackend {
-    char *id;
-    char *filename;
-    int fd;
-    int index;              /* index=N, or -1 */
-    bool read_only;
-    bool snapshot;
-    uint64_t length;        /* fixed at open */
-};
 
 /* BlockBackend *, in -drive order. */
 static GPtrArray *drives;
@@ -154,11 +147,14 @@ static bool drive_open(BlockBackend *blk, Error **errp)
 
 static void blk_free(BlockBackend *blk)
 {
+    blk_release_dirty_bitmaps(blk);
+    g_mutex_clear(&blk->dirty_bitmap_mutex);
     if (blk->fd >= 0) {
         close(blk->fd);
     }
     g_free(blk->id);
     g_free(blk->filename);
+    g_free(blk->attached_dev);
     g_free(blk);
 }
 
@@ -187,7 +183,9 @@ BlockBackend *drive_new(QemuOpts *opts, Error **errp)
     }
     blk = g_new0(BlockBackend, 1);
     blk->fd = -1;
+    g_mutex_init(&blk->dirty_bitmap_mutex);
     blk->filename = g_strdup(qemu_opt_get(opts, "file"));
+    blk->if_none = !g_strcmp0(qemu_opt_get(opts, "if"), "none");
     if (!qemu_opt_get_bool(opts, "readonly", false, &blk->read_only, errp) ||
         !qemu_opt_get_bool(opts, "snapshot", false, &blk->snapshot, errp) ||
         !qemu_opt_get_number(opts, "index", UINT64_MAX, &index, errp)) {
@@ -245,6 +243,22 @@ BlockBackend *blk_by_name(const char *id)
 int blk_count(void)
 {
     return drives ? drives->len : 0;
+}
+
+BlockBackend *blk_next(BlockBackend *blk)
+{
+    guint i = 0;
+
+    if (!drives) {
+        return NULL;
+    }
+    if (blk) {
+        if (!g_ptr_array_find(drives, blk, &i)) {
+            return NULL;
+        }
+        i++;
+    }
+    return i < drives->len ? g_ptr_array_index(drives, i) : NULL;
 }
 
 const char *blk_name(BlockBackend *blk)
@@ -306,12 +320,158 @@ int64_t blk_pwrite(BlockBackend *blk, uint64_t offset, const void *buf,
             continue;
         }
         if (n < 0) {
-            return -errno;
+            int ret = -errno;
+
+            /* Part of it may be in the file: bitmaps must not miss it. */
+            blk_dirty_bitmaps_mark(blk, offset, done);
+            return ret;
         }
         done += n;
     }
+    /*
+     * Marked after the data is in the file: a reader that takes the bit
+     * (block migration) and then reads the range sees this write, or the
+     * bit is set again after its read and the range is sent next round.
+     */
+    blk_dirty_bitmaps_mark(blk, offset, len);
     trace_blk_pwrite(blk->id, offset, len);
     return done;
+}
+
+bool blk_attach_dev(BlockBackend *blk, const char *dev, Error **errp)
+{
+    if (blk->attached_dev) {
+        error_setg(errp, "Drive '%s' is already in use by device '%s'",
+                   blk->id, blk->attached_dev);
+        return false;
+    }
+    blk->attached_dev = g_strdup(dev);
+    return true;
+}
+
+const char *blk_get_attached_dev(BlockBackend *blk)
+{
+    return blk->attached_dev;
+}
+
+bool blk_is_read_only(BlockBackend *blk)
+{
+    return blk->read_only;
+}
+
+/* Where the next data (@whence SEEK_DATA) or hole starts, or -errno. */
+static int64_t blk_seek(BlockBackend *blk, uint64_t offset, int whence)
+{
+    off_t r = lseek(blk->fd, offset, whence);
+
+    return r < 0 ? -errno : (int64_t)r;
+}
+
+bool blk_block_status(BlockBackend *blk, uint64_t offset, bool *allocated,
+                      uint64_t *pnum, Error **errp)
+{
+    int64_t data, hole;
+
+    if (offset >= blk->length) {
+        error_setg(errp, "'%s': block status offset %" PRIu64 " is beyond "
+                   "the end of the image (%" PRIu64 " bytes)", blk->id,
+                   offset, blk->length);
+        return false;
+    }
+    data = blk_seek(blk, offset, SEEK_DATA);
+    if (data == -ENXIO) {
+        /* No data from @offset on: a hole up to the end. */
+        data = blk->length;
+    } else if (data < 0) {
+        /* No SEEK_DATA here (old file system, some devices): all data. */
+        *allocated = true;
+        *pnum = blk->length - offset;
+        return true;
+    }
+    if ((uint64_t)data > offset) {
+        *allocated = false;
+        *pnum = MIN((uint64_t)data, blk->length) - offset;
+        return true;
+    }
+    hole = blk_seek(blk, offset, SEEK_HOLE);
+    if (hole < 0) {
+        error_setg_errno(errp, -hole, "'%s': could not find the extent at "
+                         "offset %" PRIu64, blk->id, offset);
+        return false;
+    }
+    *allocated = true;
+    *pnum = MIN((uint64_t)hole, blk->length) - offset;
+    if (*pnum == 0) {
+        *pnum = blk->length - offset;   /* file system oddity: be safe */
+    }
+    return true;
+}
+
+static int blk_write_zero_buffers(BlockBackend *blk, uint64_t offset,
+                                  uint64_t len)
+{
+    const uint64_t chunk = 64 * 1024;
+    g_autofree uint8_t *zeros = g_malloc0(chunk);
+
+    while (len) {
+        uint64_t n = MIN(len, chunk);
+        ssize_t r = pwrite(blk->fd, zeros, n, offset);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return r < 0 ? -errno : -EIO;
+        }
+        offset += r;
+        len -= r;
+    }
+    return 0;
+}
+
+int blk_pwrite_zeroes(BlockBackend *blk, uint64_t offset, uint64_t len)
+{
+    int ret = 0;
+
+    if (blk->read_only) {
+        return -EACCES;
+    }
+    if (offset > blk->length || len > blk->length - offset) {
+        return -ENOSPC;
+    }
+    if (len && fallocate(blk->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                         offset, len) < 0) {
+        /* Not every file system (or device) punches holes: write zeros. */
+        ret = blk_write_zero_buffers(blk, offset, len);
+    }
+    /* Even on error: part of the range may have changed. */
+    blk_dirty_bitmaps_mark(blk, offset, len);
+    trace_blk_pwrite_zeroes(blk->id, offset, len, ret);
+    return ret;
+}
+
+int blk_flush(BlockBackend *blk)
+{
+    if (blk->read_only) {
+        return 0;
+    }
+    return fdatasync(blk->fd) < 0 ? -errno : 0;
+}
+
+BlockBackend *blk_boot_disk(void)
+{
+    BlockBackend *blk = blk_by_index(0);
+
+    /* An explicit index=0 wins, as the first disk a BIOS would see. */
+    if (blk && !blk->if_none) {
+        return blk;
+    }
+    for (blk = blk_next(NULL); blk; blk = blk_next(blk)) {
+        if (!blk->if_none) {
+            return blk;
+        }
+    }
+    return NULL;
 }
 
 void blk_close_all(void)

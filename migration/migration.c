@@ -22,6 +22,8 @@
 #include "options.h"
 #include "qemu-file.h"
 #include "ram.h"
+#include "block.h"
+#include "block-dirty-bitmap.h"
 #include "savevm.h"
 #include "trace.h"
 
@@ -486,6 +488,8 @@ void migration_object_init(void)
     qemu_sem_init(&s->pause_sem, 0);
     migration_incoming_init();
     ram_mig_init();
+    blk_mig_init();
+    dirty_bitmap_mig_init();
 }
 
 void migration_shutdown(void)

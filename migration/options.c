@@ -14,6 +14,7 @@
 #include "monitor/qmp-commands.h"
 #include "migration/misc.h"
 #include "options.h"
+#include "block-dirty-bitmap.h"
 
 static const char *const capability_names[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_XBZRLE] = "xbzrle",
@@ -49,6 +50,8 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_EVENTS] = true,
     [MIGRATION_CAPABILITY_PAUSE_BEFORE_SWITCHOVER] = true,
     [MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE] = true,
+    [MIGRATION_CAPABILITY_BLOCK] = true,            /* migration/block.c */
+    [MIGRATION_CAPABILITY_DIRTY_BITMAPS] = true,    /* block-dirty-bitmap.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */
@@ -363,6 +366,7 @@ bool migrate_set_parameters_json(JsonObject *obj, Error **errp)
 {
     uint64_t next[P__MAX];
     g_autoptr(GList) members = json_object_get_members(obj);
+    g_autoptr(BitmapMigMapping) mapping = NULL;
 
     params_init();
     memcpy(next, param_values, sizeof(next));
@@ -371,9 +375,13 @@ bool migrate_set_parameters_json(JsonObject *obj, Error **errp)
         int p = param_lookup(name);
 
         if (!strcmp(name, "block-bitmap-mapping")) {
-            error_setg(errp, "Parameter 'block-bitmap-mapping' needs the "
-                       "dirty-bitmaps capability, not supported yet");
-            return false;
+            /* Checked now, installed with the rest (all or nothing). */
+            mapping = dirty_bitmap_mig_mapping_parse(
+                json_object_get_member(obj, name), errp);
+            if (!mapping) {
+                return false;
+            }
+            continue;
         }
         if (p < 0) {
             error_setg(errp, "Parameter '%s' is unexpected", name);
@@ -387,6 +395,9 @@ bool migrate_set_parameters_json(JsonObject *obj, Error **errp)
     for (int i = 0; i < P__MAX; i++) {
         __atomic_store_n(&param_values[i], next[i], __ATOMIC_RELAXED);
     }
+    if (mapping) {
+        dirty_bitmap_mig_mapping_set(g_steal_pointer(&mapping));
+    }
     migration_parameters_changed();
     return true;
 }
@@ -394,6 +405,7 @@ bool migrate_set_parameters_json(JsonObject *obj, Error **errp)
 JsonNode *migrate_query_parameters_json(void)
 {
     JsonObject *o = json_object_new();
+    JsonNode *mapping;
 
     for (int i = 0; i < P__MAX; i++) {
         const ParamDef *d = &params[i];
@@ -414,7 +426,11 @@ JsonNode *migrate_query_parameters_json(void)
             break;
         }
     }
-    json_object_set_array_member(o, "block-bitmap-mapping", json_array_new());
+    /* QEMU shows it only once set. */
+    mapping = dirty_bitmap_mig_mapping_query();
+    if (mapping) {
+        json_object_set_member(o, "block-bitmap-mapping", mapping);
+    }
     return qmp_node_object(o);
 }
 

@@ -82,7 +82,7 @@ static const HmpCommand *const hmp_tables[] = {
     hmp_commands, hmp_migration_commands,
 };
 static const HmpCommand *const hmp_info_tables[] = {
-    hmp_info_commands, hmp_migration_info_commands,
+    hmp_info_commands, hmp_migration_info_commands, hmp_block_info_commands,
 };
 
 static const HmpCommand *hmp_find_in(const HmpCommand *const *tables,

@@ -7,6 +7,7 @@
 #include "qemu/osdep.h"
 #include "monitor/qmp-commands.h"
 #include "migration/qmp-cmds.h"
+#include "block/qmp-block.h"
 
 const QmpCommand qmp_commands[] = {
     /* session */
@@ -39,5 +40,13 @@ const QmpCommand qmp_commands[] = {
     { "migrate-start-postcopy", qmp_migrate_postcopy_unsupported, "", 0, "Switch to postcopy" },
     { "migrate-pause", qmp_migrate_postcopy_unsupported, "", 0, "Pause a postcopy migration" },
     { "migrate-recover", qmp_migrate_postcopy_unsupported, "uri:str", 0, "Recover a paused postcopy migration" },
+    /* block (block/qmp-block.c) */
+    { "query-block", qmp_query_block, "", 0, "List the block devices" },
+    { "block-dirty-bitmap-add", qmp_block_dirty_bitmap_add, "node:str,name:str,*granularity:int,*persistent:bool,*disabled:bool", 0, "Create a dirty bitmap on a block node" },
+    { "block-dirty-bitmap-remove", qmp_block_dirty_bitmap_remove, "node:str,name:str", 0, "Remove a dirty bitmap" },
+    { "block-dirty-bitmap-clear", qmp_block_dirty_bitmap_clear, "node:str,name:str", 0, "Clear a dirty bitmap" },
+    { "block-dirty-bitmap-enable", qmp_block_dirty_bitmap_enable, "node:str,name:str", 0, "Start recording writes in a dirty bitmap" },
+    { "block-dirty-bitmap-disable", qmp_block_dirty_bitmap_disable, "node:str,name:str", 0, "Stop recording writes in a dirty bitmap" },
+    { "x-debug-block-dirty-bitmap-sha256", qmp_x_debug_block_dirty_bitmap_sha256, "node:str,name:str", 0, "SHA-256 of a dirty bitmap's contents (debugging)" },
     { NULL }
 };

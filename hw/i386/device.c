@@ -13,6 +13,7 @@
 #include "hw/ioport.h"
 #include "hw/i386/pc.h"
 #include "hw/misc/debugexit.h"
+#include "hw/block/qmig-disk.h"
 #include "trace.h"
 
 typedef struct DeviceModel {
@@ -100,8 +101,35 @@ static bool isa_debug_exit_create(QemuOpts *opts, Error **errp)
 
 static const char *const isa_debug_exit_props[] = { "iobase", "iosize", NULL };
 
+static bool qmig_disk_create(QemuOpts *opts, Error **errp)
+{
+    const char *drive = qemu_opt_get(opts, "drive");
+    BlockBackend *blk;
+    uint64_t iobase;
+
+    if (!drive) {
+        error_setg(errp, "qmig-disk: drive property not set");
+        return false;
+    }
+    blk = blk_by_name(drive);
+    if (!blk) {
+        error_setg(errp, "Property 'qmig-disk.drive' can't find value '%s'",
+                   drive);
+        return false;
+    }
+    if (!qemu_opt_get_number(opts, "iobase", QMIG_DISK_IOBASE, &iobase,
+                             errp) ||
+        !device_check_ports("qmig-disk", iobase, QMIG_DISK_IOSIZE, errp)) {
+        return false;
+    }
+    return qmig_disk_init(blk, iobase, qemu_opt_get(opts, "id"), errp);
+}
+
+static const char *const qmig_disk_props[] = { "drive", "iobase", NULL };
+
 static const DeviceModel device_models[] = {
     { "isa-debug-exit", isa_debug_exit_props, isa_debug_exit_create },
+    { "qmig-disk", qmig_disk_props, qmig_disk_create },
 };
 
 static const DeviceModel *device_model_find(const char *name)

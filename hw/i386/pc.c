@@ -180,7 +180,7 @@ static void pc_serial_init(MachineState *ms)
 /* What a BIOS would do: sector 0 of the boot disk to 0x7c00. */
 static bool pc_boot_sector_load(MachineState *ms, Error **errp)
 {
-    BlockBackend *blk = blk_by_index(0);
+    BlockBackend *blk = blk_boot_disk();
     uint8_t sector[PC_BOOT_SECTOR_SIZE];
     int64_t n;
 

@@ -40,5 +40,6 @@ extern const HmpCommand hmp_commands[];
 extern const HmpCommand hmp_info_commands[];
 extern const HmpCommand hmp_migration_commands[];
 extern const HmpCommand hmp_migration_info_commands[];
+extern const HmpCommand hmp_block_info_commands[];      /* block/qmp-block.c */
 
 #endif
