@@ -145,7 +145,7 @@ void mig_getfd(QTestState *s, int fd, const char *name)
     json_node_unref(rsp);
 }
 
-/* ---- status --------------------------------------------------------------- */
+/* ---- status ------------------------------------------------------------ */
 
 JsonNode *mig_query(QTestState *s)
 {
@@ -273,7 +273,7 @@ void mig_wait_more_passes(QTestState *s, size_t n)
     wait_serial_or_fail(s, 'B', now + n);
 }
 
-void mig_check_stamp(QTestState *s, bool resume)
+GBytes *mig_stamp_memory(QTestState *s)
 {
     g_autofree char *dump = g_strdup_printf("%s.%d",
                                             qtest_path(s, "stamp.bin"),
@@ -281,7 +281,8 @@ void mig_check_stamp(QTestState *s, bool resume)
     g_autofree char *why = NULL;
     bool running = false;
     g_autofree char *st = qtest_query_status(s, &running);
-    struct stat sb;
+    char *data = NULL;
+    gsize len = 0;
 
     if (running) {
         qtest_qmp_assert_success(s, "{\"execute\": \"stop\"}");
@@ -292,23 +293,108 @@ void mig_check_stamp(QTestState *s, bool resume)
                              "\"filename\": \"%s\"}}",
                              (unsigned long long)STAMP_START,
                              (unsigned long long)STAMP_SIZE, dump);
-    g_assert_cmpint(stat(dump, &sb), ==, 0);
-    g_assert_cmpuint(sb.st_size, ==, STAMP_SIZE);
-    if (!stamp_check_file(dump, STAMP_START, &why)) {
+    g_assert_true(g_file_get_contents(dump, &data, &len, NULL));
+    unlink(dump);
+    g_assert_cmpuint(len, ==, STAMP_SIZE);
+    if (!stamp_check_buf((const uint8_t *)data, len, STAMP_START, &why)) {
         g_error("stamp invariant broken: %s", why);
     }
-    unlink(dump);
+    return g_bytes_new_take(data, len);
+}
+
+static void cont_and_wait(QTestState *s)
+{
+    qtest_qmp_assert_success(s, "{\"execute\": \"cont\"}");
+    json_node_unref(qtest_qmp_eventwait(s, "RESUME"));
+}
+
+void mig_check_stamp(QTestState *s, bool resume)
+{
+    g_bytes_unref(mig_stamp_memory(s));
     if (resume) {
-        qtest_qmp_assert_success(s, "{\"execute\": \"cont\"}");
-        json_node_unref(qtest_qmp_eventwait(s, "RESUME"));
+        cont_and_wait(s);
     }
 }
 
-void mig_check_dest(QTestState *dst, bool resume)
+/*
+ * The destination resumed the guest exactly where the source stopped it,
+ * then made @passes complete passes (it printed that many 'B'): each page
+ * was incremented passes - 1, passes or passes + 1 times (the partial
+ * passes at either end), whatever the source's values were.  A page that
+ * arrived stale, or RAM that never arrived, shows up as another difference.
+ */
+static void check_dest_follows_source(GBytes *src, GBytes *dst,
+                                      size_t passes)
 {
+    const uint8_t *a = g_bytes_get_data(src, NULL);
+    const uint8_t *b = g_bytes_get_data(dst, NULL);
+    size_t off;
+
+    g_assert_cmpuint(g_bytes_get_size(src), ==, g_bytes_get_size(dst));
+    for (off = 0; off < g_bytes_get_size(src); off += STAMP_PAGE_SIZE) {
+        unsigned d = (uint8_t)(b[off] - a[off]);
+        unsigned lo = (uint8_t)(passes - 1);
+
+        if ((uint8_t)(d - lo) > 2) {
+            g_error("destination page 0x%llx holds %u, the source's held %u: "
+                    "%u increments, but the destination guest made %zu "
+                    "passes (stale or missing RAM)",
+                    (unsigned long long)(STAMP_START + off), b[off], a[off],
+                    d, passes);
+        }
+    }
+}
+
+/*
+ * The stamp guest counts its passes at STAMP_PASSES_ADDR from boot.  The
+ * destination printed only the passes it ran itself, and the source had
+ * run at least one before migrating: a count not above the destination's
+ * own 'B's means the guest was restarted there (CPU state lost), which the
+ * memory checks alone cannot see once a full pass has run.
+ */
+#define STAMP_PASSES_ADDR 0x6000
+
+static void check_dest_continued(QTestState *dst)
+{
+    g_autofree char *path = g_strdup_printf("%s.passes",
+                                            qtest_path(dst, "stamp.bin"));
+    g_autofree char *data = NULL;
+    size_t own = qtest_file_count_char(qtest_serial_path(dst), 'B');
+    gsize len = 0;
+    uint32_t count;
+
+    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", "
+                             "\"arguments\": {\"val\": %d, \"size\": 4, "
+                             "\"filename\": \"%s\"}}", STAMP_PASSES_ADDR,
+                             path);
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 4);
+    memcpy(&count, data, 4);
+    count = GUINT32_FROM_LE(count);
+    if (count <= own) {
+        g_error("destination guest counted %u passes but printed %zu itself: "
+                "it restarted instead of continuing (CPU state lost)",
+                count, own);
+    }
+}
+
+void mig_check_dest(QTestState *dst, GBytes *src_mem, bool resume)
+{
+    g_autoptr(GBytes) mem = NULL;
+
     mig_wait_running(dst);
     mig_wait_more_passes(dst, 2);
-    mig_check_stamp(dst, resume);
+    mem = mig_stamp_memory(dst);
+    check_dest_continued(dst);
+    if (src_mem) {
+        /* Stopped: the count of passes is final. */
+        check_dest_follows_source(src_mem, mem,
+                                  qtest_file_count_char(
+                                      qtest_serial_path(dst), 'B'));
+    }
+    if (resume) {
+        cont_and_wait(dst);
+    }
 }
 
 void mig_assert_running(QTestState *s)

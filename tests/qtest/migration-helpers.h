@@ -75,7 +75,7 @@ void mig_incoming(QTestState *dst, const char *uri, bool keep_alive);
 /* Send a getfd for @fd named @name over SCM_RIGHTS. */
 void mig_getfd(QTestState *s, int fd, const char *name);
 
-/* ---- status --------------------------------------------------------------- */
+/* ---- status ------------------------------------------------------------ */
 
 /* query-migrate's return object (caller unrefs). */
 JsonNode *mig_query(QTestState *s);
@@ -103,15 +103,20 @@ void mig_wait_running(QTestState *s);
 void mig_wait_more_passes(QTestState *s, size_t n);
 /*
  * Stop @s (if running), pmemsave [1 MiB, 100 MiB), check the stamp
- * invariant; with @resume, cont it afterwards.
+ * invariant and return that memory (caller unrefs).
  */
+GBytes *mig_stamp_memory(QTestState *s);
+/* The same, dropping the memory; with @resume, cont @s afterwards. */
 void mig_check_stamp(QTestState *s, bool resume);
 /*
  * The end of every successful case: the destination's guest runs on
  * (more passes after the switchover), then its memory holds the stamp
- * invariant.  With @resume it runs on afterwards (for another hop).
+ * invariant and, given the source's memory at the switchover @src_mem
+ * (from mig_stamp_memory on the stopped source), every page moved on
+ * from the source's value by as many passes as the destination made.
+ * With @resume it runs on afterwards (for another hop).
  */
-void mig_check_dest(QTestState *dst, bool resume);
+void mig_check_dest(QTestState *dst, GBytes *src_mem, bool resume);
 /* Fail unless @s is alive and its guest is running. */
 void mig_assert_running(QTestState *s);
 /* qtest_quit(), failing the test if the VMM ended by a signal. */

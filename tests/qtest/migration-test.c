@@ -34,11 +34,14 @@
 static void migrate_and_check(QTestState *src, QTestState *dst,
                               const char *uri, bool resume)
 {
+    g_autoptr(GBytes) src_mem = NULL;
+
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     mig_wait_completed(src);
     qtest_assert_status(src, "postmigrate");
-    mig_check_dest(dst, resume);
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, resume);
 }
 
 /* ---- transports --------------------------------------------------------- */
@@ -125,9 +128,12 @@ static void test_fd(void)
     mig_quit_clean(dst);
 }
 
-/* Migrate a fresh source into @uri_out (a file); returns the stream. */
+/*
+ * Migrate a fresh source into @uri_out (a file); returns the stream and,
+ * in *@src_mem, the source's memory at the switchover.
+ */
 static GBytes *save_stream(QTestState *src, const char *uri_out,
-                           const char *path)
+                           const char *path, GBytes **src_mem)
 {
     char *data = NULL;
     gsize len = 0;
@@ -136,6 +142,7 @@ static GBytes *save_stream(QTestState *src, const char *uri_out,
     mig_migrate(src, uri_out);
     mig_wait_completed(src);
     qtest_assert_status(src, "postmigrate");
+    *src_mem = mig_stamp_memory(src);
     g_assert_true(g_file_get_contents(path, &data, &len, NULL));
     /* QEMU's framing: magic "QEVM", then version 3, big endian. */
     g_assert_cmpuint(len, >, 99 << 20);
@@ -151,12 +158,13 @@ static void test_exec(void)
                                             g_get_tmp_dir(), getpid());
     g_autofree char *out = g_strdup_printf("exec:cat > %s", path);
     g_autofree char *in = g_strdup_printf("'exec:cat %s'", path);
-    g_autoptr(GBytes) stream = save_stream(src, out, path);
+    g_autoptr(GBytes) src_mem = NULL;
+    g_autoptr(GBytes) stream = save_stream(src, out, path, &src_mem);
     QTestState *dst;
 
     mig_quit_clean(src);
     dst = mig_start_dest(in, NULL);
-    mig_check_dest(dst, false);
+    mig_check_dest(dst, src_mem, false);
     unlink(path);
     mig_quit_clean(dst);
 }
@@ -168,17 +176,18 @@ static void test_file(void)
     g_autofree char *path = g_strdup_printf("%s/mig-file-%d.bin",
                                             g_get_tmp_dir(), getpid());
     g_autofree char *uri = g_strdup_printf("file:%s", path);
-    g_autoptr(GBytes) stream = save_stream(src, uri, path);
+    g_autoptr(GBytes) src_mem = NULL;
+    g_autoptr(GBytes) stream = save_stream(src, uri, path, &src_mem);
 
     mig_quit_clean(src);
     dst = mig_start_dest("defer", NULL);
     mig_incoming(dst, uri, false);
-    mig_check_dest(dst, false);
+    mig_check_dest(dst, src_mem, false);
     unlink(path);
     mig_quit_clean(dst);
 }
 
-/* ---- faults --------------------------------------------------------------- */
+/* ---- faults ------------------------------------------------------------ */
 
 /* Start a crawling migration of @src to @uri; return once it is active. */
 static void start_crawl(QTestState *src, const char *uri)
@@ -226,23 +235,34 @@ static void migrate_again(QTestState *src, const char *sock_name)
 static void test_cancel(void)
 {
     static const char *const cancelled[] = { "cancelled", NULL };
+    static const char *const failed[] = { "failed", NULL };
     QTestState *src = mig_start_source(NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = mig_start_dest("defer", NULL);
+    /* Asked now: such a destination exits when its stream breaks off. */
+    bool dst_exits = mig_dest_exits_on_error(dst);
     g_autofree char *st = NULL;
 
+    mig_incoming(dst, uri, true);
     start_crawl(src, uri);
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
     st = mig_wait_status(src, cancelled);
     check_source_survived(src);
-    /* The destination saw its stream end early: it may fail, not crash. */
-    if (!qtest_exited(dst)) {
+    /*
+     * The destination saw its stream end early: it fails and stays up
+     * (an old QEMU exits instead), never crashes (mig_quit_clean) and
+     * never runs the half-loaded guest.
+     */
+    if (!dst_exits) {
+        g_autofree char *dst_mig = mig_wait_status(dst, failed);
         bool running = true;
         g_autofree char *dst_st = qtest_query_status(dst, &running);
 
         g_assert_false(running);
     }
+    g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(dst), 'B'), ==,
+                     0);
     mig_quit_clean(dst);
     migrate_again(src, "mig2.sock");
     mig_quit_clean(src);
@@ -385,7 +405,8 @@ static void test_bad_streams(void)
     QTestState *src = mig_start_source(NULL);
     g_autofree char *path = g_strdup(qtest_path(src, "stream.bin"));
     g_autofree char *out = g_strdup_printf("exec:cat > %s", path);
-    g_autoptr(GBytes) good = save_stream(src, out, path);
+    g_autoptr(GBytes) src_mem = NULL;
+    g_autoptr(GBytes) good = save_stream(src, out, path, &src_mem);
     g_autofree char *bad = g_strdup_printf("%s/mig-bad-%d.bin",
                                            g_get_tmp_dir(), getpid());
     int kind;
@@ -424,6 +445,7 @@ static void test_pause_before_switchover(void)
     QTestState *dst = mig_start_dest(uri, NULL);
     g_autofree char *st = NULL;
     g_autofree char *dst_st = NULL;
+    g_autoptr(GBytes) src_mem = NULL;
     bool running = true;
 
     mig_set_capability(src, "pause-before-switchover", true);
@@ -442,7 +464,8 @@ static void test_pause_before_switchover(void)
                              "\"pre-switchover\"}}");
     mig_wait_completed(src);
     qtest_assert_status(src, "postmigrate");
-    mig_check_dest(dst, false);
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, false);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -463,6 +486,7 @@ static void test_bandwidth_limited(void)
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
     int64_t first = -1;
+    g_autoptr(GBytes) src_mem = NULL;
 
     mig_set_parameter(src, "downtime-limit", 300);
     mig_set_parameter(src, "max-bandwidth", SLOW_BW);
@@ -492,7 +516,8 @@ static void test_bandwidth_limited(void)
     mig_assert_running(src);
     mig_set_parameter(src, "max-bandwidth", MIG_BW_UNLIMITED);
     mig_wait_completed(src);
-    mig_check_dest(dst, false);
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, false);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
