@@ -52,6 +52,16 @@ static void hmp_print_ram(Monitor *mon, JsonObject *ram)
                    json_object_get_double_member(ram, "mbps"));
 }
 
+static void hmp_print_disk(Monitor *mon, JsonObject *disk)
+{
+    monitor_printf(mon, "transferred disk: %" PRId64 " kbytes\n",
+                   json_object_get_int_member(disk, "transferred") >> 10);
+    monitor_printf(mon, "remaining disk: %" PRId64 " kbytes\n",
+                   json_object_get_int_member(disk, "remaining") >> 10);
+    monitor_printf(mon, "total disk: %" PRId64 " kbytes\n",
+                   json_object_get_int_member(disk, "total") >> 10);
+}
+
 static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
 {
     g_autoptr(JsonNode) ret = hmp_qmp(mon, "query-migrate", NULL);
@@ -84,6 +94,9 @@ static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
     }
     if (json_object_has_member(info, "ram")) {
         hmp_print_ram(mon, json_object_get_object_member(info, "ram"));
+    }
+    if (json_object_has_member(info, "disk")) {
+        hmp_print_disk(mon, json_object_get_object_member(info, "disk"));
     }
 }
 

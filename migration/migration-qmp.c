@@ -14,6 +14,7 @@
 #include "migration-stats.h"
 #include "options.h"
 #include "ram.h"
+#include "block.h"
 
 /* "channels" (QEMU 8.2+) with one main channel is the same as "uri". */
 static const char *migrate_get_uri(JsonObject *args, Error **errp)
@@ -44,10 +45,18 @@ void qmp_migrate(JsonObject *args, JsonNode **ret, Error **errp)
         error_setg(errp, "Cannot resume if there is no paused migration");
         return;
     }
-    if (qmp_arg_bool(args, "blk", false) || qmp_arg_bool(args, "inc", false)) {
-        error_setg(errp, "Block migration is not supported yet");
+    if (migration_is_running()) {
+        /* Leave the running migration's blk= alone. */
+        error_setg(errp, "There's a migration process in progress");
         return;
     }
+    /*
+     * blk=true: the disks go in this migration's stream.  inc=true (QEMU:
+     * share the base image, copy only the top) means the same here: raw
+     * images have no backing file, and holes are never copied anyway.
+     */
+    blk_mig_set_requested(qmp_arg_bool(args, "blk", false) ||
+                          qmp_arg_bool(args, "inc", false));
     migrate_start_outgoing(uri, errp);
 }
 
@@ -157,6 +166,22 @@ static JsonObject *query_migrate_ram(MigrationState *s)
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+/* "disk": only when this migration moves disks (QEMU: blk_mig_active). */
+static void query_migrate_disk(JsonObject *info)
+{
+    uint64_t transferred, remaining, total;
+    JsonObject *disk;
+
+    if (!blk_mig_progress(&transferred, &remaining, &total)) {
+        return;
+    }
+    disk = json_object_new();
+    json_object_set_int_member(disk, "transferred", transferred);
+    json_object_set_int_member(disk, "remaining", remaining);
+    json_object_set_int_member(disk, "total", total);
+    json_object_set_object_member(info, "disk", disk);
+}
+
 static void query_migrate_source(MigrationState *s, JsonObject *info)
 {
     int state = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
@@ -175,12 +200,14 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
                                    LOAD(s->expected_downtime));
         json_object_set_int_member(info, "setup-time", LOAD(s->setup_time));
         json_object_set_object_member(info, "ram", query_migrate_ram(s));
+        query_migrate_disk(info);
         break;
     case MIGRATION_STATUS_COMPLETED:
         json_object_set_int_member(info, "total-time", LOAD(s->total_time));
         json_object_set_int_member(info, "downtime", LOAD(s->downtime));
         json_object_set_int_member(info, "setup-time", LOAD(s->setup_time));
         json_object_set_object_member(info, "ram", query_migrate_ram(s));
+        query_migrate_disk(info);
         break;
     case MIGRATION_STATUS_FAILED:
         desc = migrate_get_error_desc(&s->error_mutex, &s->error);
