@@ -150,6 +150,45 @@ static GBytes *save_stream(QTestState *src, const char *uri_out,
     return g_bytes_new_take(data, len);
 }
 
+/* HMP reports the finished migration the way QEMU's does. */
+static void check_hmp_info_migrate(QTestState *src)
+{
+    g_autofree char *out = NULL;
+
+    if (mig_is_qemu()) {
+        return;
+    }
+    out = qtest_hmp(src, "info migrate");
+    if (!strstr(out, "Migration status: completed") ||
+        !strstr(out, "total time:") || !strstr(out, "transferred ram:")) {
+        g_error("HMP info migrate printed:\n%s", out);
+    }
+}
+
+/*
+ * scripts/analyze-migration reads the saved stream: every section's footer
+ * checks out, RAM is listed by block, and the CPU's state is decoded from
+ * the vmdesc.
+ */
+static void check_analyzer(const char *path)
+{
+    const char *script = g_getenv("QTEST_ANALYZE_MIGRATION");
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status = -1;
+    const char *argv[] = { "python3", script, "-f", path, NULL };
+
+    if (!script || mig_is_qemu()) {
+        return;
+    }
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                               NULL, NULL, &out, &err, &status, NULL));
+    if (!g_spawn_check_wait_status(status, NULL) ||
+        !strstr(out, "\"pc.ram\"") || !strstr(out, "\"cpu (")) {
+        g_error("analyze-migration failed on %s:\n%s\n%s", path, err, out);
+    }
+}
+
 static void test_exec(void)
 {
     QTestState *src = mig_start_source(NULL);
@@ -162,7 +201,9 @@ static void test_exec(void)
     g_autoptr(GBytes) stream = save_stream(src, out, path, &src_mem);
     QTestState *dst;
 
+    check_hmp_info_migrate(src);
     mig_quit_clean(src);
+    check_analyzer(path);
     dst = mig_start_dest(in, NULL);
     mig_check_dest(dst, src_mem, false);
     unlink(path);
