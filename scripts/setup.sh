@@ -5,8 +5,9 @@
 # when it is missing, then configure and build into build/.  Safe to run
 # again: it installs nothing that is already there and reuses build/.
 #
-#   scripts/setup.sh [--asan]   (--asan: also build build-asan/ with
-#                                AddressSanitizer + UBSan)
+#   scripts/setup.sh [--asan] [--fuzz]
+#       --asan: also build build-asan/ with AddressSanitizer + UBSan
+#       --fuzz: also build build-fuzz/ (clang, libFuzzer, ASan + UBSan)
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +17,7 @@ cd "$top"
 # side-by-side peer of the benchmark and of the guest compatibility test.
 pkgs="meson ninja-build gcc pkg-config binutils python3 libglib2.0-dev
       libjson-glib-dev zlib1g-dev libzstd-dev liburing-dev libibverbs-dev
-      librdmacm-dev qemu-system-x86"
+      librdmacm-dev qemu-system-x86 clang libclang-rt-14-dev"
 
 missing=""
 for p in $pkgs; do
@@ -41,6 +42,21 @@ build() {
 }
 
 build build
-if [ "${1:-}" = "--asan" ]; then
-    build build-asan -Db_sanitize=address,undefined -Db_lundef=false
-fi
+for opt in "$@"; do
+    case "$opt" in
+    --asan)
+        build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+        ;;
+    --fuzz)
+        if [ ! -f build-fuzz/build.ninja ]; then
+            CC=clang meson setup build-fuzz -Dfuzzing=true \
+                -Db_sanitize=address,undefined -Db_lundef=false
+        fi
+        ninja -C build-fuzz tests/fuzz/fuzz-loadvm
+        ;;
+    *)
+        echo "setup: unknown option $opt" >&2
+        exit 2
+        ;;
+    esac
+done
