@@ -26,12 +26,25 @@ TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSES_ADDR = 0x6000
 
 
+_last_bar = [None]
+
+
 def bar(label, frac, width=40):
+    """Redraw the progress line when it changes (a line per 10% when
+    stdout is not a terminal, so logs stay readable)."""
     frac = max(0.0, min(1.0, frac))
+    pct = int(frac * 100)
+    key = (label, pct if sys.stdout.isatty() else pct // 10)
+    if key == _last_bar[0]:
+        return
+    _last_bar[0] = key
     filled = int(width * frac)
-    sys.stdout.write('\r%-24s [%s%s] %3d%%' % (label, '#' * filled,
-                                              '.' * (width - filled),
-                                              int(frac * 100)))
+    line = '%-24s [%s%s] %3d%%' % (label, '#' * filled,
+                                   '.' * (width - filled), pct)
+    if sys.stdout.isatty():
+        sys.stdout.write('\r' + line)
+    else:
+        sys.stdout.write(line + '\n')
     sys.stdout.flush()
 
 
@@ -63,7 +76,8 @@ def migrate(src, uri):
         if status in ('completed', 'failed', 'cancelled'):
             if status == 'completed':
                 bar('migrating (completed)', 1.0)
-            print()
+            if sys.stdout.isatty():
+                print()
             return info
         time.sleep(0.02)
 
