@@ -17,6 +17,7 @@
 #include "options.h"
 #include "qemu-file.h"
 #include "savevm.h"
+#include "multifd.h"
 #include "trace.h"
 
 static MigrationIncomingState current_incoming;
@@ -53,6 +54,7 @@ static void incoming_finish_bh(void *opaque)
     }
     qemu_thread_join(&mis->thread);
     mis->thread_created = false;
+    multifd_recv_shutdown();    /* its threads may use from_src_file */
     qemu_file_close(mis->from_src_file, NULL);
     mis->from_src_file = NULL;
     if (state != MIGRATION_STATUS_COMPLETED) {
@@ -100,13 +102,24 @@ static void incoming_accept(QIOChannel *ioc, void *opaque)
     MigrationIncomingState *mis = opaque;
 
     if (mis->thread_created || mis->from_src_file) {
-        /* Only one channel until multifd exists: refuse extras. */
-        qio_channel_close(ioc, NULL);
-        qio_channel_unref(ioc);
+        /*
+         * multifd: the source connects its channels after the main one;
+         * the init message names each (checked in its recv thread).
+         * Without multifd, extras are refused.
+         */
+        multifd_recv_new_channel(ioc);
+        if (multifd_recv_all_channels() && mis->listening) {
+            migration_channel_listen_stop();
+            mis->listening = false;
+        }
         return;
     }
-    migration_channel_listen_stop();
-    mis->listening = false;
+    if (migrate_multifd()) {
+        multifd_recv_setup();   /* keep listening for the channels */
+    } else {
+        migration_channel_listen_stop();
+        mis->listening = false;
+    }
     qio_channel_set_name(ioc, "migration-incoming");
     mis->from_src_file = qemu_file_new_input(ioc);
     qio_channel_unref(ioc);
@@ -167,9 +180,11 @@ void migration_incoming_shutdown(void)
     }
     if (mis->thread_created) {
         qemu_file_shutdown(mis->from_src_file);
+        multifd_recv_terminate();   /* a sync may wait for channels */
         bql_unlock();
         qemu_thread_join(&mis->thread);
         bql_lock();
         mis->thread_created = false;
     }
+    multifd_recv_shutdown();
 }

@@ -62,6 +62,25 @@ static void hmp_print_disk(Monitor *mon, JsonObject *disk)
                    json_object_get_int_member(disk, "total") >> 10);
 }
 
+/* QEMU's wording for the "xbzrle-cache" member. */
+static void hmp_print_xbzrle(Monitor *mon, JsonObject *x)
+{
+    monitor_printf(mon, "cache size: %" PRId64 " bytes\n",
+                   json_object_get_int_member(x, "cache-size"));
+    monitor_printf(mon, "xbzrle transferred: %" PRId64 " kbytes\n",
+                   json_object_get_int_member(x, "bytes") >> 10);
+    monitor_printf(mon, "xbzrle pages: %" PRId64 " pages\n",
+                   json_object_get_int_member(x, "pages"));
+    monitor_printf(mon, "xbzrle cache miss: %" PRId64 " pages\n",
+                   json_object_get_int_member(x, "cache-miss"));
+    monitor_printf(mon, "xbzrle cache miss rate: %0.2f\n",
+                   json_object_get_double_member(x, "cache-miss-rate"));
+    monitor_printf(mon, "xbzrle encoding rate: %0.2f\n",
+                   json_object_get_double_member(x, "encoding-rate"));
+    monitor_printf(mon, "xbzrle overflow: %" PRId64 "\n",
+                   json_object_get_int_member(x, "overflow"));
+}
+
 static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
 {
     g_autoptr(JsonNode) ret = hmp_qmp(mon, "query-migrate", NULL);
@@ -97,6 +116,15 @@ static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
     }
     if (json_object_has_member(info, "disk")) {
         hmp_print_disk(mon, json_object_get_object_member(info, "disk"));
+    }
+    if (json_object_has_member(info, "xbzrle-cache")) {
+        hmp_print_xbzrle(mon, json_object_get_object_member(info,
+                                                            "xbzrle-cache"));
+    }
+    if (json_object_has_member(info, "cpu-throttle-percentage")) {
+        monitor_printf(mon, "cpu throttle percentage: %" PRId64 "\n",
+                       json_object_get_int_member(info,
+                                                  "cpu-throttle-percentage"));
     }
 }
 

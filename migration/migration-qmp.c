@@ -14,7 +14,9 @@
 #include "migration-stats.h"
 #include "options.h"
 #include "ram.h"
+#include "ram-xbzrle.h"
 #include "block.h"
+#include "cpu-throttle.h"
 
 /* "channels" (QEMU 8.2+) with one main channel is the same as "uri". */
 static const char *migrate_get_uri(JsonObject *args, Error **errp)
@@ -182,6 +184,27 @@ static void query_migrate_disk(JsonObject *info)
     json_object_set_object_member(info, "disk", disk);
 }
 
+/* "xbzrle-cache": whenever the capability is on (QEMU: populate_ram_info). */
+static void query_migrate_xbzrle(JsonObject *info)
+{
+    RamXbzrleStats st;
+    JsonObject *x;
+
+    if (!migrate_xbzrle()) {
+        return;
+    }
+    ram_xbzrle_get_stats(&st);
+    x = json_object_new();
+    json_object_set_int_member(x, "cache-size", st.cache_size);
+    json_object_set_int_member(x, "bytes", st.bytes);
+    json_object_set_int_member(x, "pages", st.pages);
+    json_object_set_int_member(x, "cache-miss", st.cache_miss);
+    json_object_set_double_member(x, "cache-miss-rate", st.cache_miss_rate);
+    json_object_set_double_member(x, "encoding-rate", st.encoding_rate);
+    json_object_set_int_member(x, "overflow", st.overflow);
+    json_object_set_object_member(info, "xbzrle-cache", x);
+}
+
 static void query_migrate_source(MigrationState *s, JsonObject *info)
 {
     int state = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
@@ -201,6 +224,12 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
         json_object_set_int_member(info, "setup-time", LOAD(s->setup_time));
         json_object_set_object_member(info, "ram", query_migrate_ram(s));
         query_migrate_disk(info);
+        query_migrate_xbzrle(info);
+        /* QEMU: shown while auto-converge throttles the guest. */
+        if (cpu_throttle_active()) {
+            json_object_set_int_member(info, "cpu-throttle-percentage",
+                                       cpu_throttle_get_percentage());
+        }
         break;
     case MIGRATION_STATUS_COMPLETED:
         json_object_set_int_member(info, "total-time", LOAD(s->total_time));
@@ -208,6 +237,7 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
         json_object_set_int_member(info, "setup-time", LOAD(s->setup_time));
         json_object_set_object_member(info, "ram", query_migrate_ram(s));
         query_migrate_disk(info);
+        query_migrate_xbzrle(info);
         break;
     case MIGRATION_STATUS_FAILED:
         desc = migrate_get_error_desc(&s->error_mutex, &s->error);

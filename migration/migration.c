@@ -25,6 +25,9 @@
 #include "block.h"
 #include "block-dirty-bitmap.h"
 #include "savevm.h"
+#include "multifd.h"
+#include "cpu-throttle.h"
+#include "migration/dirtyrate.h"
 #include "trace.h"
 
 /* How often the thread re-measures bandwidth (and the rate-limit period). */
@@ -158,6 +161,27 @@ void migration_parameters_changed(void)
  * sent over wall time, so time spent scanning for dirty pages counts
  * against it: the threshold is what this thread can actually deliver.
  */
+/* Bytes on every channel: the main one and the multifd ones. */
+static uint64_t migration_bytes_sent(QEMUFile *f)
+{
+    return qemu_file_transferred(f) + stat64_get(&mig_stats.multifd_bytes);
+}
+
+/*
+ * Pending state drained per ms.  Pending counts whole pages, so with
+ * multifd compression (far fewer bytes on the wire than the pages they
+ * carry) the pages moved measure it, not the bytes sent.
+ */
+static double migration_drain_rate(uint64_t bytes, uint64_t pages,
+                                   int64_t elapsed)
+{
+    if (migrate_multifd() &&
+        migrate_multifd_compression() != MULTIFD_COMPRESSION_NONE) {
+        bytes = MAX(bytes, pages * TARGET_PAGE_SIZE);
+    }
+    return (double)bytes / elapsed;
+}
+
 typedef struct IterState {
     int64_t period_start;           /* ms */
     uint64_t period_bytes_start;
@@ -171,28 +195,30 @@ static void migration_update_counters(MigrationState *s, QEMUFile *f,
     int64_t elapsed = now - it->period_start;
     uint64_t bytes, pages;
     double bw;                      /* bytes per ms */
+    double drain;                   /* pending bytes per ms */
     uint64_t switchover_bw = migrate_avail_switchover_bandwidth();
 
     if (elapsed < BUFFER_DELAY_MS) {
         return;
     }
-    bytes = qemu_file_transferred(f) - it->period_bytes_start;
+    bytes = migration_bytes_sent(f) - it->period_bytes_start;
     pages = stat64_get(&mig_stats.normal_pages) +
             stat64_get(&mig_stats.zero_pages) - it->period_pages_start;
     bw = (double)bytes / elapsed;
-    s->threshold_size = (switchover_bw ? switchover_bw / 1000.0 : bw) *
+    drain = migration_drain_rate(bytes, pages, elapsed);
+    s->threshold_size = (switchover_bw ? switchover_bw / 1000.0 : drain) *
                         migrate_downtime_limit();
     /* bytes/ms × 8 = kbit/ms = Mbit/s × 1000 */
     __atomic_store_n(&s->mbps_x1000, (uint64_t)(bw * 8.0), __ATOMIC_RELAXED);
     __atomic_store_n(&s->pages_per_second, pages * 1000 / elapsed,
                      __ATOMIC_RELAXED);
-    if (bw > 0) {
-        __atomic_store_n(&s->expected_downtime, (int64_t)(pending / bw),
+    if (drain > 0) {
+        __atomic_store_n(&s->expected_downtime, (int64_t)(pending / drain),
                          __ATOMIC_RELAXED);
     }
     trace_migrate_update_counters(bytes, elapsed, s->threshold_size, pending);
     it->period_start = now;
-    it->period_bytes_start = qemu_file_transferred(f);
+    it->period_bytes_start = migration_bytes_sent(f);
     it->period_pages_start = pages + it->period_pages_start;
 }
 
@@ -237,7 +263,7 @@ static bool migration_iterate(MigrationState *s, QEMUFile *f, Error **errp)
 {
     IterState it = {
         .period_start = migration_clock_ms(),
-        .period_bytes_start = qemu_file_transferred(f),
+        .period_bytes_start = migration_bytes_sent(f),
     };
 
     while (migration_state(s) == MIGRATION_STATUS_ACTIVE) {
@@ -246,7 +272,12 @@ static bool migration_iterate(MigrationState *s, QEMUFile *f, Error **errp)
 
         qemu_savevm_state_pending_estimate(&must, &can);
         if (must + can <= s->threshold_size) {
+            uint64_t before = must + can;
+
+            /* The exact count syncs the dirty log: what it adds is new. */
             qemu_savevm_state_pending_exact(&must, &can);
+            mig_throttle_sync_done(must + can > before ?
+                                   must + can - before : 0);
             if (must + can <= s->threshold_size) {
                 return true;
             }
@@ -334,8 +365,11 @@ static void *migration_thread(void *opaque)
         error_setg(&err, "migration was cancelled");
         ok = false;
     }
+    mig_throttle_reset();
     ok = ok && migration_iterate(s, f, &err) &&
          migration_completion(s, f, &downtime_start, &err);
+    /* Done or failed, the source's guest runs at full speed again. */
+    cpu_throttle_stop();
     if (ok) {
         qemu_savevm_state_cleanup();
         ok = migration_close_file(s, &err);
@@ -401,6 +435,11 @@ static bool migrate_check_can_start(MigrationState *s, const char *uri,
         error_setg(errp, "Guest is waiting for an incoming migration");
         return false;
     }
+    if (dirtyrate_dirty_log_in_use()) {
+        error_setg(errp, "calc-dirty-rate is measuring in dirty-bitmap mode "
+                   "with the KVM dirty log; migrate when it is done");
+        return false;
+    }
     if (runstate_check(RUN_STATE_SHUTDOWN) ||
         runstate_check(RUN_STATE_INTERNAL_ERROR)) {
         error_setg(errp, "Guest is in state '%s' and cannot migrate",
@@ -431,6 +470,7 @@ bool migrate_start_outgoing(const char *uri, Error **errp)
     migrate_set_state(&s->state, MIGRATION_STATUS_NONE,
                       MIGRATION_STATUS_SETUP);
     trace_migrate_start_outgoing(uri);
+    multifd_send_set_uri(uri);
     if (!migration_channel_connect(uri, migrate_connect_done, s, &err)) {
         migrate_set_error(s, err);
         migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
@@ -460,6 +500,7 @@ bool migrate_cancel(Error **errp)
         qemu_file_shutdown(s->to_dst_file);
     }
     g_mutex_unlock(&s->qemu_file_lock);
+    multifd_send_cancel();  /* a hand-off may wait for a stalled channel */
     if (old == MIGRATION_STATUS_PRE_SWITCHOVER) {
         qemu_sem_post(&s->pause_sem);
     }

@@ -52,6 +52,9 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_LATE_BLOCK_ACTIVATE] = true,
     [MIGRATION_CAPABILITY_BLOCK] = true,            /* migration/block.c */
     [MIGRATION_CAPABILITY_DIRTY_BITMAPS] = true,    /* block-dirty-bitmap.c */
+    [MIGRATION_CAPABILITY_XBZRLE] = true,           /* ram-xbzrle.c */
+    [MIGRATION_CAPABILITY_MULTIFD] = true,          /* multifd.c */
+    [MIGRATION_CAPABILITY_AUTO_CONVERGE] = true,    /* cpu-throttle.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */
@@ -226,6 +229,12 @@ static bool caps_check(const bool *caps, Error **errp)
         !caps[MIGRATION_CAPABILITY_RETURN_PATH]) {
         error_setg(errp, "Capability 'switchover-ack' requires capability "
                    "'return-path'");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_DIRTY_LIMIT]) {
+        /* It throttles per vCPU from the KVM dirty ring's counts. */
+        error_setg(errp, "dirty-limit needs the KVM dirty ring, which this "
+                   "build does not read yet");
         return false;
     }
     for (int i = 0; i < MIGRATION_CAPABILITY__MAX; i++) {
@@ -463,10 +472,13 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
         error_setg(errp, "Mapped-ram migration requires a file: URI");
         return false;
     }
+    /* multifd opens more connections to the same address: sockets only. */
     if (migrate_multifd() && (g_str_has_prefix(uri, "fd:") ||
-                              g_str_has_prefix(uri, "exec:"))) {
-        error_setg(errp, "Multifd is not supported with %s URIs",
-                   incoming ? "this incoming" : "this outgoing");
+                              g_str_has_prefix(uri, "exec:") ||
+                              g_str_has_prefix(uri, "file:"))) {
+        error_setg(errp, "Migration requires multi-channel URIs (e.g. tcp): "
+                   "multifd cannot use the %s URI '%s'",
+                   incoming ? "incoming" : "outgoing", uri);
         return false;
     }
     return caps_check(capabilities, errp);

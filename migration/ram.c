@@ -28,6 +28,12 @@
  * block.  PAGE data is read straight into guest RAM; ZERO writes only if
  * the page is not zero already, so untouched memory stays unpopulated.
  *
+ * XBZRLE (the xbzrle capability, multifd off): from the first dirty sync
+ * on, a non-zero page goes through ram-xbzrle.c, which sends it as a
+ * delta against the copy last sent when it has one, and otherwise has
+ * it sent plainly, by copy (its cache copy must match what was sent).
+ * An XBZRLE record is decoded onto the destination's copy of the page.
+ *
  * Threads and locks: all save hooks run in the migration thread and all
  * load hooks in the incoming thread (see register.h); the bitmaps and
  * walk position below are owned by that thread (no lock; postcopy will
@@ -48,6 +54,8 @@
 #include "migration-stats.h"
 #include "options.h"
 #include "ram.h"
+#include "ram-xbzrle.h"
+#include "multifd.h"
 #include "trace.h"
 
 #define RAM_SECTION_VERSION 4
@@ -85,6 +93,7 @@ typedef struct RAMSaveState {
     bool vm_stopped;            /* in save_live_complete_precopy */
     int64_t rate_start_ns;      /* dirty_pages_rate period */
     uint64_t rate_pages;        /* pages newly dirtied in the period */
+    bool multifd_flush;         /* a bitmap sync since the last flush */
 } RAMSaveState;
 
 /* Destination state: between load_setup and load_cleanup; incoming thread. */
@@ -340,6 +349,15 @@ static void ram_dirty_rate_update(RAMSaveState *st, uint64_t added)
     }
 }
 
+/*
+ * multifd (multifd.h): normal pages go to the channel threads, which
+ * detect zero pages themselves unless zero-page-detection is legacy.
+ */
+static bool ram_multifd_on(void)
+{
+    return migrate_capability(MIGRATION_CAPABILITY_MULTIFD);
+}
+
 /* Fold everything written since the last sync into the bitmaps. */
 static void ram_bitmap_sync(RAMSaveState *st)
 {
@@ -351,6 +369,8 @@ static void ram_bitmap_sync(RAMSaveState *st)
     stat64_add(&ram_dirty_pages, added);
     stat64_add(&mig_stats.dirty_sync_count, 1);
     stat64_set(&mig_stats.dirty_bytes_last_sync, ram_bytes_remaining());
+    ram_xbzrle_sync();
+    st->multifd_flush = ram_multifd_on();
     migration_pass_done(stat64_get(&mig_stats.dirty_sync_count));
     ram_dirty_rate_update(st, added);
     trace_ram_bitmap_sync(added, stat64_get(&ram_dirty_pages));
@@ -422,19 +442,103 @@ static void ram_account(RAMSaveState *st, size_t bytes)
     stat64_add(&mig_stats.transferred, bytes);
 }
 
+/*
+ * The XBZRLE branch for a non-zero page: false if it must go as a PAGE
+ * record of *@data instead (by copy unless the VM is stopped).
+ */
+static bool ram_send_xbzrle(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
+                            uint64_t offset, const uint8_t **data)
+{
+    const uint8_t *host = *data;
+    int len = 0;
+    size_t bytes;
+
+    switch (ram_xbzrle_save_page(b - st->blocks, offset, host,
+                                 st->vm_stopped, data, &len)) {
+    case RAM_XBZRLE_UNCHANGED:
+        return true;
+    case RAM_XBZRLE_ENCODED:
+        bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_XBZRLE);
+        bytes += ram_xbzrle_put_body(f, *data, len);
+        ram_xbzrle_record_sent(bytes);
+        ram_account(st, bytes);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/*
+ * After a bitmap sync, before the next page: every channel's pages of the
+ * old round must land before any of the new one (see multifd.h).
+ */
+static void ram_multifd_flush(QEMUFile *f, RAMSaveState *st)
+{
+    Error *err = NULL;
+
+    if (!st->multifd_flush) {
+        return;
+    }
+    st->multifd_flush = false;
+    if (!multifd_send_sync_main(&err)) {
+        qemu_file_set_error_obj(f, -EIO, err);
+        return;
+    }
+    qemu_put_be64(f, RAM_SAVE_FLAG_MULTIFD_FLUSH);
+    ram_account(st, 8);
+    /*
+     * Out now: the destination's channels are parked after their SYNC
+     * until it reads this, and our next pages would wait for them.
+     */
+    qemu_fflush(f);
+}
+
+/* multifd: true if the page went to (or failed on) the channels. */
+static bool ram_send_page_multifd(QEMUFile *f, RAMSendBlock *b,
+                                  uint64_t offset)
+{
+    Error *err = NULL;
+
+    if (!ram_multifd_on() ||
+        (migrate_zero_page_detection() == ZERO_PAGE_DETECTION_LEGACY &&
+         ram_page_is_zero(b->rb->host + offset))) {
+        return false;
+    }
+    if (!multifd_queue_page(b->rb, offset, &err)) {
+        qemu_file_set_error_obj(f, -EIO, err);
+    }
+    return true;
+}
+
 /* Send page @page of @b (its bit already cleared). */
 static void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
                           uint64_t page)
 {
     uint64_t offset = page << TARGET_PAGE_BITS;
     uint8_t *host = b->rb->host + offset;
+    const uint8_t *data = host;
+    bool xbzrle = ram_xbzrle_enabled();
     size_t bytes;
 
+    if (ram_send_page_multifd(f, b, offset)) {
+        return;
+    }
     if (ram_page_is_zero(host)) {
         bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_ZERO);
         qemu_put_byte(f, 0);
         bytes += 1;
         stat64_add(&mig_stats.zero_pages, 1);
+        if (xbzrle) {
+            ram_xbzrle_zero_page(b - st->blocks, offset, st->vm_stopped);
+        }
+    } else if (xbzrle && ram_send_xbzrle(f, st, b, offset, &data)) {
+        return;
+    } else if (xbzrle && !st->vm_stopped) {
+        /* @data may be the cache's copy, which changes later: copy it. */
+        bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_PAGE);
+        qemu_put_buffer(f, data, TARGET_PAGE_SIZE);
+        bytes += TARGET_PAGE_SIZE;
+        stat64_add(&mig_stats.normal_pages, 1);
     } else {
         bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_PAGE);
         /*
@@ -464,6 +568,7 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
         if (limited && qemu_file_rate_limit(f)) {
             break;
         }
+        ram_xbzrle_apply_resize();     /* between pages: see ram-xbzrle.h */
         if (!ram_next_dirty(st, &b, &page)) {
             trace_ram_send_dirty(sent, true);
             return true;
@@ -550,7 +655,12 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
      * Tracking first, then the scan: a page that becomes populated after
      * its scan was written, so the dirty log has it.
      */
+    if (!ram_xbzrle_setup(errp)) {
+        ram_save_state_free(st);
+        return false;
+    }
     if (!kvm_dirty_log_start(errp)) {
+        ram_xbzrle_cleanup();
         ram_save_state_free(st);
         return false;
     }
@@ -573,6 +683,9 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
         error_prepend(errp, "Could not send the RAM block list: ");
         return false;
     }
+    if (ram_multifd_on() && !multifd_send_setup(f, errp)) {
+        return false;
+    }
     trace_ram_save_setup(st->nr_blocks, ram_bytes_remaining());
     return true;
 }
@@ -586,6 +699,7 @@ static int ram_save_iterate(QEMUFile *f, void *opaque)
     if (!st) {
         return -EINVAL;
     }
+    ram_multifd_flush(f, st);
     done = ram_send_dirty(f, st, true);
     ram_put_eos(f, st);
     ret = qemu_file_get_error(f);
@@ -606,7 +720,11 @@ static bool ram_save_complete_precopy(QEMUFile *f, void *opaque,
     }
     st->vm_stopped = true;
     ram_bitmap_sync(st);
+    ram_multifd_flush(f, st);
     ram_send_dirty(f, st, false);
+    /* The destination waits here until every page has landed. */
+    st->multifd_flush = ram_multifd_on();
+    ram_multifd_flush(f, st);
     ram_put_eos(f, st);
     qemu_fflush(f);
     if (qemu_file_get_error_obj(f, errp)) {
@@ -635,10 +753,12 @@ static void ram_state_pending_exact(void *opaque, uint64_t *must_precopy,
 
 static void ram_save_cleanup(void *opaque)
 {
+    multifd_send_shutdown();
     if (!ram_save_state) {
         return;
     }
     kvm_dirty_log_stop();
+    ram_xbzrle_cleanup();
     ram_save_state_free(ram_save_state);
     ram_save_state = NULL;
     stat64_set(&ram_dirty_pages, 0);
@@ -681,6 +801,9 @@ static bool ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
         if (!ram_discard_block(g_ptr_array_index(blocks, i), errp)) {
             return false;
         }
+    }
+    if (ram_multifd_on()) {
+        multifd_recv_ram_ready();   /* channels may write guest RAM now */
     }
     return true;
 }
@@ -824,6 +947,14 @@ static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
         }
         return true;
     }
+    if (flags & RAM_SAVE_FLAG_XBZRLE) {
+        if (!ram_xbzrle_load(f, host, errp)) {
+            error_prepend(errp, "RAM page 0x%" PRIx64 " of block %s: ",
+                          offset, rb->idstr);
+            return false;
+        }
+        return true;
+    }
     if (qemu_get_buffer(f, host, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
         error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",
                    offset, rb->idstr);
@@ -851,11 +982,8 @@ static bool ram_load_check_flags(uint64_t flags, Error **errp)
     case RAM_SAVE_FLAG_PAGE:
     case RAM_SAVE_FLAG_EOS:
     case RAM_SAVE_FLAG_MULTIFD_FLUSH:
-        return true;
     case RAM_SAVE_FLAG_XBZRLE:
-        error_setg(errp, "RAM record is XBZRLE-encoded, which this "
-                   "destination does not support yet");
-        return false;
+        return true;
     case RAM_SAVE_FLAG_HOOK:
         error_setg(errp, "RAM record is an RDMA hook, which this "
                    "destination does not support");
@@ -894,10 +1022,12 @@ static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
             break;
         case RAM_SAVE_FLAG_ZERO:
         case RAM_SAVE_FLAG_PAGE:
+        case RAM_SAVE_FLAG_XBZRLE:
             ok = ram_load_page(f, addr, flags, errp);
             break;
         case RAM_SAVE_FLAG_MULTIFD_FLUSH:
-            ok = true;  /* no multifd channels to wait for */
+            /* Every channel's pages of the last round land first. */
+            ok = !ram_multifd_on() || multifd_recv_sync_main(errp);
             break;
         default:        /* EOS */
             return true;

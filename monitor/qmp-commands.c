@@ -7,6 +7,7 @@
 #include "qemu/osdep.h"
 #include "monitor/qmp-commands.h"
 #include "migration/qmp-cmds.h"
+#include "migration/dirtyrate.h"
 #include "block/qmp-block.h"
 
 const QmpCommand qmp_commands[] = {
@@ -40,6 +41,8 @@ const QmpCommand qmp_commands[] = {
     { "migrate-start-postcopy", qmp_migrate_postcopy_unsupported, "", 0, "Switch to postcopy" },
     { "migrate-pause", qmp_migrate_postcopy_unsupported, "", 0, "Pause a postcopy migration" },
     { "migrate-recover", qmp_migrate_postcopy_unsupported, "uri:str", 0, "Recover a paused postcopy migration" },
+    { "calc-dirty-rate", qmp_calc_dirty_rate, "calc-time:int,*calc-time-unit:str,*sample-pages:int,*mode:str", 0, "Start measuring the guest's dirty page rate" },
+    { "query-dirty-rate", qmp_query_dirty_rate, "*calc-time-unit:str", 0, "Show the last dirty page rate measurement" },
     /* block (block/qmp-block.c) */
     { "query-block", qmp_query_block, "", 0, "List the block devices" },
     { "block-dirty-bitmap-add", qmp_block_dirty_bitmap_add, "node:str,name:str,*granularity:int,*persistent:bool,*disabled:bool", 0, "Create a dirty bitmap on a block node" },

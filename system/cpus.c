@@ -88,9 +88,40 @@ static void cpu_handle_stop_request(CPUState *cpu)
     }
 }
 
+void cpu_throttle_sleep_request(CPUState *cpu, uint64_t ns)
+{
+    __atomic_store_n(&cpu->throttle_sleep_ns, ns, __ATOMIC_SEQ_CST);
+    if (ns) {
+        cpu_kick(cpu);
+    }
+}
+
+/*
+ * BQL held: take a pending throttle sleep.  The wait drops the BQL; kicks
+ * (which broadcast cpu_halt_cond) wake it so a pause request or exit is
+ * seen at once, any other wake-up just waits on until the deadline.
+ */
+static void cpu_throttle_sleep(CPUState *cpu)
+{
+    uint64_t ns = __atomic_exchange_n(&cpu->throttle_sleep_ns, 0,
+                                      __ATOMIC_SEQ_CST);
+    gint64 deadline;
+
+    if (!ns) {
+        return;
+    }
+    trace_cpu_throttle_sleep(cpu->cpu_index, ns);
+    deadline = g_get_monotonic_time() + ns / 1000;
+    while (!cpu->stop && !cpu->stopped && !cpu->exit_thread &&
+           g_cond_wait_until(&cpu_halt_cond, bql_mutex(), deadline)) {
+        /* woken: re-check the flags */
+    }
+}
+
 void cpu_wait_io_event(CPUState *cpu)
 {
     assert(bql_locked());
+    cpu_throttle_sleep(cpu);
     for (;;) {
         cpu_handle_stop_request(cpu);
         if (cpu->exit_thread || !cpu->stopped) {

@@ -34,6 +34,14 @@ void cpu_wait_io_event(CPUState *cpu);
  */
 void cpu_park_self(CPUState *cpu);
 
+/*
+ * Any thread: ask @cpu's thread to sleep @ns outside KVM_RUN, without the
+ * BQL, and kick it (0 withdraws a request not yet taken).  The sleep is
+ * taken in cpu_wait_io_event() and ends early on a pause request or
+ * thread exit.  For CPU throttling (migration/cpu-throttle.c).
+ */
+void cpu_throttle_sleep_request(CPUState *cpu, uint64_t ns);
+
 /* Main thread, BQL held, machine creation: wait until @cpu's thread runs. */
 void cpu_wait_created(CPUState *cpu);
 

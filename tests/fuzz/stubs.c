@@ -15,6 +15,7 @@
 #include "migration/migration-stats.h"
 #include "../../migration/options.h"
 #include "system/kvm.h"
+#include "../../migration/multifd.h"
 #include "../../accel/kvm/kvm-internal.h"
 #include "fuzz-target.h"
 
@@ -54,4 +55,51 @@ int kvm_vm_ioctl(KVMState *s, unsigned long type, ...)
 bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp)
 {
     abort();
+}
+
+/*
+ * multifd (migration/multifd.c brings channels and threads): off here, so
+ * ram.c never calls these on the load path; the save path (seeds) does
+ * not either.
+ */
+ZeroPageDetection migrate_zero_page_detection(void)
+{
+    return ZERO_PAGE_DETECTION_MULTIFD;
+}
+
+uint64_t migrate_xbzrle_cache_size(void)
+{
+    return 64 * MiB;
+}
+
+bool multifd_send_setup(QEMUFile *f, Error **errp)
+{
+    error_setg(errp, "multifd is not linked into the fuzzer");
+    return false;
+}
+
+bool multifd_queue_page(RAMBlock *block, uint64_t offset, Error **errp)
+{
+    error_setg(errp, "multifd is not linked into the fuzzer");
+    return false;
+}
+
+bool multifd_send_sync_main(Error **errp)
+{
+    error_setg(errp, "multifd is not linked into the fuzzer");
+    return false;
+}
+
+void multifd_send_shutdown(void)
+{
+}
+
+void multifd_recv_ram_ready(void)
+{
+}
+
+bool multifd_recv_sync_main(Error **errp)
+{
+    error_setg(errp, "multifd is not linked into the fuzzer");
+    return false;
 }

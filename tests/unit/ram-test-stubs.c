@@ -10,6 +10,7 @@
 #include "migration/register.h"
 #include "migration/migration-stats.h"
 #include "migration/options.h"
+#include "migration/multifd.h"
 #include "system/ramblock.h"
 #include "system/kvm.h"
 #include "ram-test-stubs.h"
@@ -50,6 +51,13 @@ bool migrate_postcopy_ram(void)
     return ram_test_caps[MIGRATION_CAPABILITY_POSTCOPY_RAM];
 }
 
+uint64_t ram_test_xbzrle_cache_size = 64 * 1024 * 1024;
+
+uint64_t migrate_xbzrle_cache_size(void)
+{
+    return __atomic_load_n(&ram_test_xbzrle_cache_size, __ATOMIC_RELAXED);
+}
+
 MemoryBackend *memory_backend_find(const char *id)
 {
     return NULL;
@@ -61,6 +69,40 @@ int kvm_vm_ioctl(KVMState *s, unsigned long type, ...)
 }
 
 bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp)
+{
+    g_assert_not_reached();
+}
+
+/* multifd (migration/multifd.c): never on in this test. */
+ZeroPageDetection migrate_zero_page_detection(void)
+{
+    return ZERO_PAGE_DETECTION_MULTIFD;
+}
+
+bool multifd_send_setup(QEMUFile *f, Error **errp)
+{
+    g_assert_not_reached();
+}
+
+bool multifd_queue_page(RAMBlock *block, uint64_t offset, Error **errp)
+{
+    g_assert_not_reached();
+}
+
+bool multifd_send_sync_main(Error **errp)
+{
+    g_assert_not_reached();
+}
+
+void multifd_send_shutdown(void)
+{
+}
+
+void multifd_recv_ram_ready(void)
+{
+}
+
+bool multifd_recv_sync_main(Error **errp)
 {
     g_assert_not_reached();
 }

@@ -13,5 +13,7 @@
 extern const SaveVMHandlers *ram_test_handlers;
 /* Capabilities migrate_capability() reports (all off by default). */
 extern bool ram_test_caps[MIGRATION_CAPABILITY__MAX];
+/* What migrate_xbzrle_cache_size() reports (64 MiB unless changed). */
+extern uint64_t ram_test_xbzrle_cache_size;
 
 #endif

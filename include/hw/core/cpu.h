@@ -29,6 +29,8 @@ typedef struct CPUState {
     bool exit_thread;           /* BQL: thread should return */
     bool vcpu_dirty;            /* vCPU thread or BQL: registers held in
                                    userspace are newer than KVM's */
+    uint64_t throttle_sleep_ns; /* atomic: auto-converge asks the vCPU
+                                   thread to sleep this long (0: no) */
     void *arch;                 /* accel/kvm's per-vCPU state */
 } CPUState;
 

@@ -1,0 +1,376 @@
+/*
+ * Convergence: the rate guest (tests/migration/i386/rate.S), auto-converge
+ * and the dirty page rate (calc-dirty-rate / query-dirty-rate).
+ *
+ * The rate guest rewrites a working set of RATE_WSET_MIB MiB far faster
+ * than RATE_BW_MIB MiB/s, the bandwidth the migrations here get, and the
+ * working set is well above what fits the downtime limit at that
+ * bandwidth: without auto-converge such a migration stays active sync
+ * after sync; with it, the throttle climbs until the guest dirties less
+ * than the link carries and the migration completes.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libqtest.h"
+#include "migration-helpers.h"
+#include "stamp-check.h"
+
+#define RATE_START      0x00100000ULL
+#define RATE_PASSES     0x6000
+#define RATE_D_OFFSET   0x1f4
+#define RATE_W_OFFSET   0x1f8
+#define RATE_WSET_MIB   32
+/* About 300 MiB/s of distinct pages unthrottled on the CI hosts. */
+#define RATE_DELAY      10
+#define RATE_BW_MIB     32
+#define RATE_DOWNTIME   500     /* ms: 16 MiB fit, the working set does not */
+
+/* A copy of the rate guest with W and D patched in (caller unlinks). */
+static char *rate_image(uint32_t wset_mib, uint32_t delay)
+{
+    const char *src = qtest_guest_image("QTEST_GUEST_RATE");
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    char *path = NULL;
+    int fd;
+
+    g_assert_nonnull(src);
+    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 512);
+    wset_mib = GUINT32_TO_LE(wset_mib);
+    delay = GUINT32_TO_LE(delay);
+    memcpy(data + RATE_W_OFFSET, &wset_mib, 4);
+    memcpy(data + RATE_D_OFFSET, &delay, 4);
+    fd = g_file_open_tmp("qmig-rate-XXXXXX.img", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_true(g_file_set_contents(path, data, len, NULL));
+    close(fd);
+    return path;
+}
+
+static char *machine_args(const char *image, const char *extra)
+{
+    return g_strdup_printf("-accel kvm -m 150M -nodefaults "
+                           "-drive file=%s,format=raw %s", image,
+                           extra ? extra : "");
+}
+
+static QTestState *start_rate_source(const char *image)
+{
+    g_autofree char *args = machine_args(image, NULL);
+    QTestState *s = qtest_initf("%s", args);
+
+    g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), 'B', 1,
+                                    qtest_timeout_s()));
+    return s;
+}
+
+static void set_slow_link(QTestState *src)
+{
+    mig_set_parameter(src, "max-bandwidth", RATE_BW_MIB << 20);
+    mig_set_parameter(src, "downtime-limit", RATE_DOWNTIME);
+}
+
+/* The stamp invariant over the working set, and the passes carried on. */
+static void check_rate_dest(QTestState *dst)
+{
+    g_autofree char *dump = g_strdup_printf("%s.mem",
+                                            qtest_path(dst, "rate"));
+    g_autofree char *pdump = g_strdup_printf("%s.passes",
+                                             qtest_path(dst, "rate"));
+    g_autofree char *why = NULL;
+    g_autofree char *data = NULL;
+    size_t own;
+    gsize len = 0;
+    uint32_t passes;
+
+    mig_wait_running(dst);
+    mig_wait_more_passes(dst, 2);
+    qtest_qmp_assert_success(dst, "{\"execute\": \"stop\"}");
+    json_node_unref(qtest_qmp_eventwait(dst, "STOP"));
+    own = qtest_file_count_char(qtest_serial_path(dst), 'B');
+    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %llu, \"size\": %llu, "
+                             "\"filename\": \"%s\"}}",
+                             (unsigned long long)RATE_START,
+                             (unsigned long long)RATE_WSET_MIB << 20, dump);
+    if (!stamp_check_file(dump, RATE_START, &why)) {
+        g_error("rate guest's working set broken on the destination: %s",
+                why);
+    }
+    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %d, \"size\": 4, \"filename\": "
+                             "\"%s\"}}", RATE_PASSES, pdump);
+    g_assert_true(g_file_get_contents(pdump, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 4);
+    memcpy(&passes, data, 4);
+    passes = GUINT32_FROM_LE(passes);
+    if (passes <= own) {
+        g_error("destination counted %u passes but printed %zu itself: the "
+                "guest restarted instead of continuing", passes, own);
+    }
+    unlink(dump);
+    unlink(pdump);
+}
+
+static bool has_member(JsonNode *info, const char *name)
+{
+    return json_object_has_member(json_node_get_object(info), name);
+}
+
+/* Without auto-converge the migration never gets there: sync after sync. */
+static void test_no_converge(void)
+{
+    static const char *const cancelled[] = { "cancelled", NULL };
+    /* Flat out: a busy host slowing the guest must not make it converge. */
+    g_autofree char *image = rate_image(RATE_WSET_MIB, 0);
+    QTestState *src = start_rate_source(image);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    g_autofree char *dargs = machine_args(image, "-incoming defer");
+    QTestState *dst = qtest_initf("%s", dargs);
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout_s() * G_USEC_PER_SEC;
+    g_autofree char *st = NULL;
+    int64_t syncs = 0;
+
+    mig_incoming(dst, uri, true);
+    set_slow_link(src);
+    mig_migrate(src, uri);
+    while (syncs < 5) {
+        JsonNode *info = mig_query(src);
+        const char *status = json_object_get_string_member(
+            json_node_get_object(info), "status");
+
+        if (strcmp(status, "active") && strcmp(status, "setup")) {
+            g_error("a rate guest the link cannot keep up with reached '%s' "
+                    "without auto-converge", status);
+        }
+        g_assert_false(has_member(info, "cpu-throttle-percentage"));
+        syncs = mig_ram_counter(info, "dirty-sync-count");
+        json_node_unref(info);
+        if (g_get_monotonic_time() > deadline) {
+            g_error("only %" G_GINT64_FORMAT " dirty syncs in %d s", syncs,
+                    qtest_timeout_s());
+        }
+        g_usleep(100 * 1000);
+    }
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
+    st = mig_wait_status(src, cancelled);
+    mig_assert_running(src);
+    mig_quit_clean(dst);
+    mig_quit_clean(src);
+    unlink(image);
+}
+
+/* With it, the throttle shows in query-migrate and the migration ends. */
+static void test_auto_converge(void)
+{
+    static const char *const done[] = { "completed", NULL };
+    g_autofree char *image = rate_image(RATE_WSET_MIB, RATE_DELAY);
+    QTestState *src = start_rate_source(image);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    g_autofree char *dargs = machine_args(image, "-incoming defer");
+    QTestState *dst = qtest_initf("%s", dargs);
+    g_autofree char *hmp = NULL;
+    g_autofree char *st = NULL;
+    int64_t max_pct = 0;
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout_s() * 2 * G_USEC_PER_SEC;
+
+    mig_incoming(dst, uri, true);
+    set_slow_link(src);
+    mig_set_capability(src, "auto-converge", true);
+    /* 60, 80, 99: few steps, so the case stays short. */
+    mig_set_parameter(src, "cpu-throttle-initial", 60);
+    mig_set_parameter(src, "cpu-throttle-increment", 20);
+    mig_migrate(src, uri);
+    for (;;) {
+        JsonNode *info = mig_query(src);
+        const char *status = json_object_get_string_member(
+            json_node_get_object(info), "status");
+
+        if (!strcmp(status, "active") &&
+            has_member(info, "cpu-throttle-percentage")) {
+            int64_t pct = mig_info_int(info, "cpu-throttle-percentage");
+
+            g_assert_cmpint(pct, >=, 1);
+            g_assert_cmpint(pct, <=, 99);
+            if (pct > max_pct && !hmp) {
+                hmp = qtest_hmp(src, "info migrate");
+            }
+            max_pct = MAX(max_pct, pct);
+        }
+        if (strcmp(status, "active") && strcmp(status, "setup")) {
+            json_node_unref(info);
+            break;
+        }
+        json_node_unref(info);
+        if (g_get_monotonic_time() > deadline) {
+            g_error("auto-converge did not converge in %d s (throttle "
+                    "reached %" G_GINT64_FORMAT "%%)", qtest_timeout_s() * 2,
+                    max_pct);
+        }
+        g_usleep(50 * 1000);
+    }
+    st = mig_wait_status(src, done);
+    g_test_message("converged with the throttle at up to %" G_GINT64_FORMAT
+                   "%%", max_pct);
+    g_assert_cmpint(max_pct, >=, 60);
+    /* HMP shows it too, while it throttles (may race with the end). */
+    if (hmp && strstr(hmp, "Migration status: active")) {
+        g_assert_nonnull(strstr(hmp, "cpu throttle percentage: "));
+    }
+    /* The throttle ends with the migration. */
+    {
+        JsonNode *info = mig_query(src);
+
+        g_assert_false(has_member(info, "cpu-throttle-percentage"));
+        json_node_unref(info);
+    }
+    check_rate_dest(dst);
+    mig_quit_clean(dst);
+    mig_quit_clean(src);
+    unlink(image);
+}
+
+/* calc-dirty-rate, wait, return the measured MB/s. */
+static int64_t measure(QTestState *s, const char *mode, int64_t sample_pages)
+{
+    g_autofree char *extra = sample_pages ?
+        g_strdup_printf(", \"sample-pages\": %" G_GINT64_FORMAT,
+                        sample_pages) : g_strdup("");
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout_s() * G_USEC_PER_SEC;
+    int64_t rate = -1;
+
+    qtest_qmp_assert_success(s, "{\"execute\": \"calc-dirty-rate\", "
+                             "\"arguments\": {\"calc-time\": 1, "
+                             "\"mode\": \"%s\"%s}}", mode, extra);
+    for (;;) {
+        JsonNode *ret = qtest_qmp_assert_success_ref(
+            s, "{\"execute\": \"query-dirty-rate\"}");
+        JsonObject *o = json_node_get_object(ret);
+        const char *status = json_object_get_string_member(o, "status");
+
+        g_assert_cmpstr(json_object_get_string_member(o, "mode"), ==, mode);
+        g_assert_cmpint(json_object_get_int_member(o, "calc-time"), ==, 1);
+        if (!strcmp(status, "measured")) {
+            rate = json_object_get_int_member(o, "dirty-rate");
+            g_assert_cmpint(json_object_get_int_member(o, "start-time"), >,
+                            0);
+            json_node_unref(ret);
+            break;
+        }
+        g_assert_cmpstr(status, ==, "measuring");
+        g_assert_false(json_object_has_member(o, "dirty-rate"));
+        json_node_unref(ret);
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100 * 1000);
+    }
+    g_test_message("%s: %" G_GINT64_FORMAT " MB/s", mode, rate);
+    return rate;
+}
+
+static void expect_error(QTestState *s, const char *cmd, const char *what)
+{
+    JsonNode *rsp = qtest_qmp(s, "%s", cmd);
+
+    g_assert_true(qmp_rsp_is_error(rsp));
+    if (!strstr(qmp_rsp_error_desc(rsp), what)) {
+        g_error("'%s' failed with '%s', expected it to mention '%s'", cmd,
+                qmp_rsp_error_desc(rsp), what);
+    }
+    json_node_unref(rsp);
+}
+
+/*
+ * The rate guest rewrites its whole working set several times a second:
+ * over one second both modes see about the working set (distinct pages).
+ */
+static void test_dirty_rate_busy(void)
+{
+    g_autofree char *image = rate_image(RATE_WSET_MIB, RATE_DELAY);
+    QTestState *src = start_rate_source(image);
+    JsonNode *ret;
+    int64_t rate;
+
+    ret = qtest_qmp_assert_success_ref(src,
+                                       "{\"execute\": \"query-dirty-rate\"}");
+    g_assert_cmpstr(json_object_get_string_member(json_node_get_object(ret),
+                                                  "status"), ==, "unstarted");
+    json_node_unref(ret);
+
+    rate = measure(src, "dirty-bitmap", 0);
+    g_assert_cmpint(rate, >=, RATE_WSET_MIB / 2);
+    g_assert_cmpint(rate, <=, RATE_WSET_MIB + 8);
+    rate = measure(src, "page-sampling", 4096);
+    g_assert_cmpint(rate, >=, RATE_WSET_MIB / 3);
+    g_assert_cmpint(rate, <=, RATE_WSET_MIB * 2);
+
+    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
+                 "{\"calc-time\": 0}}", "out of range");
+    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
+                 "{\"calc-time\": 1, \"sample-pages\": 5}}", "out of range");
+    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
+                 "{\"calc-time\": 1, \"mode\": \"dirty-bitmap\", "
+                 "\"sample-pages\": 512}}", "page-sampling");
+    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
+                 "{\"calc-time\": 1, \"mode\": \"dirty-ring\"}}",
+                 "dirty-ring");
+    expect_error(src, "{\"execute\": \"migrate-set-capabilities\", "
+                 "\"arguments\": {\"capabilities\": [{\"capability\": "
+                 "\"dirty-limit\", \"state\": true}]}}", "dirty ring");
+    /* One at a time. */
+    qtest_qmp_assert_success(src, "{\"execute\": \"calc-dirty-rate\", "
+                             "\"arguments\": {\"calc-time\": 2}}");
+    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
+                 "{\"calc-time\": 1}}", "already being measured");
+    mig_quit_clean(src);
+    unlink(image);
+}
+
+/* A guest that halted dirties nothing. */
+static void test_dirty_rate_idle(void)
+{
+    g_autofree char *image = rate_image(RATE_WSET_MIB, RATE_DELAY);
+    const char *fill = qtest_guest_image("QTEST_GUEST_FILL");
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    uint32_t two = GUINT32_TO_LE(2);
+    QTestState *s;
+    g_autofree char *args = NULL;
+
+    /* fill with N = 2: one MiB of stores, then cli; hlt. */
+    g_assert_nonnull(fill);
+    g_assert_true(g_file_get_contents(fill, &data, &len, NULL));
+    memcpy(data + 0x1f8, &two, 4);
+    g_assert_true(g_file_set_contents(image, data, len, NULL));
+    args = machine_args(image, NULL);
+    s = qtest_initf("%s", args);
+    g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), 'F', 1,
+                                    qtest_timeout_s()));
+    g_assert_cmpint(measure(s, "dirty-bitmap", 0), ==, 0);
+    g_assert_cmpint(measure(s, "page-sampling", 0), ==, 0);
+    mig_quit_clean(s);
+    unlink(image);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    if (!qtest_guest_image("QTEST_GUEST_RATE") && !g_test_subprocess()) {
+        g_test_message("QTEST_GUEST_RATE is not set: no rate guest");
+    }
+    mig_add_case("/converge/dirty-rate/busy", test_dirty_rate_busy, false);
+    mig_add_case("/converge/dirty-rate/idle", test_dirty_rate_idle, false);
+    mig_add_case("/converge/no-auto-converge", test_no_converge, false);
+    mig_add_case("/converge/auto-converge", test_auto_converge, false);
+    return g_test_run();
+}

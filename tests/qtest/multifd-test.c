@@ -1,0 +1,340 @@
+/*
+ * multifd qtests: the stamp guest migrated with the multifd capability
+ * over 1, 2 and 4 channels (unix and tcp), with zlib and zstd, with zero
+ * pages detected in the channel threads, and with the destination killed
+ * mid-way (the source must fail cleanly and keep its guest).  Every
+ * successful case ends with the destination checks of
+ * migration-helpers.c (the guest runs on and keeps its invariant).
+ *
+ * Runs against qmig (QTEST_QMIG_BINARY, set by meson) or QEMU.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "migration-helpers.h"
+
+/* So slow that the migration is still active when we cut it. */
+#define CRAWL_BW (4ULL << 20)
+
+typedef struct MultiFDCase {
+    int channels;
+    bool tcp;
+    const char *compression;        /* multifd-compression */
+    const char *zero_detection;     /* NULL: the default (multifd) */
+    const char *extra;              /* VM arguments */
+    const char *dst_extra;          /* the destination's, if different */
+} MultiFDCase;
+
+static void set_multifd(QTestState *s, const MultiFDCase *c)
+{
+    mig_set_capability(s, "multifd", true);
+    mig_set_parameter(s, "multifd-channels", c->channels);
+    qtest_qmp_assert_success(s, "{\"execute\": \"migrate-set-parameters\", "
+                             "\"arguments\": {\"multifd-compression\": "
+                             "\"%s\"}}", c->compression);
+    if (c->zero_detection) {
+        qtest_qmp_assert_success(s, "{\"execute\": "
+                                 "\"migrate-set-parameters\", "
+                                 "\"arguments\": {\"zero-page-detection\": "
+                                 "\"%s\"}}", c->zero_detection);
+    }
+}
+
+/* The port a "tcp:...:0" destination listens on, from its query-migrate. */
+static char *dest_tcp_port(QTestState *dst)
+{
+    g_autoptr(JsonNode) info = mig_query(dst);
+    JsonObject *o = json_node_get_object(info);
+    JsonObject *a;
+    JsonNode *port;
+
+    g_assert_true(json_object_has_member(o, "socket-address"));
+    a = json_array_get_object_element(
+        json_object_get_array_member(o, "socket-address"), 0);
+    port = json_object_get_member(a, "port");
+    if (json_node_get_value_type(port) == G_TYPE_STRING) {
+        return g_strdup(json_node_get_string(port));
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(port));
+}
+
+/* Start the destination listening with multifd; returns the URI. */
+static char *listen_dest(QTestState *src, QTestState *dst,
+                         const MultiFDCase *c)
+{
+    g_autofree char *port = NULL;
+
+    set_multifd(dst, c);
+    if (!c->tcp) {
+        char *uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
+
+        mig_incoming(dst, uri, false);
+        return uri;
+    }
+    mig_incoming(dst, "tcp:127.0.0.1:0", false);
+    port = dest_tcp_port(dst);
+    return g_strdup_printf("tcp:127.0.0.1:%s", port);
+}
+
+/*
+ * Migrate with @c, check the destination; returns the source's final
+ * query-migrate.
+ */
+static JsonNode *run_case(const MultiFDCase *c)
+{
+    QTestState *src = mig_start_source(c->extra);
+    QTestState *dst = mig_start_dest("defer", c->dst_extra ? c->dst_extra
+                                                           : c->extra);
+    g_autofree char *uri = listen_dest(src, dst, c);
+    g_autoptr(GBytes) src_mem = NULL;
+    JsonNode *info;
+
+    set_multifd(src, c);
+    mig_set_unlimited(src);
+    mig_migrate(src, uri);
+    mig_wait_completed(src);
+    qtest_assert_status(src, "postmigrate");
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, false);
+    info = mig_query(src);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+    return info;
+}
+
+/* Uncompressed: the channels carried the pages, the main stream little. */
+static void check_plain(JsonNode *info)
+{
+    int64_t normal = mig_ram_counter(info, "normal");
+    int64_t mfd = mig_ram_counter(info, "multifd-bytes");
+
+    g_assert_cmpint(normal, >, (50 << 20) / 4096);
+    g_assert_cmpint(mfd, >=, normal * 4096);
+    g_assert_cmpint(mig_ram_counter(info, "transferred"), >=, mfd);
+    g_assert_cmpint(mig_ram_counter(info, "remaining"), ==, 0);
+}
+
+static void run_plain(int channels, bool tcp)
+{
+    MultiFDCase c = { .channels = channels, .tcp = tcp,
+                      .compression = "none" };
+    g_autoptr(JsonNode) info = run_case(&c);
+
+    check_plain(info);
+}
+
+static void test_unix_1(void) { run_plain(1, false); }
+static void test_unix_2(void) { run_plain(2, false); }
+static void test_unix_4(void) { run_plain(4, false); }
+static void test_tcp_1(void) { run_plain(1, true); }
+static void test_tcp_2(void) { run_plain(2, true); }
+static void test_tcp_4(void) { run_plain(4, true); }
+
+static void run_compressed(const char *method)
+{
+    MultiFDCase c = { .channels = 2, .compression = method };
+    g_autoptr(JsonNode) info = run_case(&c);
+    int64_t normal = mig_ram_counter(info, "normal");
+    int64_t mfd = mig_ram_counter(info, "multifd-bytes");
+
+    g_assert_cmpint(normal, >, (50 << 20) / 4096);
+    g_assert_cmpint(mfd, >, 0);
+    /*
+     * The stamp guest's pages compress: less than the raw pages went.
+     * (QEMU 7.2 counts multifd-bytes before compression: qmig only.)
+     */
+    if (!mig_is_qemu()) {
+        g_assert_cmpint(mfd, <, normal * 4096 / 4);
+    }
+}
+
+static void test_zlib(void) { run_compressed("zlib"); }
+static void test_zstd(void) { run_compressed("zstd"); }
+
+/*
+ * A 256 MiB guest whose RAM is a private mapping of a sparse file: the
+ * source must send every page (unpopulated ones read the file), and all
+ * but the stamp guest's working set (~100 MiB) are zero.
+ */
+#define ZERO_GUEST_PAGES ((256 << 20) / 4096)
+
+static JsonNode *run_zero_case(const char *detection)
+{
+    g_autofree char *path = g_strdup_printf("%s/multifd-zero-%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *src_args = g_strdup_printf(
+        "-m 256M -object memory-backend-file,id=ram0,size=256M,"
+        "mem-path=%s,share=off -machine memory-backend=ram0", path);
+    MultiFDCase c = {
+        .channels = 2, .compression = "none", .zero_detection = detection,
+        .extra = src_args,
+        .dst_extra = "-m 256M -object memory-backend-memfd,id=ram0,"
+                     "size=256M -machine memory-backend=ram0",
+    };
+    FILE *f = fopen(path, "w");
+    JsonNode *info;
+
+    g_assert_nonnull(f);
+    g_assert_cmpint(ftruncate(fileno(f), 256 << 20), ==, 0);
+    fclose(f);
+    info = run_case(&c);
+    unlink(path);
+    return info;
+}
+
+/*
+ * Zero pages found by the channel threads (zero-page-detection=multifd):
+ * well over 100 MiB of them go as offsets only, without data.
+ */
+static void test_zero_pages(void)
+{
+    g_autoptr(JsonNode) info = run_zero_case("multifd");
+    int64_t normal = mig_ram_counter(info, "normal");
+    int64_t dup = mig_ram_counter(info, "duplicate");
+
+    g_assert_cmpint(dup, >, (100 << 20) / 4096);
+    g_assert_cmpint(normal, >, (50 << 20) / 4096);
+    g_assert_cmpint(mig_ram_counter(info, "multifd-bytes"), >=,
+                    normal * 4096);
+    /* Zero pages carried no page data. */
+    g_assert_cmpint(mig_ram_counter(info, "multifd-bytes"), <,
+                    (normal + dup / 2) * 4096);
+}
+
+/*
+ * zero-page-detection=none: every page goes as data, none counts as a
+ * zero page (so the count above really comes from the channel threads).
+ */
+static void test_zero_detection_off(void)
+{
+    g_autoptr(JsonNode) info = run_zero_case("none");
+
+    g_assert_cmpint(mig_ram_counter(info, "duplicate"), ==, 0);
+    g_assert_cmpint(mig_ram_counter(info, "normal"), >=, ZERO_GUEST_PAGES);
+    check_plain(info);
+}
+
+/* The destination dies mid-way: the source fails and its guest runs on. */
+static void test_dest_killed(void)
+{
+    static const char *const active[] = { "active", NULL };
+    static const char *const failed[] = { "failed", NULL };
+    MultiFDCase c = { .channels = 2, .compression = "none" };
+    QTestState *src = mig_start_source(NULL);
+    QTestState *dst = mig_start_dest("defer", NULL);
+    g_autofree char *uri = listen_dest(src, dst, &c);
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+    g_autofree char *st = NULL;
+    g_autofree char *st2 = NULL;
+    int status;
+
+    set_multifd(src, &c);
+    mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    /* Pages are flowing on the channels, not just connected. */
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(src);
+
+        if (mig_ram_counter(info, "multifd-bytes") > (1 << 20)) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+    g_assert_cmpint(kill(qtest_pid(dst), SIGKILL), ==, 0);
+    g_assert_true(qtest_wait_exit(dst, qtest_timeout_s(), &status));
+    qtest_quit(dst);
+    /* Unthrottled, the channels hit the dead peer at once. */
+    mig_set_parameter(src, "max-bandwidth", MIG_BW_UNLIMITED);
+    st2 = mig_wait_status(src, failed);
+    mig_assert_running(src);
+    mig_wait_more_passes(src, 1);
+    mig_check_stamp(src, true);
+    mig_quit_clean(src);
+}
+
+/* Cancelled mid-way: the channels go down, the guest runs on. */
+static void test_cancel(void)
+{
+    static const char *const active[] = { "active", NULL };
+    static const char *const cancelled[] = { "cancelled", NULL };
+    MultiFDCase c = { .channels = 4, .compression = "none" };
+    QTestState *src = mig_start_source(NULL);
+    QTestState *dst = mig_start_dest("defer", NULL);
+    g_autofree char *uri = listen_dest(src, dst, &c);
+    g_autofree char *st = NULL;
+    g_autofree char *st2 = NULL;
+
+    set_multifd(src, &c);
+    mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
+    st2 = mig_wait_status(src, cancelled);
+    mig_assert_running(src);
+    mig_wait_more_passes(src, 1);
+    mig_check_stamp(src, true);
+    mig_quit_clean(src);
+    qtest_quit(dst);
+}
+
+/* fd:, exec: and file: have one channel only: refused up front. */
+static void test_refused_uris(void)
+{
+    static const char *const uris[] = {
+        "exec:cat > /dev/null", "fd:nosuchfd", "file:/tmp/multifd-no", NULL
+    };
+    MultiFDCase c = { .channels = 2, .compression = "none" };
+    QTestState *src = mig_start_source(NULL);
+
+    set_multifd(src, &c);
+    for (int i = 0; uris[i]; i++) {
+        g_autoptr(JsonNode) rsp = NULL;
+
+        rsp = qtest_qmp(src, "{\"execute\": \"migrate\", \"arguments\": "
+                        "{\"uri\": \"%s\"}}", uris[i]);
+        g_assert_true(qmp_rsp_is_error(rsp));
+        g_assert_nonnull(strstr(qmp_rsp_error_desc(rsp), "multi"));
+    }
+    mig_assert_running(src);
+    mig_quit_clean(src);
+}
+
+int main(int argc, char **argv)
+{
+    char **args = g_new0(char *, argc + 2);
+
+    memcpy(args, argv, sizeof(char *) * argc);
+    args[argc++] = (char *)"--keep-going";
+    argv = args;
+    g_test_init(&argc, &argv, NULL);
+    qtest_vmm_binary();
+
+    mig_add_case("/multifd/unix/1", test_unix_1, false);
+    mig_add_case("/multifd/unix/2", test_unix_2, false);
+    mig_add_case("/multifd/unix/4", test_unix_4, false);
+    mig_add_case("/multifd/tcp/1", test_tcp_1, false);
+    mig_add_case("/multifd/tcp/2", test_tcp_2, false);
+    mig_add_case("/multifd/tcp/4", test_tcp_4, false);
+    mig_add_case("/multifd/zlib", test_zlib, false);
+    mig_add_case("/multifd/zstd", test_zstd, false);
+    /* zero-page-detection came with QEMU 9.0. */
+    mig_add_case_qemu_min("/multifd/zero-pages", test_zero_pages, false,
+                          9, 0);
+    mig_add_case_qemu_min("/multifd/zero-pages-off", test_zero_detection_off,
+                          false, 9, 0);
+    mig_add_case("/multifd/fault/dest-killed", test_dest_killed, false);
+    mig_add_case("/multifd/fault/cancel", test_cancel, false);
+    /* QEMU 7.2 accepts exec: with multifd and fails later. */
+    mig_add_case_qemu_min("/multifd/fault/refused-uris", test_refused_uris,
+                          false, 9, 0);
+    return g_test_run();
+}
