@@ -16,8 +16,12 @@
  *    the window once, and costs the guest a write fault per page.  The
  *    log has one owner: refused while a migration runs, and migration is
  *    refused while it measures (dirtyrate_dirty_log_in_use).
- *  - dirty-ring: refused; accel/kvm maps the per-vCPU rings but nothing
- *    reads them yet (nor, hence, the per-vCPU rates QEMU reports).
+ *  - dirty-ring (only with -accel kvm,dirty-ring-size=N): the same log
+ *    read through the per-vCPU rings; each vCPU's harvested entries over
+ *    the window give its own rate (reported as vcpu-dirty-rate), their sum
+ *    the total.  A page counts once per vCPU that wrote it and once more
+ *    each time a harvest re-armed it (a ring that filled up), as in QEMU.
+ *    It shares the log's single-owner rule with dirty-bitmap.
  *
  * Either way the result counts distinct pages: a guest that rewrites a
  * working set of W MiB faster than once per calc-time shows W / calc-time.
@@ -34,6 +38,7 @@
 #include "qapi/error.h"
 #include "qemu/bitmap.h"
 #include "qemu/thread.h"
+#include "hw/core/cpu.h"
 #include "system/kvm.h"
 #include "system/ramblock.h"
 #include "migration/dirtyrate.h"
@@ -82,6 +87,8 @@ static GMutex dirtyrate_lock;
 static DirtyRateConfig dirtyrate_config;        /* dirtyrate_lock */
 static int64_t dirtyrate_start_time;            /* dirtyrate_lock: s */
 static int64_t dirtyrate_result_mb;             /* dirtyrate_lock */
+/* dirtyrate_lock: dirty-ring mode's MB/s per vCPU (by index), or NULL */
+static GArray *dirtyrate_vcpu_mb;
 
 bool dirtyrate_dirty_log_in_use(void)
 {
@@ -198,6 +205,48 @@ static uint64_t dirtyrate_log_count(GPtrArray *blocks, unsigned long **maps)
     return dirty * TARGET_PAGE_SIZE;
 }
 
+/* ---- dirty-ring ---- */
+
+/* Every vCPU's harvested-entry count so far (harvesting first). */
+static GArray *dirtyrate_ring_counts(void)
+{
+    GArray *counts = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    CPUState *cpu;
+
+    kvm_dirty_ring_reap();
+    /* cpu_list is read-only once the machine exists. */
+    CPU_FOREACH(cpu) {
+        uint64_t n = kvm_dirty_ring_vcpu_pages(cpu);
+
+        g_array_append_val(counts, n);
+    }
+    return counts;
+}
+
+/*
+ * Turn the counts at the start (@before) into MB/s per vCPU over
+ * @elapsed_ms, frees @before; returns the total dirty bytes.
+ */
+static uint64_t dirtyrate_ring_rates(GArray *before, int64_t elapsed_ms,
+                                     GArray **rates)
+{
+    g_autoptr(GArray) after = dirtyrate_ring_counts();
+    uint64_t total = 0;
+
+    *rates = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    for (guint i = 0; i < after->len && i < before->len; i++) {
+        uint64_t bytes = (g_array_index(after, uint64_t, i) -
+                          g_array_index(before, uint64_t, i)) <<
+                         TARGET_PAGE_BITS;
+        int64_t mb = (int64_t)((bytes >> 20) * 1000 / elapsed_ms);
+
+        g_array_append_val(*rates, mb);
+        total += bytes;
+    }
+    g_array_free(before, TRUE);
+    return total;
+}
+
 /* ---- the thread ---- */
 
 static void *dirtyrate_thread(void *opaque)
@@ -205,7 +254,7 @@ static void *dirtyrate_thread(void *opaque)
     DirtyRateConfig cfg;
     GPtrArray *blocks = ram_block_list();
     unsigned long **maps = NULL;
-    GArray *samples = NULL;
+    GArray *samples = NULL, *ring_start = NULL, *vcpu_mb = NULL;
     uint64_t sampled_bytes = 0, dirty;
     int64_t start, elapsed_ms;
 
@@ -216,23 +265,30 @@ static void *dirtyrate_thread(void *opaque)
     start = get_clock_ns();
     if (cfg.mode == DIRTY_RATE_MODE_DIRTY_BITMAP) {
         maps = dirtyrate_log_bitmaps(blocks);
+    } else if (cfg.mode == DIRTY_RATE_MODE_DIRTY_RING) {
+        ring_start = dirtyrate_ring_counts();
     } else {
         samples = dirtyrate_sample(cfg.sample_pages, &sampled_bytes);
     }
     /* The measurement window itself, not a synchronisation. */
     g_usleep(cfg.calc_ms * 1000);
-    if (maps) {
-        dirty = dirtyrate_log_count(blocks, maps);
+    elapsed_ms = MAX(1, (get_clock_ns() - start) / 1000000);
+    if (maps || ring_start) {
+        dirty = maps ? dirtyrate_log_count(blocks, maps) :
+                dirtyrate_ring_rates(ring_start, elapsed_ms, &vcpu_mb);
         kvm_dirty_log_stop();
         __atomic_store_n(&dirtyrate_log_in_use, false, __ATOMIC_SEQ_CST);
     } else {
         dirty = dirtyrate_sample_compare(samples, sampled_bytes);
         g_array_free(samples, TRUE);
     }
-    elapsed_ms = MAX(1, (get_clock_ns() - start) / 1000000);
 
     g_mutex_lock(&dirtyrate_lock);
     dirtyrate_result_mb = (int64_t)((dirty >> 20) * 1000 / elapsed_ms);
+    if (dirtyrate_vcpu_mb) {
+        g_array_free(dirtyrate_vcpu_mb, TRUE);
+    }
+    dirtyrate_vcpu_mb = vcpu_mb;
     g_mutex_unlock(&dirtyrate_lock);
     trace_dirtyrate_done(mode_names[cfg.mode], dirty >> TARGET_PAGE_BITS,
                          dirtyrate_result_mb);
@@ -283,27 +339,29 @@ static bool dirtyrate_parse(JsonObject *args, DirtyRateConfig *cfg,
                    DIRTYRATE_MIN_SAMPLE_PAGES, DIRTYRATE_MAX_SAMPLE_PAGES);
         return false;
     }
-    if (cfg->mode == DIRTY_RATE_MODE_DIRTY_RING) {
+    if (cfg->mode == DIRTY_RATE_MODE_DIRTY_RING &&
+        !kvm_dirty_ring_enabled()) {
+        /* QEMU's words; the ring needs -accel kvm,dirty-ring-size=N. */
         error_setg(errp, "mode dirty-ring is not enabled, use other method "
-                   "instead: this build does not read the KVM dirty ring "
-                   "yet");
+                   "instead.");
         return false;
     }
     return true;
 }
 
-/* dirty-bitmap: take KVM's dirty log, unless a migration has it. */
-static bool dirtyrate_take_log(Error **errp)
+/* dirty-bitmap, dirty-ring: take KVM's dirty log, unless a migration has it. */
+static bool dirtyrate_take_log(DirtyRateMode mode, Error **errp)
 {
     MigrationState *s = migrate_get_current();
 
     if (migration_is_running() || s->thread_created) {
-        error_setg(errp, "mode dirty-bitmap cannot measure while a migration "
-                   "runs: it uses the same KVM dirty log; use page-sampling");
+        error_setg(errp, "mode %s cannot measure while a migration runs: it "
+                   "uses the same KVM dirty log; use page-sampling",
+                   mode_names[mode]);
         return false;
     }
     if (!kvm_dirty_log_start(errp)) {
-        error_prepend(errp, "mode dirty-bitmap: ");
+        error_prepend(errp, "mode %s: ", mode_names[mode]);
         return false;
     }
     __atomic_store_n(&dirtyrate_log_in_use, true, __ATOMIC_SEQ_CST);
@@ -323,7 +381,8 @@ void qmp_calc_dirty_rate(JsonObject *args, JsonNode **ret, Error **errp)
     if (!dirtyrate_parse(args, &cfg, errp)) {
         return;
     }
-    if (cfg.mode == DIRTY_RATE_MODE_DIRTY_BITMAP && !dirtyrate_take_log(errp)) {
+    if (cfg.mode != DIRTY_RATE_MODE_PAGE_SAMPLING &&
+        !dirtyrate_take_log(cfg.mode, errp)) {
         return;
     }
     g_mutex_lock(&dirtyrate_lock);
@@ -340,17 +399,37 @@ void qmp_calc_dirty_rate(JsonObject *args, JsonNode **ret, Error **errp)
                        QEMU_THREAD_DETACHED);
 }
 
+/* QEMU's vcpu-dirty-rate: [{"id": N, "dirty-rate": MB/s}, ...] */
+static JsonArray *dirtyrate_vcpu_json(GArray *vcpu_mb)
+{
+    JsonArray *a = json_array_new();
+
+    for (guint i = 0; i < vcpu_mb->len; i++) {
+        JsonObject *v = json_object_new();
+
+        json_object_set_int_member(v, "id", i);
+        json_object_set_int_member(v, "dirty-rate",
+                                   g_array_index(vcpu_mb, int64_t, i));
+        json_array_add_object_element(a, v);
+    }
+    return a;
+}
+
 void qmp_query_dirty_rate(JsonObject *args, JsonNode **ret, Error **errp)
 {
     JsonObject *o = json_object_new();
     int status = __atomic_load_n(&dirtyrate_status, __ATOMIC_SEQ_CST);
     DirtyRateConfig cfg;
+    JsonArray *vcpus = NULL;
     int64_t start, rate;
 
     g_mutex_lock(&dirtyrate_lock);
     cfg = dirtyrate_config;
     start = dirtyrate_start_time;
     rate = dirtyrate_result_mb;
+    if (status == DIRTY_RATE_STATUS_MEASURED && dirtyrate_vcpu_mb) {
+        vcpus = dirtyrate_vcpu_json(dirtyrate_vcpu_mb);
+    }
     g_mutex_unlock(&dirtyrate_lock);
     if (status == DIRTY_RATE_STATUS_UNSTARTED) {
         cfg.sample_pages = DIRTYRATE_DEFAULT_SAMPLE_PAGES;
@@ -367,5 +446,8 @@ void qmp_query_dirty_rate(JsonObject *args, JsonNode **ret, Error **errp)
                                cfg.mode == DIRTY_RATE_MODE_PAGE_SAMPLING ?
                                cfg.sample_pages : 0);
     json_object_set_string_member(o, "mode", mode_names[cfg.mode]);
+    if (vcpus) {
+        json_object_set_array_member(o, "vcpu-dirty-rate", vcpus);
+    }
     *ret = qmp_node_object(o);
 }

@@ -17,6 +17,7 @@
 #include "options.h"
 #include "qemu-file.h"
 #include "savevm.h"
+#include "return-path.h"
 #include "multifd.h"
 #include "trace.h"
 
@@ -30,6 +31,7 @@ MigrationIncomingState *migration_incoming_get_current(void)
 void migration_incoming_init(void)
 {
     g_mutex_init(&current_incoming.error_mutex);
+    g_mutex_init(&current_incoming.rp_mutex);
     current_incoming.exit_on_error = true;
 }
 
@@ -42,12 +44,20 @@ static void incoming_set_error(MigrationIncomingState *mis, Error *err)
     g_mutex_unlock(&mis->error_mutex);
 }
 
+/* Close the main channel (after the return path's last message). */
+static void incoming_close_file(MigrationIncomingState *mis)
+{
+    qemu_file_close(mis->from_src_file, NULL);
+    mis->from_src_file = NULL;
+}
+
 /* Main thread, BQL: the stream is loaded (or failed). */
 static void incoming_finish_bh(void *opaque)
 {
     MigrationIncomingState *mis = opaque;
     int state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
     Error *err = NULL;
+    bool start_failed = false;
 
     if (!mis->thread_created) {
         return;     /* migration_incoming_shutdown() joined it */
@@ -55,9 +65,9 @@ static void incoming_finish_bh(void *opaque)
     qemu_thread_join(&mis->thread);
     mis->thread_created = false;
     multifd_recv_shutdown();    /* its threads may use from_src_file */
-    qemu_file_close(mis->from_src_file, NULL);
-    mis->from_src_file = NULL;
     if (state != MIGRATION_STATUS_COMPLETED) {
+        migration_incoming_rp_shut(mis, true);
+        incoming_close_file(mis);
         if (mis->exit_on_error) {
             /* QEMU's default: a destination that failed to load exits. */
             qemu_system_exit_request(1);
@@ -68,7 +78,11 @@ static void incoming_finish_bh(void *opaque)
     runstate_set(RUN_STATE_PAUSED);
     if (runstate_get_autostart() && !vm_start(&err)) {
         error_report_err(err);
+        start_failed = true;
     }
+    /* The source waits for this (return path) before it lets go. */
+    migration_incoming_rp_shut(mis, start_failed);
+    incoming_close_file(mis);
 }
 
 static void *incoming_thread(void *opaque)
@@ -186,5 +200,6 @@ void migration_incoming_shutdown(void)
         bql_lock();
         mis->thread_created = false;
     }
+    migration_incoming_rp_shut(mis, true);
     multifd_recv_shutdown();
 }

@@ -11,6 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "system/kvm.h"
 #include "qemu/main-loop.h"
 #include "io/channel.h"
 #include "monitor/monitor.h"
@@ -25,6 +26,7 @@
 #include "block.h"
 #include "block-dirty-bitmap.h"
 #include "savevm.h"
+#include "return-path.h"
 #include "multifd.h"
 #include "cpu-throttle.h"
 #include "migration/dirtyrate.h"
@@ -357,7 +359,7 @@ static void *migration_thread(void *opaque)
     bool ok;
 
     qemu_savevm_state_header(f);
-    ok = qemu_savevm_state_setup(f, &err);
+    ok = migration_rp_start(s, f, &err) && qemu_savevm_state_setup(f, &err);
     __atomic_store_n(&s->setup_time, migration_clock_ms() - s->start_time,
                      __ATOMIC_RELAXED);
     if (ok && !migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
@@ -368,6 +370,13 @@ static void *migration_thread(void *opaque)
     mig_throttle_reset();
     ok = ok && migration_iterate(s, f, &err) &&
          migration_completion(s, f, &downtime_start, &err);
+    /*
+     * With a return path the guest is the destination's only once it has
+     * said so (SHUT 0); until then, a failure restarts it here.
+     */
+    if (!migration_rp_finish(s, !ok, &err)) {
+        ok = false;
+    }
     /* Done or failed, the source's guest runs at full speed again. */
     cpu_throttle_stop();
     if (ok) {

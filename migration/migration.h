@@ -19,6 +19,7 @@
 
 typedef struct QEMUFile QEMUFile;
 typedef struct QIOChannel QIOChannel;
+typedef struct MigrationRP MigrationRP;
 
 /* QEMU's MigrationStatus, in QEMU's order. */
 typedef enum MigrationStatus {
@@ -67,6 +68,8 @@ typedef struct MigrationState {
 
     bool vm_old_running;            /* migration thread: VM ran at stop */
     QemuSemaphore pause_sem;        /* pause-before-switchover */
+    /* The return path (return-path.c), or NULL; migration thread only. */
+    MigrationRP *rp;
 } MigrationState;
 
 /* The incoming side. */
@@ -82,6 +85,12 @@ typedef struct MigrationIncomingState {
     Error *error;                   /* error_mutex */
     int64_t start_time;             /* atomic, ms */
     int64_t total_time;             /* atomic, ms */
+    /*
+     * The return path's writer (return-path.c): opened by the incoming
+     * thread, written by it (PONG) and by the main thread (SHUT).
+     */
+    GMutex rp_mutex;
+    QEMUFile *to_src_file;          /* rp_mutex */
 } MigrationIncomingState;
 
 MigrationState *migrate_get_current(void);

@@ -11,6 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "system/kvm.h"
 #include "monitor/qmp-commands.h"
 #include "migration/misc.h"
 #include "options.h"
@@ -55,6 +56,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_XBZRLE] = true,           /* ram-xbzrle.c */
     [MIGRATION_CAPABILITY_MULTIFD] = true,          /* multifd.c */
     [MIGRATION_CAPABILITY_AUTO_CONVERGE] = true,    /* cpu-throttle.c */
+    [MIGRATION_CAPABILITY_RETURN_PATH] = true,      /* return-path.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */
@@ -232,9 +234,21 @@ static bool caps_check(const bool *caps, Error **errp)
         return false;
     }
     if (caps[MIGRATION_CAPABILITY_DIRTY_LIMIT]) {
-        /* It throttles per vCPU from the KVM dirty ring's counts. */
-        error_setg(errp, "dirty-limit needs the KVM dirty ring, which this "
-                   "build does not read yet");
+        /* QEMU's rules and words: both throttle the vCPUs. */
+        if (caps[MIGRATION_CAPABILITY_AUTO_CONVERGE]) {
+            error_setg(errp, "dirty-limit conflicts with auto-converge"
+                       " either of then available currently");
+            return false;
+        }
+        /* It limits each vCPU from its own count in the KVM dirty ring. */
+        if (!kvm_dirty_ring_enabled()) {
+            error_setg(errp, "dirty-limit requires KVM with accelerator"
+                       " property 'dirty-ring-size' set");
+            return false;
+        }
+        /* The ring is read (kvm_dirty_ring_vcpu_pages); the limiter is not. */
+        error_setg(errp, "dirty-limit is not supported by this qmig build "
+                   "yet: the per-vCPU dirty limiter is not written");
         return false;
     }
     for (int i = 0; i < MIGRATION_CAPABILITY__MAX; i++) {
@@ -470,6 +484,13 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
 {
     if (migrate_mapped_ram() && !g_str_has_prefix(uri, "file:")) {
         error_setg(errp, "Mapped-ram migration requires a file: URI");
+        return false;
+    }
+    /* The destination answers on the same connection: not a file. */
+    if (migrate_return_path() && g_str_has_prefix(uri, "file:")) {
+        error_setg(errp, "The return-path capability needs a two-way "
+                   "connection; the %s URI '%s' is a file",
+                   incoming ? "incoming" : "outgoing", uri);
         return false;
     }
     /* multifd opens more connections to the same address: sockets only. */

@@ -27,6 +27,11 @@
 struct QEMUFile {
     QIOChannel *ioc;            /* a reference; immutable */
     bool is_writable;           /* immutable */
+    /*
+     * A return path borrows its partner's channel: closing it drops the
+     * reference but leaves the channel open for the partner (immutable).
+     */
+    bool borrows_channel;
 
     /* The owner thread only (see "Threading" in qemu-file.h). */
     uint8_t buf[IO_BUF_SIZE];
@@ -71,6 +76,14 @@ QEMUFile *qemu_file_new_output(QIOChannel *ioc)
 QEMUFile *qemu_file_new_input(QIOChannel *ioc)
 {
     return qemu_file_new(ioc, false);
+}
+
+QEMUFile *qemu_file_get_return_path(QEMUFile *f)
+{
+    QEMUFile *rp = qemu_file_new(f->ioc, !f->is_writable);
+
+    rp->borrows_channel = true;
+    return rp;
 }
 
 QIOChannel *qemu_file_get_ioc(QEMUFile *f)
@@ -636,7 +649,7 @@ int qemu_file_close(QEMUFile *f, Error **errp)
 
     qemu_fflush(f);
     ret = qemu_file_get_error_obj(f, errp);
-    if (qio_channel_close(f->ioc, &close_err) < 0) {
+    if (!f->borrows_channel && qio_channel_close(f->ioc, &close_err) < 0) {
         if (!ret) {
             ret = -EIO;
             error_propagate(errp, close_err);

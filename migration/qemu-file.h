@@ -105,6 +105,16 @@ int qemu_file_close(QEMUFile *f, Error **errp);
 size_t qemu_put_buffer_at(QEMUFile *f, const uint8_t *buf, size_t len,
                           off_t pos);
 size_t qemu_get_buffer_at(QEMUFile *f, uint8_t *buf, size_t len, off_t pos);
+/*
+ * The return path: a second file over @f's channel, in the other
+ * direction (a reader for an output file, a writer for an input one), so
+ * that two threads can read and write the same connection.  It holds its
+ * own reference on the channel; closing it leaves the channel open (@f's
+ * close closes it).  qemu_file_shutdown() on either shuts the connection
+ * down both ways.  Close the return path before, or after, @f: not while
+ * another thread uses it.
+ */
+QEMUFile *qemu_file_get_return_path(QEMUFile *f);
 /* Count bytes sent elsewhere (multifd) against the budget; any thread. */
 void qemu_file_acct_rate_limit(QEMUFile *f, uint64_t len);
 /* Start a new rate-limit period now, with nothing spent. */

@@ -19,6 +19,7 @@
 #include "migration/vmstate.h"
 #include "qemu-file.h"
 #include "savevm.h"
+#include "return-path.h"
 #include "trace.h"
 
 /* Bounds on what a hostile stream may make us allocate or skip. */
@@ -316,6 +317,8 @@ bool qemu_savevm_state_complete_precopy(QEMUFile *f, Error **errp)
     }
     json_builder_end_array(vmdesc);
     json_builder_end_object(vmdesc);
+    /* With a return path: the destination's PONG says devices loaded. */
+    migration_rp_send_end_ping(f);
     qemu_put_byte(f, QEMU_VM_EOF);
     savevm_put_vmdesc(f, vmdesc);
     qemu_fflush(f);
@@ -524,6 +527,12 @@ static bool loadvm_process_command(QEMUFile *f, Error **errp)
         return false;
     }
     trace_loadvm_process_command(cmd, len);
+    switch (cmd) {
+    case MIG_CMD_OPEN_RETURN_PATH:
+        return migration_incoming_rp_open(f, len, errp);
+    case MIG_CMD_PING:
+        return migration_incoming_rp_ping(f, len, errp);
+    }
     error_setg(errp, "migration command %u (length %u) is not supported by "
                "this destination", cmd, len);
     return false;

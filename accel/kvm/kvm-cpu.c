@@ -176,6 +176,10 @@ static bool kvm_handle_exit(CPUState *cpu, KVMExecResult *result)
     case KVM_EXIT_INTR:
     case KVM_EXIT_HLT:      /* not with the in-kernel irqchip */
         return true;
+    case KVM_EXIT_DIRTY_RING_FULL:
+        /* KVM will not run this vCPU again until its ring has room. */
+        kvm_dirty_ring_handle_full(cpu);
+        return true;
     case KVM_EXIT_SHUTDOWN:
         /* A triple fault: a PC resets, and so do we (via the main loop). */
         trace_kvm_exit_shutdown(cpu->cpu_index);

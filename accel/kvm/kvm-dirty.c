@@ -27,6 +27,11 @@
  * against running vCPUs, and the scratch bitmaps below belong to the
  * thread that runs the migration (start, sync and stop never overlap).
  *
+ * With the dirty ring on (-accel kvm,dirty-ring-size=N) the slots' logging
+ * flag is set just the same, but KVM reports writes through the per-vCPU
+ * rings instead of the bitmap: sync harvests them (kvm-dirty-ring.c) and
+ * takes each slot's recorded pages; no KVM_GET_DIRTY_LOG.
+ *
  * With -accel qtest there is no KVM: only the RAMBlocks' soft dirty bits
  * (writes made by the VMM) are tracked.
  *
@@ -104,15 +109,13 @@ bool kvm_dirty_log_start(Error **errp)
         return false;
     }
     if (s->dirty_ring_size) {
-        /*
-         * The ring replaces the bitmap (KVM_GET_DIRTY_LOG fails); harvesting
-         * the per-vCPU rings is not written yet.
-         */
-        error_setg(errp, "Migration does not support the KVM dirty ring yet; "
-                   "start qmig without -accel kvm,dirty-ring-size=N");
-        return false;
+        /* Record harvests from now on: before any slot can push entries. */
+        kvm_dirty_ring_log_start();
     }
     if (!kvm_dirty_log_set_all(true, errp)) {
+        if (s->dirty_ring_size) {
+            kvm_dirty_ring_log_stop();
+        }
         error_prepend(errp, "Could not start dirty page tracking: ");
         return false;
     }
@@ -139,17 +142,16 @@ void kvm_dirty_log_stop(void)
         /* Harmless for correctness: the guest only runs a bit slower. */
         error_report_err(err);
     }
+    if (kvm_state->dirty_ring_size) {
+        kvm_dirty_ring_log_stop();
+    }
     g_ptr_array_free(kvm_dirty_scratch, true);
     kvm_dirty_scratch = NULL;
     trace_kvm_dirty_log_stop();
 }
 
-/*
- * OR @nbits bits of @src into @dst starting at bit @dst_start; returns
- * how many bits of @dst went from 0 to 1.
- */
-static uint64_t kvm_dirty_or_bits(unsigned long *dst, uint64_t dst_start,
-                                  const unsigned long *src, uint64_t nbits)
+uint64_t kvm_dirty_or_bits(unsigned long *dst, uint64_t dst_start,
+                           const unsigned long *src, uint64_t nbits)
 {
     uint64_t added = 0;
 
@@ -238,17 +240,50 @@ static uint64_t kvm_dirty_fold_soft(RAMBlock *rb, unsigned long *bitmap)
     return added;
 }
 
+/*
+ * A dirty ring overflowed: the pages its lost entries named are unknown,
+ * and KVM left them writable (only a reset of their entry protects them
+ * again), so later writes to them would never be reported either.  Turn
+ * logging off and on, which write-protects every page of every slot,
+ * then call every page written: a write before the re-arm is covered by
+ * that, one after it is pushed anew.
+ */
+static void kvm_dirty_ring_recover(void)
+{
+    Error *err = NULL;
+
+    trace_kvm_dirty_ring_recover();
+    if (!kvm_dirty_log_set_all(false, &err) ||
+        !kvm_dirty_log_set_all(true, &err)) {
+        error_report_err(err);
+    }
+    kvm_dirty_ring_mark_all();
+}
+
 uint64_t kvm_dirty_log_sync(RAMBlock *rb, unsigned long *bitmap)
 {
     uint64_t added = 0;
 
     if (kvm_state && kvm_dirty_scratch) {
         GPtrArray *slots = kvm_state->slots;
+        bool ring = kvm_state->dirty_ring_size;
 
+        if (ring) {
+            kvm_dirty_ring_reap();
+            if (kvm_dirty_ring_take_overflow()) {
+                kvm_dirty_ring_recover();
+            }
+        }
         for (guint i = 0; i < slots->len; i++) {
             KVMSlot *slot = g_ptr_array_index(slots, i);
 
-            if (slot->section && slot->section->block == rb) {
+            if (!slot->section || slot->section->block != rb) {
+                continue;
+            }
+            if (ring) {
+                added += kvm_dirty_ring_sync_slot(slot, bitmap,
+                                slot->section->offset >> TARGET_PAGE_BITS);
+            } else {
                 added += kvm_dirty_log_sync_slot(slot, bitmap);
             }
         }

@@ -53,6 +53,11 @@ typedef struct KVMCPU {
     /* Set once by kvm_start_vcpus() after the thread exists. */
     bool thread_started;
     struct kvm_dirty_gfn *dirty_gfns;   /* the vCPU's dirty ring, or NULL */
+    uint32_t dirty_fetch;       /* kvm-dirty-ring.c ring_lock: next entry */
+    uint32_t dirty_reap_start;  /* ring_lock: dirty_fetch when the current
+                                 * reap began on this ring */
+    uint64_t dirty_pages;       /* ring_lock (write), atomic (read): total
+                                 * entries harvested from this ring */
 } KVMCPU;
 
 static inline KVMCPU *kvm_cpu(CPUState *cpu)
@@ -68,6 +73,34 @@ int kvm_check_extension(KVMState *s, unsigned int extension);
 
 /* kvm-vcpu.c: log the registers of @cpu with error_report(). */
 void kvm_vcpu_dump_regs(CPUState *cpu);
+
+/*
+ * kvm-dirty.c: OR @nbits bits of @src into @dst from bit @dst_start;
+ * returns how many bits of @dst went from 0 to 1.
+ */
+uint64_t kvm_dirty_or_bits(unsigned long *dst, uint64_t dst_start,
+                           const unsigned long *src, uint64_t nbits);
+
+/*
+ * kvm-dirty-ring.c, used by kvm-dirty.c while the dirty ring is on.
+ * log_start (after the slots' logging is on): allocate the per-slot
+ * bitmaps harvests record into; log_stop: harvest what is left, free them.
+ * sync_slot: move @slot's recorded pages into @bitmap at bit @first (the
+ * slot's first page in its block) after a kvm_dirty_ring_reap().
+ */
+void kvm_dirty_ring_log_start(void);
+void kvm_dirty_ring_log_stop(void);
+uint64_t kvm_dirty_ring_sync_slot(KVMSlot *slot, unsigned long *bitmap,
+                                  uint64_t first);
+/*
+ * kvm-dirty-ring.c, migration thread: has a ring overflowed (entries lost)
+ * since the last call?  Clears the flag.  kvm_dirty_ring_mark_all() then
+ * records every page of every slot as written.
+ */
+bool kvm_dirty_ring_take_overflow(void);
+void kvm_dirty_ring_mark_all(void);
+/* kvm-dirty-ring.c: vCPU thread, no BQL, after KVM_EXIT_DIRTY_RING_FULL. */
+void kvm_dirty_ring_handle_full(CPUState *cpu);
 
 /* kvm-cpu.c: install the SIG_IPI handler (once, from kvm_init()). */
 bool kvm_init_kick_signal(Error **errp);

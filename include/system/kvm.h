@@ -63,6 +63,22 @@ void kvm_dirty_log_stop(void);
  */
 uint64_t kvm_dirty_log_sync(RAMBlock *rb, unsigned long *bitmap);
 
+/*
+ * The KVM dirty ring (accel/kvm/kvm-dirty-ring.c), on with
+ * -accel kvm,dirty-ring-size=N.  When it is on, kvm_dirty_log_* above read
+ * the rings instead of KVM's bitmap.
+ *
+ * kvm_dirty_ring_reap: any thread, no BQL needed, vCPUs may run: harvest
+ * every vCPU's ring now (recording the pages for the next
+ * kvm_dirty_log_sync() while logging is on) and let KVM recycle the
+ * entries.  Returns the entries harvested; 0 without the ring.
+ * kvm_dirty_ring_vcpu_pages: entries harvested from @cpu's ring so far (a
+ * running total; pages it dirtied, each counted once per harvest).
+ */
+bool kvm_dirty_ring_enabled(void);
+uint64_t kvm_dirty_ring_reap(void);
+uint64_t kvm_dirty_ring_vcpu_pages(CPUState *cpu);
+
 /* Is the calling thread the vCPU thread of @cpu? */
 bool qemu_cpu_is_self(CPUState *cpu);
 

@@ -14,8 +14,10 @@
 #include "hw/boards.h"
 #include "migration/migration-stats.h"
 #include "../../migration/options.h"
+#include "hw/core/cpu.h"
 #include "system/kvm.h"
 #include "../../migration/multifd.h"
+#include "../../migration/return-path.h"
 #include "../../accel/kvm/kvm-internal.h"
 #include "fuzz-target.h"
 
@@ -102,4 +104,40 @@ bool multifd_recv_sync_main(Error **errp)
 {
     error_setg(errp, "multifd is not linked into the fuzzer");
     return false;
+}
+
+/*
+ * The return path (return-path.c needs the migration state objects): the
+ * fuzzed input is a one-way buffer, so a stream that asks for a return
+ * path is refused, as a destination without one would.
+ */
+void migration_rp_send_end_ping(QEMUFile *f)
+{
+}
+
+bool migration_incoming_rp_open(QEMUFile *from_src, uint16_t len,
+                                Error **errp)
+{
+    error_setg(errp, "the fuzzer has no return path");
+    return false;
+}
+
+bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
+                                Error **errp)
+{
+    error_setg(errp, "CMD_PING received with no return path");
+    return false;
+}
+
+/* No vCPUs: the dirty-ring code (linked through kvm-dirty.c) sees none. */
+GPtrArray *cpu_list;
+
+static void __attribute__((constructor)) fuzz_stub_cpu_list(void)
+{
+    cpu_list = g_ptr_array_new();
+}
+
+CPUState *current_cpu_get(void)
+{
+    return NULL;
 }

@@ -326,7 +326,7 @@ static void test_dirty_rate_busy(void)
                  "dirty-ring");
     expect_error(src, "{\"execute\": \"migrate-set-capabilities\", "
                  "\"arguments\": {\"capabilities\": [{\"capability\": "
-                 "\"dirty-limit\", \"state\": true}]}}", "dirty ring");
+                 "\"dirty-limit\", \"state\": true}]}}", "dirty-ring-size");
     /* One at a time. */
     qtest_qmp_assert_success(src, "{\"execute\": \"calc-dirty-rate\", "
                              "\"arguments\": {\"calc-time\": 2}}");

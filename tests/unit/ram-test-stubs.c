@@ -73,6 +73,38 @@ bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp)
     g_assert_not_reached();
 }
 
+/* The KVM dirty ring (accel/kvm/kvm-dirty-ring.c): no KVM, never on. */
+void kvm_dirty_ring_log_start(void)
+{
+    g_assert_not_reached();
+}
+
+void kvm_dirty_ring_log_stop(void)
+{
+    g_assert_not_reached();
+}
+
+uint64_t kvm_dirty_ring_reap(void)
+{
+    g_assert_not_reached();
+}
+
+uint64_t kvm_dirty_ring_sync_slot(KVMSlot *slot, unsigned long *bitmap,
+                                  uint64_t first)
+{
+    g_assert_not_reached();
+}
+
+bool kvm_dirty_ring_take_overflow(void)
+{
+    g_assert_not_reached();
+}
+
+void kvm_dirty_ring_mark_all(void)
+{
+    g_assert_not_reached();
+}
+
 /* multifd (migration/multifd.c): never on in this test. */
 ZeroPageDetection migrate_zero_page_detection(void)
 {

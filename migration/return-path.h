@@ -1,0 +1,80 @@
+/*
+ * The return path: messages from the destination back to the source on
+ * the main connection, read in the other direction (STREAM.md "Return
+ * path").  With the return-path capability the source opens it with the
+ * OPEN_RETURN_PATH command right after the stream header, and does not
+ * declare the migration completed until the destination has answered the
+ * final PING and reported SHUT 0; a SHUT with an error, or a return path
+ * that breaks first, fails the migration and the source's guest runs on.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef MIGRATION_RETURN_PATH_H
+#define MIGRATION_RETURN_PATH_H
+
+#include "qapi/error.h"
+
+typedef struct QEMUFile QEMUFile;
+typedef struct MigrationState MigrationState;
+typedef struct MigrationIncomingState MigrationIncomingState;
+
+/* QEMU_VM_COMMAND numbers (QEMU's enum qemu_vm_cmd). */
+#define MIG_CMD_OPEN_RETURN_PATH    1   /* no payload */
+#define MIG_CMD_PING                2   /* be32 value, answered by PONG */
+
+/* Return-path message types (QEMU's enum mig_rp_message_type). */
+typedef enum MigRPMessageType {
+    MIG_RP_MSG_INVALID = 0,
+    MIG_RP_MSG_SHUT,                /* be32 status: 0 loaded, else failed */
+    MIG_RP_MSG_PONG,                /* be32: the PING's value */
+    MIG_RP_MSG_REQ_PAGES_ID,        /* postcopy */
+    MIG_RP_MSG_REQ_PAGES,           /* postcopy */
+    MIG_RP_MSG_RECV_BITMAP,         /* postcopy recovery */
+    MIG_RP_MSG_RESUME_ACK,          /* postcopy recovery */
+    MIG_RP_MSG_SWITCHOVER_ACK,      /* switchover-ack */
+    MIG_RP_MSG_MAX
+} MigRPMessageType;
+
+/* PING values: QEMU pings 1 after opening; qmig also pings after the
+ * device sections, so the source knows every device state was loaded. */
+#define MIG_RP_PING_OPEN            1
+#define MIG_RP_PING_END             0x00454e44  /* "END" */
+
+/* ---- source ---- */
+
+/*
+ * Migration thread, after the stream header: with the return-path
+ * capability, send OPEN_RETURN_PATH and PING, and start the "mig/src/rp"
+ * thread reading the destination's messages on @f's connection.  Without
+ * the capability, do nothing.  False if the thread could not start.
+ */
+bool migration_rp_start(MigrationState *s, QEMUFile *f, Error **errp);
+/*
+ * Migration thread, at the end: wait for the return-path thread and free
+ * it.  True without a return path.  Without @abort: true only if the
+ * destination acknowledged the final PING and reported SHUT 0; false
+ * with @errp saying what the destination said or what broke.  With
+ * @abort (the migration already failed, @errp holding why): the stream
+ * is half-closed so the destination ends too, and if it reported a
+ * failure, *@errp is extended with that; returns false.
+ */
+bool migration_rp_finish(MigrationState *s, bool abort, Error **errp);
+/* savevm.c: the final PING, after the device sections, before EOF. */
+void migration_rp_send_end_ping(QEMUFile *f);
+
+/* ---- destination ---- */
+
+/* Incoming thread: OPEN_RETURN_PATH (payload length @len) on @from_src. */
+bool migration_incoming_rp_open(QEMUFile *from_src, uint16_t len,
+                                Error **errp);
+/* Incoming thread: a PING (payload length @len): answer PONG. */
+bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
+                                Error **errp);
+/*
+ * Main thread, at the end of the incoming migration (loaded and the
+ * guest started, or failed): send SHUT (@failed → status 1) if the source
+ * opened a return path, then close it.  Before the main file is closed.
+ */
+void migration_incoming_rp_shut(MigrationIncomingState *mis, bool failed);
+
+#endif

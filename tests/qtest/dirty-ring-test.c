@@ -1,0 +1,215 @@
+/*
+ * The KVM dirty ring (-accel kvm,dirty-ring-size=N): precopy with the ring
+ * (the stamp invariant on the destination), calc-dirty-rate in dirty-ring
+ * mode (with the per-vCPU rates), and the dirty-limit capability's rules
+ * (the limiter itself is not written: the capability is refused, see
+ * options.c).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <glib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libqtest.h"
+#include "migration-helpers.h"
+
+#define RING_ARGS       "-accel kvm,dirty-ring-size=4096 -m 150M -nodefaults"
+#define RATE_D_OFFSET   0x1f4
+#define RATE_W_OFFSET   0x1f8
+#define RATE_WSET_MIB   32
+/* Slower than the stamp guest dirties memory: it cannot converge. */
+#define PRECOPY_BW      (64ULL << 20)
+/* Dirty syncs (rounds read from the rings) before the cap is lifted. */
+#define PRECOPY_SYNCS   4
+
+static QTestState *start_vm(const char *image, const char *extra)
+{
+    return qtest_initf(RING_ARGS " -drive file=%s,format=raw %s", image,
+                       extra ? extra : "");
+}
+
+static void wait_serial(QTestState *s, char c)
+{
+    g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), c, 1,
+                                    qtest_timeout_s()));
+}
+
+/* A copy of the rate guest with W and D patched in (caller unlinks). */
+static char *rate_image(uint32_t wset_mib, uint32_t delay)
+{
+    const char *src = qtest_guest_image("QTEST_GUEST_RATE");
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    char *path = NULL;
+    int fd;
+
+    g_assert_nonnull(src);
+    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 512);
+    wset_mib = GUINT32_TO_LE(wset_mib);
+    delay = GUINT32_TO_LE(delay);
+    memcpy(data + RATE_W_OFFSET, &wset_mib, 4);
+    memcpy(data + RATE_D_OFFSET, &delay, 4);
+    fd = g_file_open_tmp("qmig-ring-XXXXXX.img", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_true(g_file_set_contents(path, data, len, NULL));
+    close(fd);
+    return path;
+}
+
+static void expect_error(QTestState *s, const char *cmd, const char *what)
+{
+    JsonNode *rsp = qtest_qmp(s, "%s", cmd);
+
+    g_assert_true(qmp_rsp_is_error(rsp));
+    if (!strstr(qmp_rsp_error_desc(rsp), what)) {
+        g_error("'%s' failed with '%s', expected it to mention '%s'", cmd,
+                qmp_rsp_error_desc(rsp), what);
+    }
+    json_node_unref(rsp);
+}
+
+/* Wait until @s's migration has synced its dirty pages @n times. */
+static void wait_dirty_syncs(QTestState *s, int64_t n)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout_s() * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(s);
+        g_autofree char *status = mig_status(s);
+
+        if (strcmp(status, "setup")) {
+            g_assert_cmpstr(status, ==, "active");
+        }
+        if (json_object_has_member(json_node_get_object(info), "ram") &&
+            mig_ram_counter(info, "dirty-sync-count") >= n) {
+            return;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+/*
+ * Precopy with the ring harvesting the dirty pages: the stamp guest
+ * rewrites its pages faster than the capped link sends them, so several
+ * dirty rounds come from the rings before the switchover, and every page
+ * written must reach the destination.
+ */
+static void test_precopy(void)
+{
+    g_autofree char *args = g_strdup_printf(
+        RING_ARGS " -drive file=%s,format=raw",
+        qtest_guest_image("QTEST_GUEST_STAMP"));
+    QTestState *src = qtest_initf("%s", args);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autoptr(GBytes) src_mem = NULL;
+    g_autoptr(JsonNode) info = NULL;
+
+    wait_serial(src, 'B');
+    mig_set_parameter(src, "max-bandwidth", PRECOPY_BW);
+    mig_migrate(src, uri);
+    /* Several dirty rounds from the rings, then let it converge. */
+    wait_dirty_syncs(src, PRECOPY_SYNCS);
+    mig_set_unlimited(src);
+    mig_wait_completed(src);
+    qtest_assert_status(src, "postmigrate");
+    info = mig_query(src);
+    g_assert_cmpint(mig_ram_counter(info, "dirty-sync-count"), >,
+                    PRECOPY_SYNCS);
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/* calc-dirty-rate in dirty-ring mode: the total and each vCPU's share. */
+static void test_dirty_rate(void)
+{
+    g_autofree char *image = rate_image(RATE_WSET_MIB, 10);
+    QTestState *s = start_vm(image, NULL);
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout_s() * G_USEC_PER_SEC;
+    JsonNode *ret = NULL;
+    JsonObject *o;
+    JsonArray *vcpus;
+    JsonObject *v;
+
+    wait_serial(s, 'B');
+    expect_error(s, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
+                 "{\"calc-time\": 1, \"mode\": \"dirty-ring\", "
+                 "\"sample-pages\": 512}}", "page-sampling");
+    qtest_qmp_assert_success(s, "{\"execute\": \"calc-dirty-rate\", "
+                             "\"arguments\": {\"calc-time\": 1, "
+                             "\"mode\": \"dirty-ring\"}}");
+    for (;;) {
+        ret = qtest_qmp_assert_success_ref(
+            s, "{\"execute\": \"query-dirty-rate\"}");
+        o = json_node_get_object(ret);
+        g_assert_cmpstr(json_object_get_string_member(o, "mode"), ==,
+                        "dirty-ring");
+        if (!strcmp(json_object_get_string_member(o, "status"),
+                    "measured")) {
+            break;
+        }
+        json_node_unref(ret);
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(100 * 1000);
+    }
+    g_assert_cmpint(json_object_get_int_member(o, "sample-pages"), ==, 0);
+    vcpus = json_object_get_array_member(o, "vcpu-dirty-rate");
+    g_assert_nonnull(vcpus);
+    g_assert_cmpuint(json_array_get_length(vcpus), ==, 1);
+    v = json_array_get_object_element(vcpus, 0);
+    g_assert_cmpint(json_object_get_int_member(v, "id"), ==, 0);
+    /* One vCPU: it is the whole rate; the guest rewrites 32 MiB often. */
+    g_assert_cmpint(json_object_get_int_member(v, "dirty-rate"), ==,
+                    json_object_get_int_member(o, "dirty-rate"));
+    g_test_message("dirty-ring: %" G_GINT64_FORMAT " MB/s",
+                   json_object_get_int_member(o, "dirty-rate"));
+    g_assert_cmpint(json_object_get_int_member(o, "dirty-rate"), >=,
+                    RATE_WSET_MIB / 2);
+    json_node_unref(ret);
+    /* With the ring, dirty-limit meets QEMU's other rule, then is refused. */
+    mig_set_capability(s, "auto-converge", true);
+    expect_error(s, "{\"execute\": \"migrate-set-capabilities\", "
+                 "\"arguments\": {\"capabilities\": [{\"capability\": "
+                 "\"dirty-limit\", \"state\": true}]}}",
+                 "dirty-limit conflicts with auto-converge");
+    mig_set_capability(s, "auto-converge", false);
+    expect_error(s, "{\"execute\": \"migrate-set-capabilities\", "
+                 "\"arguments\": {\"capabilities\": [{\"capability\": "
+                 "\"dirty-limit\", \"state\": true}]}}",
+                 "not supported by this qmig build");
+    mig_quit_clean(s);
+    unlink(image);
+}
+
+/* Without the ring, the ring's features are refused with QEMU's words. */
+static void test_refused_without_ring(void)
+{
+    QTestState *s = mig_start_source(NULL);
+
+    expect_error(s, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
+                 "{\"calc-time\": 1, \"mode\": \"dirty-ring\"}}",
+                 "mode dirty-ring is not enabled");
+    expect_error(s, "{\"execute\": \"migrate-set-capabilities\", "
+                 "\"arguments\": {\"capabilities\": [{\"capability\": "
+                 "\"dirty-limit\", \"state\": true}]}}",
+                 "dirty-ring-size");
+    mig_quit_clean(s);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    mig_add_case("/dirty-ring/precopy", test_precopy, false);
+    mig_add_case("/dirty-ring/dirty-rate", test_dirty_rate, false);
+    mig_add_case("/dirty-ring/refused-without-ring",
+                 test_refused_without_ring, false);
+    return g_test_run();
+}
