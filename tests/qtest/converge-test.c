@@ -22,36 +22,11 @@
 
 #define RATE_START      0x00100000ULL
 #define RATE_PASSES     0x6000
-#define RATE_D_OFFSET   0x1f4
-#define RATE_W_OFFSET   0x1f8
 #define RATE_WSET_MIB   32
 /* About 300 MiB/s of distinct pages unthrottled on the CI hosts. */
 #define RATE_DELAY      10
 #define RATE_BW_MIB     32
 #define RATE_DOWNTIME   500     /* ms: 16 MiB fit, the working set does not */
-
-/* A copy of the rate guest with W and D patched in (caller unlinks). */
-static char *rate_image(uint32_t wset_mib, uint32_t delay)
-{
-    const char *src = qtest_guest_image("QTEST_GUEST_RATE");
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    char *path = NULL;
-    int fd;
-
-    g_assert_nonnull(src);
-    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
-    g_assert_cmpuint(len, ==, 512);
-    wset_mib = GUINT32_TO_LE(wset_mib);
-    delay = GUINT32_TO_LE(delay);
-    memcpy(data + RATE_W_OFFSET, &wset_mib, 4);
-    memcpy(data + RATE_D_OFFSET, &delay, 4);
-    fd = g_file_open_tmp("qmig-rate-XXXXXX.img", &path, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_true(g_file_set_contents(path, data, len, NULL));
-    close(fd);
-    return path;
-}
 
 static char *machine_args(const char *image, const char *extra)
 {
@@ -128,7 +103,7 @@ static void test_no_converge(void)
 {
     static const char *const cancelled[] = { "cancelled", NULL };
     /* Flat out: a busy host slowing the guest must not make it converge. */
-    g_autofree char *image = rate_image(RATE_WSET_MIB, 0);
+    g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
     QTestState *src = start_rate_source(image);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
@@ -172,7 +147,7 @@ static void test_no_converge(void)
 static void test_auto_converge(void)
 {
     static const char *const done[] = { "completed", NULL };
-    g_autofree char *image = rate_image(RATE_WSET_MIB, RATE_DELAY);
+    g_autofree char *image = mig_rate_image(RATE_WSET_MIB, RATE_DELAY);
     QTestState *src = start_rate_source(image);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
@@ -296,7 +271,7 @@ static void expect_error(QTestState *s, const char *cmd, const char *what)
  */
 static void test_dirty_rate_busy(void)
 {
-    g_autofree char *image = rate_image(RATE_WSET_MIB, RATE_DELAY);
+    g_autofree char *image = mig_rate_image(RATE_WSET_MIB, RATE_DELAY);
     QTestState *src = start_rate_source(image);
     JsonNode *ret;
     int64_t rate;
@@ -339,7 +314,7 @@ static void test_dirty_rate_busy(void)
 /* A guest that halted dirties nothing. */
 static void test_dirty_rate_idle(void)
 {
-    g_autofree char *image = rate_image(RATE_WSET_MIB, RATE_DELAY);
+    g_autofree char *image = mig_rate_image(RATE_WSET_MIB, RATE_DELAY);
     const char *fill = qtest_guest_image("QTEST_GUEST_FILL");
     g_autofree char *data = NULL;
     gsize len = 0;

@@ -15,8 +15,6 @@
 #include "migration-helpers.h"
 
 #define RING_ARGS       "-accel kvm,dirty-ring-size=4096 -m 150M -nodefaults"
-#define RATE_D_OFFSET   0x1f4
-#define RATE_W_OFFSET   0x1f8
 #define RATE_WSET_MIB   32
 /* Slower than the stamp guest dirties memory: it cannot converge. */
 #define PRECOPY_BW      (64ULL << 20)
@@ -33,29 +31,6 @@ static void wait_serial(QTestState *s, char c)
 {
     g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), c, 1,
                                     qtest_timeout_s()));
-}
-
-/* A copy of the rate guest with W and D patched in (caller unlinks). */
-static char *rate_image(uint32_t wset_mib, uint32_t delay)
-{
-    const char *src = qtest_guest_image("QTEST_GUEST_RATE");
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    char *path = NULL;
-    int fd;
-
-    g_assert_nonnull(src);
-    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
-    g_assert_cmpuint(len, ==, 512);
-    wset_mib = GUINT32_TO_LE(wset_mib);
-    delay = GUINT32_TO_LE(delay);
-    memcpy(data + RATE_W_OFFSET, &wset_mib, 4);
-    memcpy(data + RATE_D_OFFSET, &delay, 4);
-    fd = g_file_open_tmp("qmig-ring-XXXXXX.img", &path, NULL);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_true(g_file_set_contents(path, data, len, NULL));
-    close(fd);
-    return path;
 }
 
 static void expect_error(QTestState *s, const char *cmd, const char *what)
@@ -130,7 +105,7 @@ static void test_precopy(void)
 /* calc-dirty-rate in dirty-ring mode: the total and each vCPU's share. */
 static void test_dirty_rate(void)
 {
-    g_autofree char *image = rate_image(RATE_WSET_MIB, 10);
+    g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 10);
     QTestState *s = start_vm(image, NULL);
     gint64 deadline = g_get_monotonic_time() +
                       qtest_timeout_s() * G_USEC_PER_SEC;

@@ -534,3 +534,28 @@ void mig_add_case(const char *path, void (*fn)(void), bool slow)
 {
     mig_add_case_qemu_min(path, fn, slow, 0, 0);
 }
+
+#define RATE_D_OFFSET 0x1f4
+#define RATE_W_OFFSET 0x1f8
+
+char *mig_rate_image(uint32_t wset_mib, uint32_t delay)
+{
+    const char *src = qtest_guest_image("QTEST_GUEST_RATE");
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    char *path = NULL;
+    int fd;
+
+    g_assert_nonnull(src);
+    g_assert_true(g_file_get_contents(src, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 512);
+    wset_mib = GUINT32_TO_LE(wset_mib);
+    delay = GUINT32_TO_LE(delay);
+    memcpy(data + RATE_W_OFFSET, &wset_mib, 4);
+    memcpy(data + RATE_D_OFFSET, &delay, 4);
+    fd = g_file_open_tmp("qmig-rate-XXXXXX.img", &path, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_true(g_file_set_contents(path, data, len, NULL));
+    close(fd);
+    return path;
+}

@@ -134,4 +134,11 @@ void mig_add_case(const char *path, void (*fn)(void), bool slow);
 void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
                            int major, int minor);
 
+/*
+ * A temporary copy of the rate guest (tests/migration/i386/rate.S) with
+ * its working set W (MiB, le32 at 0x1f8) and per-page delay D (le32 at
+ * 0x1f4) patched in; the caller unlinks it.
+ */
+char *mig_rate_image(uint32_t wset_mib, uint32_t delay);
+
 #endif
