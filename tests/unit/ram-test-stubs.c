@@ -138,3 +138,54 @@ bool multifd_recv_sync_main(Error **errp)
 {
     g_assert_not_reached();
 }
+
+/* ---- helpers shared by the RAM section tests ---- */
+
+void put_byte(GByteArray *s, uint8_t v)
+{
+    g_byte_array_append(s, &v, 1);
+}
+
+void put64(GByteArray *s, uint64_t v)
+{
+    uint8_t b[8];
+
+    for (int i = 0; i < 8; i++) {
+        b[i] = v >> (56 - 8 * i);
+    }
+    g_byte_array_append(s, b, 8);
+}
+
+void put_name(GByteArray *s, const char *name)
+{
+    uint8_t len = strlen(name);
+
+    g_byte_array_append(s, &len, 1);
+    g_byte_array_append(s, (const uint8_t *)name, len);
+}
+
+void read_all(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = read(fd, p, len);
+
+        g_assert_cmpint(n, >, 0);
+        p += n;
+        len -= n;
+    }
+}
+
+void write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = write(fd, p, len);
+
+        g_assert_cmpint(n, >, 0);
+        p += n;
+        len -= n;
+    }
+}

@@ -26,29 +26,6 @@
 
 /* ---- Building streams ---- */
 
-static void put64(GByteArray *s, uint64_t v)
-{
-    uint8_t b[8];
-
-    for (int i = 0; i < 8; i++) {
-        b[i] = v >> (56 - 8 * i);
-    }
-    g_byte_array_append(s, b, 8);
-}
-
-static void put_name(GByteArray *s, const char *name)
-{
-    uint8_t len = strlen(name);
-
-    g_byte_array_append(s, &len, 1);
-    g_byte_array_append(s, (const uint8_t *)name, len);
-}
-
-static void put_byte(GByteArray *s, uint8_t v)
-{
-    g_byte_array_append(s, &v, 1);
-}
-
 static void put_fill(GByteArray *s, uint8_t v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -392,19 +369,6 @@ static void rt_zero_populated(RAMBlock *rb)
     }
 }
 
-static void write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        g_assert_cmpint(n, >, 0);
-        p += n;
-        len -= n;
-    }
-}
-
 /*
  * The source: writes round 0 and 1, migrates at 10 MiB/s
  * limit so several iterations happen, writes round 2 (a third of the
@@ -466,19 +430,6 @@ static bool page_populated(const void *addr)
     close(fd);
     g_assert_cmpint(n, ==, 8);
     return entry & (3ULL << 62);
-}
-
-static void read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = read(fd, p, len);
-
-        g_assert_cmpint(n, >, 0);
-        p += n;
-        len -= n;
-    }
 }
 
 static void test_round_trip(void)

@@ -25,26 +25,6 @@
 
 /* ---- Building streams ---- */
 
-static void put64(GByteArray *s, uint64_t v)
-{
-    for (int i = 0; i < 8; i++) {
-        uint8_t b = v >> (56 - 8 * i);
-
-        g_byte_array_append(s, &b, 1);
-    }
-}
-
-static void put_byte(GByteArray *s, uint8_t v)
-{
-    g_byte_array_append(s, &v, 1);
-}
-
-static void put_name(GByteArray *s, const char *name)
-{
-    put_byte(s, strlen(name));
-    g_byte_array_append(s, (const uint8_t *)name, strlen(name));
-}
-
 /* An XBZRLE record for page @offset of pc.ram: header, flag, length. */
 static void put_xbzrle_head(GByteArray *s, uint64_t offset, uint8_t flag,
                             uint16_t len)
@@ -258,32 +238,6 @@ static void rt_change(RAMBlock *rb, uint64_t p, int r, GRand *rand)
         break;
     }
     ram_block_set_soft_dirty(rb, p * PAGE, PAGE);
-}
-
-static void write_all(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = write(fd, p, len);
-
-        g_assert_cmpint(n, >, 0);
-        p += n;
-        len -= n;
-    }
-}
-
-static void read_all(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-
-    while (len) {
-        ssize_t n = read(fd, p, len);
-
-        g_assert_cmpint(n, >, 0);
-        p += n;
-        len -= n;
-    }
 }
 
 static int rt_iterate_all(QEMUFile *f)
