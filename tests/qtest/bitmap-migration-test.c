@@ -247,6 +247,14 @@ static char *mig_uri(DiskVM *vm)
  * count proves the write made while the migration ran reached the
  * destination.
  */
+/* The guest itself moved intact: stamp invariant and continuity. */
+static void check_guest_moved(DiskVM *src, DiskVM *dst)
+{
+    g_autoptr(GBytes) src_mem = mig_stamp_memory(src->qts);
+
+    mig_check_dest(dst->qts, src_mem, true);
+}
+
 static void test_bitmaps_migrate(void)
 {
     static const char *const active[] = { "active", NULL };
@@ -297,6 +305,7 @@ static void test_bitmaps_migrate(void)
     assert_same_bitmap(src->qts, "b64k", dst->qts, "b64k", true);
     assert_same_bitmap(src->qts, "b512", dst->qts, "b512", false);
     assert_same_bitmap(src->qts, "off", dst->qts, "off", false);
+    check_guest_moved(src, dst);
     /* The source's bitmaps are free again. */
     g_clear_pointer(&busy, json_object_unref);
     busy = bitmap_info(src->qts, "b64k");
@@ -351,6 +360,7 @@ static void test_mapping_migrate(void)
     /* Unmapped bitmaps stay behind, as in QEMU. */
     g_assert_null(bitmap_info(dst->qts, "unmapped"));
     g_assert_null(bitmap_info(dst->qts, "backup"));
+    check_guest_moved(src, dst);
     disk_vm_quit(src);
     disk_vm_quit(dst);
 }
