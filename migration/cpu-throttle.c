@@ -1,5 +1,7 @@
 /*
- * CPU throttling for auto-converge: the throttle thread and the trigger.
+ * CPU throttling for auto-converge: the throttle thread and the trigger
+ * (which also starts the dirty-limit capability's limits, see
+ * system/dirtylimit.c).
  *
  * The throttle thread ("mig/throttle") runs only while a throttle is set.
  * Each period it hands every vCPU a sleep request of
@@ -19,6 +21,7 @@
 #include "qemu/thread.h"
 #include "hw/core/cpu.h"
 #include "system/cpus.h"
+#include "system/dirtylimit.h"
 #include "migration-stats.h"
 #include "migration.h"
 #include "options.h"
@@ -163,9 +166,19 @@ void mig_throttle_sync_done(uint64_t dirty_bytes)
         dirty_rate_high_cnt = 0;
         if (migrate_auto_converge()) {
             mig_throttle_guest_down(period_dirty_bytes, threshold);
+        } else if (migrate_dirty_limit()) {
+            /* QEMU's rule: the same trigger, then every vCPU is limited. */
+            trace_mig_throttle_dirty_limit(migrate_vcpu_dirty_limit());
+            dirtylimit_migration_apply(migrate_vcpu_dirty_limit());
         }
     }
     period_start_ms = now;
     period_xfer_start = stat64_get(&mig_stats.transferred);
     period_dirty_bytes = 0;
+}
+
+void mig_throttle_stop(void)
+{
+    cpu_throttle_stop();
+    dirtylimit_migration_cancel();
 }

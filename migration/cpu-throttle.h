@@ -45,9 +45,17 @@ int cpu_throttle_get_percentage(void);
  * a row) the throttle starts at cpu-throttle-initial, or goes up by
  * cpu-throttle-increment (with cpu-throttle-tailslow, by no more than what
  * should bring the dirty rate down to the threshold), up to
- * max-cpu-throttle.  Only with the auto-converge capability.
+ * max-cpu-throttle.  Only with the auto-converge capability; with
+ * dirty-limit instead, the same trigger limits every vCPU to
+ * vcpu-dirty-limit MB/s (again at each later trigger if it changed).
  */
 void mig_throttle_reset(void);
 void mig_throttle_sync_done(uint64_t dirty_bytes);
+/*
+ * Migration thread, at the end of an outgoing migration (any outcome):
+ * stop the auto-converge throttle and lift the limits that the
+ * dirty-limit capability set.
+ */
+void mig_throttle_stop(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include "qemu-file.h"
 #include "savevm.h"
 #include "return-path.h"
+#include "postcopy-ram.h"
 #include "multifd.h"
 #include "trace.h"
 
@@ -58,6 +59,7 @@ static void incoming_finish_bh(void *opaque)
     int state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
     Error *err = NULL;
     bool start_failed = false;
+    bool postcopy_ran;
 
     if (!mis->thread_created) {
         return;     /* migration_incoming_shutdown() joined it */
@@ -65,6 +67,19 @@ static void incoming_finish_bh(void *opaque)
     qemu_thread_join(&mis->thread);
     mis->thread_created = false;
     multifd_recv_shutdown();    /* its threads may use from_src_file */
+    postcopy_ran = postcopy_incoming_state() >= POSTCOPY_INCOMING_RUNNING;
+    /* Wakes any vCPU still blocked on a page that will not come. */
+    postcopy_incoming_cleanup();
+    if (state != MIGRATION_STATUS_COMPLETED && postcopy_ran) {
+        /* The guest ran here with part of its memory: do not go on. */
+        vm_stop(RUN_STATE_INTERNAL_ERROR);
+    }
+    if (state == MIGRATION_STATUS_COMPLETED && postcopy_ran) {
+        /* RUN started the guest already; the source waits for this. */
+        migration_incoming_rp_shut(mis, false);
+        incoming_close_file(mis);
+        return;
+    }
     if (state != MIGRATION_STATUS_COMPLETED) {
         migration_incoming_rp_shut(mis, true);
         incoming_close_file(mis);
@@ -89,6 +104,7 @@ static void *incoming_thread(void *opaque)
 {
     MigrationIncomingState *mis = opaque;
     Error *err = NULL;
+    int state;
     bool ok;
 
     migrate_set_state(&mis->state, MIGRATION_STATUS_SETUP,
@@ -97,15 +113,15 @@ static void *incoming_thread(void *opaque)
     __atomic_store_n(&mis->total_time,
                      migration_clock_ms() - mis->start_time,
                      __ATOMIC_RELAXED);
+    /* From LISTEN on, the state is postcopy-active (postcopy-ram.c). */
+    state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
     if (ok) {
-        migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
-                          MIGRATION_STATUS_COMPLETED);
+        migrate_set_state(&mis->state, state, MIGRATION_STATUS_COMPLETED);
     } else {
         error_prepend(&err, "load of migration failed: ");
         incoming_set_error(mis, err);
         error_report_err(err);
-        migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
-                          MIGRATION_STATUS_FAILED);
+        migrate_set_state(&mis->state, state, MIGRATION_STATUS_FAILED);
     }
     main_loop_schedule(incoming_finish_bh, mis);
     return NULL;
@@ -200,6 +216,7 @@ void migration_incoming_shutdown(void)
         bql_lock();
         mis->thread_created = false;
     }
+    postcopy_incoming_cleanup();
     migration_incoming_rp_shut(mis, true);
     multifd_recv_shutdown();
 }

@@ -126,6 +126,16 @@ static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
                        json_object_get_int_member(info,
                                                   "cpu-throttle-percentage"));
     }
+    if (json_object_has_member(info, "dirty-limit-throttle-time-per-round")) {
+        monitor_printf(mon, "dirty-limit throttle time: %" PRId64 " us\n",
+                       json_object_get_int_member(info,
+                           "dirty-limit-throttle-time-per-round"));
+    }
+    if (json_object_has_member(info, "dirty-limit-ring-full-time")) {
+        monitor_printf(mon, "dirty-limit ring full time: %" PRId64 " us\n",
+                       json_object_get_int_member(info,
+                           "dirty-limit-ring-full-time"));
+    }
 }
 
 static void hmp_info_migrate_capabilities(Monitor *mon, int argc, char **argv)
@@ -307,6 +317,182 @@ static void hmp_migrate_recover(Monitor *mon, int argc, char **argv)
     hmp_qmp_run(mon, "migrate-recover", args);
 }
 
+/* ---- dirty rate and dirty limit (QEMU's HMP syntax and output) ---- */
+
+/* A whole decimal number in [0, INT64_MAX], or an error on @mon. */
+static bool hmp_parse_count(Monitor *mon, const char *str, const char *what,
+                            int64_t *out)
+{
+    char *end;
+    gint64 v;
+
+    errno = 0;
+    v = g_ascii_strtoll(str, &end, 10);
+    if (!*str || *end || errno || v < 0) {
+        monitor_printf(mon, "Error: invalid %s '%s'\n", what, str);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static void hmp_set_vcpu_dirty_limit(Monitor *mon, int argc, char **argv)
+{
+    JsonObject *args = json_object_new();
+    int64_t rate, index;
+
+    if (!hmp_parse_count(mon, argv[1], "dirty_rate", &rate) ||
+        (argc > 2 && !hmp_parse_count(mon, argv[2], "cpu_index", &index))) {
+        json_object_unref(args);
+        return;
+    }
+    json_object_set_int_member(args, "dirty-rate", rate);
+    if (argc > 2) {
+        json_object_set_int_member(args, "cpu-index", index);
+    }
+    if (hmp_qmp_run(mon, "set-vcpu-dirty-limit", args)) {
+        monitor_printf(mon, "[Please use 'info vcpu_dirty_limit' to query "
+                       "dirty limit for virtual CPU]\n");
+    }
+}
+
+static void hmp_cancel_vcpu_dirty_limit(Monitor *mon, int argc, char **argv)
+{
+    JsonObject *args = json_object_new();
+    int64_t index;
+
+    if (argc > 1) {
+        if (!hmp_parse_count(mon, argv[1], "cpu_index", &index)) {
+            json_object_unref(args);
+            return;
+        }
+        json_object_set_int_member(args, "cpu-index", index);
+    }
+    if (hmp_qmp_run(mon, "cancel-vcpu-dirty-limit", args)) {
+        monitor_printf(mon, "[Please use 'info vcpu_dirty_limit' to query "
+                       "dirty limit for virtual CPU]\n");
+    }
+}
+
+static void hmp_info_vcpu_dirty_limit(Monitor *mon, int argc, char **argv)
+{
+    g_autoptr(JsonNode) ret = hmp_qmp(mon, "query-vcpu-dirty-limit", NULL);
+    JsonArray *list;
+
+    if (!ret) {
+        return;
+    }
+    list = json_node_get_array(ret);
+    if (!json_array_get_length(list)) {
+        monitor_printf(mon, "Dirty page limit not enabled!\n");
+        return;
+    }
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonObject *v = json_array_get_object_element(list, i);
+
+        monitor_printf(mon, "vcpu[%" PRId64 "], limit rate %" PRId64
+                       " (MB/s), current rate %" PRId64 " (MB/s)\n",
+                       json_object_get_int_member(v, "cpu-index"),
+                       json_object_get_int_member(v, "limit-rate"),
+                       json_object_get_int_member(v, "current-rate"));
+    }
+}
+
+/* calc_dirty_rate [-r] [-b] second [sample_pages_per_GB] */
+static void hmp_calc_dirty_rate(Monitor *mon, int argc, char **argv)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+    bool ring = false, bitmap = false;
+    int64_t sec, pages;
+    int i = 1;
+
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (!strcmp(argv[i], "-r")) {
+            ring = true;
+        } else if (!strcmp(argv[i], "-b")) {
+            bitmap = true;
+        } else {
+            monitor_printf(mon, "Error: unknown option '%s'\n", argv[i]);
+            return;
+        }
+    }
+    if (i >= argc || argc - i > 2) {
+        monitor_printf(mon, "Error: usage: calc_dirty_rate [-r] [-b] second "
+                       "[sample_pages_per_GB]\n");
+        return;
+    }
+    if (!hmp_parse_count(mon, argv[i], "second", &sec)) {
+        return;
+    }
+    if (!sec) {
+        monitor_printf(mon, "Incorrect period length specified!\n");
+        return;
+    }
+    if (ring && bitmap) {
+        monitor_printf(mon, "Either dirty ring or dirty bitmap "
+                       "can be specified!\n");
+        return;
+    }
+    json_object_set_int_member(args, "calc-time", sec);
+    if (i + 1 < argc) {
+        if (!hmp_parse_count(mon, argv[i + 1], "sample_pages_per_GB",
+                             &pages)) {
+            return;
+        }
+        json_object_set_int_member(args, "sample-pages", pages);
+    }
+    json_object_set_string_member(args, "mode", bitmap ? "dirty-bitmap" :
+                                  ring ? "dirty-ring" : "page-sampling");
+    if (hmp_qmp_run(mon, "calc-dirty-rate", json_object_ref(args))) {
+        monitor_printf(mon, "Starting dirty rate measurement with period %"
+                       PRId64 " seconds\n", sec);
+        monitor_printf(mon, "[Please use 'info dirty_rate' to check "
+                       "results]\n");
+    }
+}
+
+static void hmp_info_dirty_rate(Monitor *mon, int argc, char **argv)
+{
+    g_autoptr(JsonNode) ret = hmp_qmp(mon, "query-dirty-rate", NULL);
+    JsonObject *o;
+    const char *mode;
+
+    if (!ret) {
+        return;
+    }
+    o = json_node_get_object(ret);
+    mode = json_object_get_string_member(o, "mode");
+    monitor_printf(mon, "Status: %s\n",
+                   json_object_get_string_member(o, "status"));
+    monitor_printf(mon, "Start Time: %" PRId64 " (ms)\n",
+                   json_object_get_int_member(o, "start-time"));
+    if (!strcmp(mode, "page-sampling")) {
+        monitor_printf(mon, "Sample Pages: %" PRId64 " (per GB)\n",
+                       json_object_get_int_member(o, "sample-pages"));
+    }
+    monitor_printf(mon, "Period: %" PRId64 " (sec)\n",
+                   json_object_get_int_member(o, "calc-time"));
+    monitor_printf(mon, "Mode: %s\n", mode);
+    monitor_printf(mon, "Dirty rate: ");
+    if (!json_object_has_member(o, "dirty-rate")) {
+        monitor_printf(mon, "(not ready)\n");
+        return;
+    }
+    monitor_printf(mon, "%" PRId64 " (MB/s)\n",
+                   json_object_get_int_member(o, "dirty-rate"));
+    if (json_object_has_member(o, "vcpu-dirty-rate")) {
+        JsonArray *v = json_object_get_array_member(o, "vcpu-dirty-rate");
+
+        for (guint k = 0; k < json_array_get_length(v); k++) {
+            JsonObject *r = json_array_get_object_element(v, k);
+
+            monitor_printf(mon, "vcpu[%" PRId64 "], Dirty rate: %" PRId64
+                           " (MB/s)\n", json_object_get_int_member(r, "id"),
+                           json_object_get_int_member(r, "dirty-rate"));
+        }
+    }
+}
+
 const HmpCommand hmp_migration_commands[] = {
     { "migrate", "[-d] [-r] uri", 1, 3, hmp_migrate, "migrate to URI (always detached; -r resumes a paused postcopy)" },
     { "migrate_incoming", "uri", 1, 1, hmp_migrate_incoming, "wait for an incoming migration on URI (needs -incoming defer)" },
@@ -317,6 +503,9 @@ const HmpCommand hmp_migration_commands[] = {
     { "migrate_start_postcopy", "", 0, 0, hmp_migrate_simple, "switch a running migration to postcopy" },
     { "migrate_pause", "", 0, 0, hmp_migrate_simple, "pause a postcopy migration (break the link)" },
     { "migrate_recover", "uri", 1, 1, hmp_migrate_recover, "recover a paused postcopy migration on URI" },
+    { "calc_dirty_rate", "[-r] [-b] second [sample_pages_per_GB]", 1, 4, hmp_calc_dirty_rate, "start a round of guest dirty rate measurement (-r: dirty ring, -b: dirty bitmap)" },
+    { "set_vcpu_dirty_limit", "dirty_rate [cpu_index]", 1, 2, hmp_set_vcpu_dirty_limit, "set dirty page rate limit (MB/s) of a vCPU, or of every vCPU" },
+    { "cancel_vcpu_dirty_limit", "[cpu_index]", 0, 1, hmp_cancel_vcpu_dirty_limit, "cancel dirty page rate limit of a vCPU, or of every vCPU" },
     { NULL }
 };
 
@@ -324,5 +513,7 @@ const HmpCommand hmp_migration_info_commands[] = {
     { "migrate", "", 0, 0, hmp_info_migrate, "show migration status" },
     { "migrate_capabilities", "", 0, 0, hmp_info_migrate_capabilities, "show current migration capabilities" },
     { "migrate_parameters", "", 0, 0, hmp_info_migrate_parameters, "show current migration parameters" },
+    { "dirty_rate", "", 0, 0, hmp_info_dirty_rate, "show dirty rate information" },
+    { "vcpu_dirty_limit", "", 0, 0, hmp_info_vcpu_dirty_limit, "show dirty page limit information of all vCPUs" },
     { NULL }
 };

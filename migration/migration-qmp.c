@@ -17,6 +17,7 @@
 #include "ram-xbzrle.h"
 #include "block.h"
 #include "cpu-throttle.h"
+#include "system/dirtylimit.h"
 
 /* "channels" (QEMU 8.2+) with one main channel is the same as "uri". */
 static const char *migrate_get_uri(JsonObject *args, Error **errp)
@@ -125,7 +126,14 @@ void qmp_query_migrate_parameters(JsonObject *args, JsonNode **ret,
 void qmp_migrate_postcopy_unsupported(JsonObject *args, JsonNode **ret,
                                       Error **errp)
 {
-    error_setg(errp, "Postcopy is not supported by this qmig build yet");
+    error_setg(errp, "Postcopy recovery (migrate-pause, migrate-recover) is "
+               "not supported by this qmig build yet");
+}
+
+void qmp_migrate_start_postcopy(JsonObject *args, JsonNode **ret,
+                                Error **errp)
+{
+    migrate_start_postcopy(errp);
 }
 
 static JsonObject *query_migrate_ram(MigrationState *s)
@@ -214,6 +222,7 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
                                   migration_status_name(state));
     switch (state) {
     case MIGRATION_STATUS_ACTIVE:
+    case MIGRATION_STATUS_POSTCOPY_ACTIVE:
     case MIGRATION_STATUS_CANCELLING:
     case MIGRATION_STATUS_PRE_SWITCHOVER:
     case MIGRATION_STATUS_DEVICE:
@@ -229,6 +238,14 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
         if (cpu_throttle_active()) {
             json_object_set_int_member(info, "cpu-throttle-percentage",
                                        cpu_throttle_get_percentage());
+        }
+        /* QEMU: shown while the dirty-limit capability limits the vCPUs. */
+        if (migrate_dirty_limit() && dirtylimit_in_service()) {
+            json_object_set_int_member(info,
+                                       "dirty-limit-throttle-time-per-round",
+                                       dirtylimit_throttle_time_us());
+            json_object_set_int_member(info, "dirty-limit-ring-full-time",
+                                       dirtylimit_ring_full_time_us());
         }
         break;
     case MIGRATION_STATUS_COMPLETED:

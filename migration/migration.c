@@ -27,6 +27,7 @@
 #include "block-dirty-bitmap.h"
 #include "savevm.h"
 #include "return-path.h"
+#include "postcopy-ram.h"
 #include "multifd.h"
 #include "cpu-throttle.h"
 #include "migration/dirtyrate.h"
@@ -151,6 +152,10 @@ void migration_parameters_changed(void)
     g_mutex_lock(&s->qemu_file_lock);
     if (s->to_dst_file && migration_state(s) == MIGRATION_STATUS_ACTIVE) {
         qemu_file_set_rate_limit(s->to_dst_file, migrate_max_bandwidth());
+    } else if (s->to_dst_file &&
+               migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+        qemu_file_set_rate_limit(s->to_dst_file,
+                                 migrate_max_postcopy_bandwidth());
     }
     g_mutex_unlock(&s->qemu_file_lock);
 }
@@ -188,7 +193,24 @@ typedef struct IterState {
     int64_t period_start;           /* ms */
     uint64_t period_bytes_start;
     uint64_t period_pages_start;
+    double last_drain;              /* previous period's, 0: none yet */
 } IterState;
+
+/*
+ * What the stopped phase may spend on pending state, in ms.  Besides the
+ * pages it pays fixed costs: the final dirty sync (about as long as the
+ * last one), CPU and device state, and the destination's commit before
+ * the guest runs there.  A tenth of the limit and the sync time are kept
+ * for those, so the measured downtime (source stop to destination run)
+ * stays within the limit, not just the part spent sending.
+ */
+static double migration_downtime_budget_ms(void)
+{
+    double limit = migrate_downtime_limit();
+    double budget = limit - limit / 10 - ram_last_sync_ns() / 1e6;
+
+    return MAX(budget, limit / 2);
+}
 
 static void migration_update_counters(MigrationState *s, QEMUFile *f,
                                       IterState *it, uint64_t pending)
@@ -208,8 +230,14 @@ static void migration_update_counters(MigrationState *s, QEMUFile *f,
             stat64_get(&mig_stats.zero_pages) - it->period_pages_start;
     bw = (double)bytes / elapsed;
     drain = migration_drain_rate(bytes, pages, elapsed);
-    s->threshold_size = (switchover_bw ? switchover_bw / 1000.0 : drain) *
-                        migrate_downtime_limit();
+    if (switchover_bw) {
+        s->threshold_size = switchover_bw / 1000.0 * migrate_downtime_limit();
+    } else {
+        /* The slower of two periods: a rate that drops overshoots. */
+        s->threshold_size = (it->last_drain > 0 ? MIN(drain, it->last_drain)
+                             : drain) * migration_downtime_budget_ms();
+    }
+    it->last_drain = drain;
     /* bytes/ms × 8 = kbit/ms = Mbit/s × 1000 */
     __atomic_store_n(&s->mbps_x1000, (uint64_t)(bw * 8.0), __ATOMIC_RELAXED);
     __atomic_store_n(&s->pages_per_second, pages * 1000 / elapsed,
@@ -260,8 +288,12 @@ cancelled:
     return false;
 }
 
-/* The iterate loop; returns true when it is time to complete. */
-static bool migration_iterate(MigrationState *s, QEMUFile *f, Error **errp)
+/*
+ * The iterate loop; returns true when it is time to complete, with
+ * *@postcopy set if that is by switching to postcopy.
+ */
+static bool migration_iterate(MigrationState *s, QEMUFile *f, bool *postcopy,
+                              Error **errp)
 {
     IterState it = {
         .period_start = migration_clock_ms(),
@@ -272,6 +304,11 @@ static bool migration_iterate(MigrationState *s, QEMUFile *f, Error **errp)
         uint64_t must, can;
         int ret;
 
+        if (migrate_postcopy_ram() &&
+            __atomic_load_n(&s->start_postcopy, __ATOMIC_ACQUIRE)) {
+            *postcopy = true;
+            return true;
+        }
         qemu_savevm_state_pending_estimate(&must, &can);
         if (must + can <= s->threshold_size) {
             uint64_t before = must + can;
@@ -301,6 +338,99 @@ static bool migration_iterate(MigrationState *s, QEMUFile *f, Error **errp)
     return false;
 }
 
+/* ---- postcopy (source) ---- */
+
+/*
+ * The switch: stop the VM, then (savevm.c) end the sections that cannot
+ * go on in postcopy, DISCARD what the destination holds stale, and send
+ * the device state in a package that ends with RUN.  From the first
+ * step on, a failure leaves the source's guest stopped (postcopy_started):
+ * the destination may be running it already.
+ */
+static bool migration_postcopy_start(MigrationState *s, QEMUFile *f,
+                                     int64_t *downtime_start, Error **errp)
+{
+    bool ok;
+
+    trace_migration_postcopy_start();
+    bql_lock();
+    if (!migrate_set_state(&s->state, MIGRATION_STATUS_ACTIVE,
+                           MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        bql_unlock();
+        error_setg(errp, "migration was cancelled");
+        return false;
+    }
+    *downtime_start = migration_clock_ms();
+    s->vm_old_running = runstate_is_running();
+    vm_stop_force_state(RUN_STATE_FINISH_MIGRATE);
+    s->postcopy_started = true;
+    qemu_file_set_rate_limit(f, 0);
+    ok = qemu_savevm_state_postcopy_switch(f, errp);
+    bql_unlock();
+    /* Postcopy's downtime: until the destination can run the guest. */
+    __atomic_store_n(&s->downtime, migration_clock_ms() - *downtime_start,
+                     __ATOMIC_RELAXED);
+    qemu_file_set_rate_limit(f, migrate_max_postcopy_bandwidth());
+    return ok;
+}
+
+/*
+ * After the switch: send the remaining pages (requested ones first) at
+ * max-postcopy-bandwidth, then the end of the stream.  No dirty sync:
+ * the guest does not run here any more.
+ */
+static bool migration_postcopy_run(MigrationState *s, QEMUFile *f,
+                                   Error **errp)
+{
+    IterState it = {
+        .period_start = migration_clock_ms(),
+        .period_bytes_start = migration_bytes_sent(f),
+    };
+
+    while (migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+        int ret = qemu_savevm_state_iterate(f);
+
+        if (ret < 0 || qemu_file_get_error(f)) {
+            qemu_file_get_error_obj(f, errp);
+            if (errp && !*errp) {
+                error_setg(errp, "sending RAM in postcopy failed: %s",
+                           g_strerror(-ret));
+            }
+            return false;
+        }
+        if (ret == 1) {
+            return qemu_savevm_state_complete_postcopy(f, errp);
+        }
+        migration_update_counters(s, f, &it, ram_bytes_remaining());
+        if (qemu_file_rate_limit(f)) {
+            /* A page request is worth waking up for. */
+            ram_postcopy_wait_request(10);
+        }
+    }
+    error_setg(errp, "postcopy was interrupted (state %s)",
+               migration_status_name(migration_state(s)));
+    return false;
+}
+
+bool migrate_start_postcopy(Error **errp)
+{
+    MigrationState *s = &current_migration;
+
+    if (!migrate_postcopy_ram()) {
+        error_setg(errp, "Enable postcopy with migrate_set_capability before"
+                   " the start of migration");
+        return false;
+    }
+    if (migration_state(s) == MIGRATION_STATUS_NONE) {
+        error_setg(errp, "Postcopy must be started after migration has been"
+                   " started");
+        return false;
+    }
+    /* As QEMU: not an error once the migration is over (that would race). */
+    __atomic_store_n(&s->start_postcopy, true, __ATOMIC_RELEASE);
+    return true;
+}
+
 /* Close the stream in this thread: an exec: child's exit status counts. */
 static bool migration_close_file(MigrationState *s, Error **errp)
 {
@@ -323,7 +453,8 @@ static void migration_cleanup_bh(void *opaque)
     }
     qemu_thread_join(&s->thread);
     s->thread_created = false;
-    if (state == MIGRATION_STATUS_COMPLETED) {
+    if (state == MIGRATION_STATUS_COMPLETED || s->postcopy_started) {
+        /* After the switch the source's memory may be incomplete. */
         runstate_set(RUN_STATE_POSTMIGRATE);
     } else if (s->vm_old_running) {
         /* Failed or cancelled after the VM was stopped: it runs on here. */
@@ -355,11 +486,16 @@ static void *migration_thread(void *opaque)
     MigrationState *s = opaque;
     QEMUFile *f = s->to_dst_file;   /* stays valid until we close it */
     Error *err = NULL;
-    int64_t downtime_start = 0;
+    int64_t downtime_start = 0, downtime_end;
+    bool postcopy = false;
     bool ok;
 
     qemu_savevm_state_header(f);
-    ok = migration_rp_start(s, f, &err) && qemu_savevm_state_setup(f, &err);
+    ok = migration_rp_start(s, f, &err);
+    if (ok && migrate_postcopy_ram()) {
+        qemu_savevm_send_postcopy_advise(f);
+    }
+    ok = ok && qemu_savevm_state_setup(f, &err);
     __atomic_store_n(&s->setup_time, migration_clock_ms() - s->start_time,
                      __ATOMIC_RELAXED);
     if (ok && !migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
@@ -368,8 +504,14 @@ static void *migration_thread(void *opaque)
         ok = false;
     }
     mig_throttle_reset();
-    ok = ok && migration_iterate(s, f, &err) &&
-         migration_completion(s, f, &downtime_start, &err);
+    ok = ok && migration_iterate(s, f, &postcopy, &err);
+    if (ok && postcopy) {
+        ok = migration_postcopy_start(s, f, &downtime_start, &err) &&
+             migration_postcopy_run(s, f, &err);
+        trace_migration_postcopy_done(ok);
+    } else if (ok) {
+        ok = migration_completion(s, f, &downtime_start, &err);
+    }
     /*
      * With a return path the guest is the destination's only once it has
      * said so (SHUT 0); until then, a failure restarts it here.
@@ -377,8 +519,15 @@ static void *migration_thread(void *opaque)
     if (!migration_rp_finish(s, !ok, &err)) {
         ok = false;
     }
+    /*
+     * The downtime ends here: everything is sent (and, with a return
+     * path, the destination runs the guest).  The cleanup below (dirty
+     * log off, bitmaps freed: tens of ms for a large guest) is not part
+     * of the guest's pause.
+     */
+    downtime_end = migration_clock_ms();
     /* Done or failed, the source's guest runs at full speed again. */
-    cpu_throttle_stop();
+    mig_throttle_stop();
     if (ok) {
         qemu_savevm_state_cleanup();
         ok = migration_close_file(s, &err);
@@ -392,10 +541,15 @@ static void *migration_thread(void *opaque)
     if (ok) {
         int64_t now = migration_clock_ms();
 
-        __atomic_store_n(&s->downtime, now - downtime_start, __ATOMIC_RELAXED);
+        if (!postcopy) {
+            __atomic_store_n(&s->downtime, downtime_end - downtime_start,
+                             __ATOMIC_RELAXED);
+        }
         __atomic_store_n(&s->total_time, now - s->start_time,
                          __ATOMIC_RELAXED);
-        migrate_set_state(&s->state, MIGRATION_STATUS_DEVICE,
+        migrate_set_state(&s->state, postcopy ?
+                          MIGRATION_STATUS_POSTCOPY_ACTIVE :
+                          MIGRATION_STATUS_DEVICE,
                           MIGRATION_STATUS_COMPLETED);
     } else {
         migration_thread_fail(s, err);
@@ -474,6 +628,8 @@ bool migrate_start_outgoing(const char *uri, Error **errp)
     s->setup_time = s->total_time = s->downtime = s->expected_downtime = 0;
     s->mbps_x1000 = s->pages_per_second = 0;
     s->threshold_size = 0;
+    s->start_postcopy = false;
+    s->postcopy_started = false;
     s->start_time = migration_clock_ms();
     __atomic_store_n(&s->state, MIGRATION_STATUS_NONE, __ATOMIC_SEQ_CST);
     migrate_set_state(&s->state, MIGRATION_STATUS_NONE,
@@ -549,6 +705,13 @@ void migration_shutdown(void)
 
     migrate_cancel(&err);
     error_free(err);
+    /* Postcopy cannot be cancelled, but at exit its stream must end. */
+    g_mutex_lock(&s->qemu_file_lock);
+    if (s->to_dst_file &&
+        migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+        qemu_file_shutdown(s->to_dst_file);
+    }
+    g_mutex_unlock(&s->qemu_file_lock);
     if (s->thread_created) {
         /* The thread needs no BQL once cancelled; it may schedule a BH. */
         bql_unlock();

@@ -70,6 +70,13 @@ typedef struct MigrationState {
     QemuSemaphore pause_sem;        /* pause-before-switchover */
     /* The return path (return-path.c), or NULL; migration thread only. */
     MigrationRP *rp;
+    /* Postcopy: asked by migrate-start-postcopy (atomic, any thread). */
+    bool start_postcopy;
+    /*
+     * The switch to postcopy began: the source's guest must not run again.
+     * Migration thread; read by the cleanup BH after the join.
+     */
+    bool postcopy_started;
 } MigrationState;
 
 /* The incoming side. */
@@ -91,6 +98,8 @@ typedef struct MigrationIncomingState {
      */
     GMutex rp_mutex;
     QEMUFile *to_src_file;          /* rp_mutex */
+    /* Block of the last REQ_PAGES_ID on to_src_file ("": none); rp_mutex */
+    char rp_last_block[256];
 } MigrationIncomingState;
 
 MigrationState *migrate_get_current(void);
@@ -113,6 +122,8 @@ bool migrate_start_incoming(const char *uri, bool exit_on_error,
                             Error **errp);
 bool migrate_cancel(Error **errp);
 bool migrate_continue(int from_state, Error **errp);
+/* migrate-start-postcopy: the migration thread switches when it sees it. */
+bool migrate_start_postcopy(Error **errp);
 
 /* The incoming side's set-up and exit (migration/incoming.c). */
 void migration_incoming_init(void);

@@ -14,7 +14,9 @@
 #include "system/kvm.h"
 #include "monitor/qmp-commands.h"
 #include "migration/misc.h"
+#include "system/runstate.h"
 #include "options.h"
+#include "postcopy-ram.h"
 #include "block-dirty-bitmap.h"
 
 static const char *const capability_names[MIGRATION_CAPABILITY__MAX] = {
@@ -57,6 +59,9 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_MULTIFD] = true,          /* multifd.c */
     [MIGRATION_CAPABILITY_AUTO_CONVERGE] = true,    /* cpu-throttle.c */
     [MIGRATION_CAPABILITY_RETURN_PATH] = true,      /* return-path.c */
+    [MIGRATION_CAPABILITY_POSTCOPY_RAM] = true,     /* postcopy-ram.c */
+    [MIGRATION_CAPABILITY_RELEASE_RAM] = true,      /* ram.c, in postcopy */
+    [MIGRATION_CAPABILITY_DIRTY_LIMIT] = true,      /* system/dirtylimit.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */
@@ -186,6 +191,7 @@ bool migrate_dirty_bitmaps(void) { return migrate_capability(MIGRATION_CAPABILIT
 bool migrate_validate_uuid(void) { return migrate_capability(MIGRATION_CAPABILITY_VALIDATE_UUID); }
 bool migrate_zero_copy_send(void) { return migrate_capability(MIGRATION_CAPABILITY_ZERO_COPY_SEND); }
 bool migrate_mapped_ram(void) { return migrate_capability(MIGRATION_CAPABILITY_MAPPED_RAM); }
+bool migrate_dirty_limit(void) { return migrate_capability(MIGRATION_CAPABILITY_DIRTY_LIMIT); }
 
 uint64_t migrate_max_bandwidth(void) { return param_get(P_MAX_BANDWIDTH); }
 uint64_t migrate_downtime_limit(void) { return param_get(P_DOWNTIME_LIMIT); }
@@ -202,6 +208,8 @@ int migrate_cpu_throttle_increment(void) { return param_get(P_CPU_THROTTLE_INCRE
 bool migrate_cpu_throttle_tailslow(void) { return param_get(P_CPU_THROTTLE_TAILSLOW); }
 int migrate_max_cpu_throttle(void) { return param_get(P_MAX_CPU_THROTTLE); }
 int migrate_throttle_trigger_threshold(void) { return param_get(P_THROTTLE_TRIGGER); }
+uint64_t migrate_vcpu_dirty_limit(void) { return param_get(P_VCPU_DIRTY_LIMIT); }
+uint64_t migrate_vcpu_dirty_limit_period(void) { return param_get(P_X_VCPU_DIRTY_LIMIT_PERIOD); }
 
 static int capability_lookup(const char *name)
 {
@@ -219,6 +227,16 @@ static bool caps_check(const bool *caps, Error **errp)
     if (caps[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] &&
         !caps[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
         error_setg(errp, "Postcopy preempt requires postcopy-ram");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        caps[MIGRATION_CAPABILITY_X_IGNORE_SHARED]) {
+        error_setg(errp, "Postcopy is not compatible with ignore-shared");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        caps[MIGRATION_CAPABILITY_MULTIFD]) {
+        error_setg(errp, "Postcopy is not yet compatible with multifd");
         return false;
     }
     if (caps[MIGRATION_CAPABILITY_XBZRLE] &&
@@ -246,10 +264,6 @@ static bool caps_check(const bool *caps, Error **errp)
                        " property 'dirty-ring-size' set");
             return false;
         }
-        /* The ring is read (kvm_dirty_ring_vcpu_pages); the limiter is not. */
-        error_setg(errp, "dirty-limit is not supported by this qmig build "
-                   "yet: the per-vCPU dirty limiter is not written");
-        return false;
     }
     for (int i = 0; i < MIGRATION_CAPABILITY__MAX; i++) {
         if (caps[i] && !capability_supported[i]) {
@@ -297,6 +311,13 @@ bool migrate_set_capabilities_json(JsonArray *list, Error **errp)
         new_caps[cap] = json_object_get_boolean_member(obj, "state");
     }
     if (!caps_check(new_caps, errp)) {
+        return false;
+    }
+    /* QEMU's check: only the destination needs userfaultfd. */
+    if (new_caps[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        !capabilities[MIGRATION_CAPABILITY_POSTCOPY_RAM] &&
+        runstate_check(RUN_STATE_INMIGRATE) &&
+        !postcopy_ram_supported_by_host(errp)) {
         return false;
     }
     for (int i = 0; i < MIGRATION_CAPABILITY__MAX; i++) {
@@ -487,9 +508,11 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
         return false;
     }
     /* The destination answers on the same connection: not a file. */
-    if (migrate_return_path() && g_str_has_prefix(uri, "file:")) {
-        error_setg(errp, "The return-path capability needs a two-way "
+    if ((migrate_return_path() || migrate_postcopy_ram()) &&
+        g_str_has_prefix(uri, "file:")) {
+        error_setg(errp, "The %s capability needs a two-way "
                    "connection; the %s URI '%s' is a file",
+                   migrate_return_path() ? "return-path" : "postcopy-ram",
                    incoming ? "incoming" : "outgoing", uri);
         return false;
     }

@@ -72,6 +72,7 @@ bool migrate_dirty_bitmaps(void);
 bool migrate_validate_uuid(void);
 bool migrate_zero_copy_send(void);
 bool migrate_mapped_ram(void);
+bool migrate_dirty_limit(void);
 
 uint64_t migrate_max_bandwidth(void);           /* bytes/s, 0 = unlimited */
 uint64_t migrate_downtime_limit(void);          /* ms */
@@ -88,6 +89,8 @@ int migrate_cpu_throttle_increment(void);
 bool migrate_cpu_throttle_tailslow(void);
 int migrate_max_cpu_throttle(void);
 int migrate_throttle_trigger_threshold(void);
+uint64_t migrate_vcpu_dirty_limit(void);        /* MB/s per vCPU */
+uint64_t migrate_vcpu_dirty_limit_period(void); /* ms */
 
 /* QMP: migrate-set-capabilities / query-migrate-capabilities / ... */
 bool migrate_set_capabilities_json(JsonArray *caps, Error **errp);

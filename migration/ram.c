@@ -34,10 +34,23 @@
  * it sent plainly, by copy (its cache copy must match what was sent).
  * An XBZRLE record is decoded onto the destination's copy of the page.
  *
+ * Postcopy (postcopy-ram.h).  At the switch the last sync runs and every
+ * page still dirty is named in DISCARD commands (the destination may
+ * hold an old copy).  Then the iterate hook sends the pages the
+ * destination asked for (queued by the return-path thread) ahead of the
+ * background walk, as plain PAGE/ZERO records; a requested page is sent
+ * even if its bit is clear, because a page never populated here has no
+ * bit and the destination has none either.  With release-ram each page
+ * sent is dropped here.  On the destination, from LISTEN on, the listen
+ * thread places pages with postcopy_place_page() instead of writing them.
+ *
  * Threads and locks: all save hooks run in the migration thread and all
- * load hooks in the incoming thread (see register.h); the bitmaps and
- * walk position below are owned by that thread (no lock; postcopy will
- * add a bitmap mutex for the return-path thread's page requests).  Only
+ * load hooks in the incoming thread (or the postcopy listen thread; see
+ * register.h); the walk position is the migration thread's.  The bitmaps
+ * are the migration thread's too until the switch; in postcopy every
+ * test-and-clear takes bitmap_mutex (a preempt channel's sender will
+ * clear bits as well).  The request queue is protected by req_mutex,
+ * which the return-path thread takes to add requests.  Only
  * ram_dirty_pages is read by other threads (query-migrate), atomically.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -45,6 +58,8 @@
 #include "qemu/osdep.h"
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include "qapi/error.h"
 #include "qemu/bitmap.h"
 #include "system/ramblock.h"
@@ -56,6 +71,10 @@
 #include "ram.h"
 #include "ram-xbzrle.h"
 #include "multifd.h"
+#include "postcopy-ram.h"
+#include "postcopy-preempt.h"
+#include "postcopy-recover.h"
+#include "savevm.h"
 #include "trace.h"
 
 #define RAM_SECTION_VERSION 4
@@ -80,6 +99,14 @@
 typedef struct RAMSendBlock {
     RAMBlock *rb;
     unsigned long *bmap;        /* pages still to send */
+    /*
+     * release-ram in postcopy: pages sent since the switch (bitmap_mutex).
+     * A requested page that is clean and already sent is not sent again:
+     * its copy here may be released (zero) and, on the preempt channel,
+     * could overtake the real one.
+     */
+    unsigned long *sent;
+    bool reloaded;              /* recovery: RECV_BITMAP seen; bitmap_mutex */
     uint64_t pages;
 } RAMSendBlock;
 
@@ -90,21 +117,61 @@ typedef struct RAMSaveState {
     guint cur;                  /* walk position: block index... */
     uint64_t cur_page;          /* ...and the next page to look at */
     RAMBlock *last_sent;        /* for RAM_SAVE_FLAG_CONTINUE */
+    /* postcopy-preempt: the channel (set at the switch) and its CONTINUE. */
+    QEMUFile *preempt_f;
+    RAMBlock *preempt_last_sent;    /* the preempt sender's */
     bool vm_stopped;            /* in save_live_complete_precopy */
     int64_t rate_start_ns;      /* dirty_pages_rate period */
     uint64_t rate_pages;        /* pages newly dirtied in the period */
     bool multifd_flush;         /* a bitmap sync since the last flush */
+    bool postcopy;              /* past the switch; migration thread */
+    GMutex bitmap_mutex;        /* the bitmaps, in postcopy */
+    GMutex req_mutex;           /* requests, last_req; req_cond */
+    GCond req_cond;             /* a request was queued */
+    GQueue requests;            /* RAMRequest, oldest first */
+    RAMSendBlock *last_req;     /* block of the last REQ_PAGES_ID */
+    /* Recovery: blocks whose RECV_BITMAP arrived; bitmap_mutex. */
+    guint bitmaps_reloaded;
 } RAMSaveState;
+
+/* One page request from the destination (postcopy). */
+typedef struct RAMRequest {
+    RAMSendBlock *block;
+    uint64_t first;             /* page */
+    uint64_t npages;
+} RAMRequest;
+
+/*
+ * Destination: PAGE data for fd-backed shared RAM (memfd, or a file with
+ * share=on) is gathered here and written into the file with pwrite, not
+ * through the mapping.  The first write through the mapping takes a page
+ * fault, and the kernel zeroes a fresh page that the copy then
+ * overwrites; pwrite allocates and fills the page in one go, with no
+ * fault and no zeroing (fill-4G in docs/devel/migration/benchmarks.md).
+ */
+#define RAM_LOAD_BATCH_PAGES 256        /* 1 MiB */
+
+typedef struct RAMLoadBatch {
+    RAMBlock *rb;               /* block of the queued pages */
+    uint8_t *buf;               /* RAM_LOAD_BATCH_PAGES pages, lazily */
+    uint64_t offset[RAM_LOAD_BATCH_PAGES];  /* of page i in buf */
+    unsigned int n;             /* pages queued */
+} RAMLoadBatch;
 
 /* Destination state: between load_setup and load_cleanup; incoming thread. */
 typedef struct RAMLoadState {
     RAMBlock *last_block;       /* block of the previous page record */
+    RAMLoadBatch batch;         /* written out before any other record */
+    bool postcopy;              /* from LISTEN: place pages atomically */
+    uint8_t *postcopy_buf;      /* one page, to place it from */
 } RAMLoadState;
 
 static RAMSaveState *ram_save_state;
 static RAMLoadState ram_load_state_s;
 /* Pages set in the migration bitmaps; atomic (query-migrate reads it). */
 static uint64_t ram_dirty_pages;
+/* Duration of the last ram_bitmap_sync(), ns; atomic. */
+static uint64_t ram_sync_ns;
 
 static uint64_t ram_pages(const RAMBlock *rb)
 {
@@ -160,6 +227,11 @@ uint64_t ram_bytes_total_migratable(void)
         }
     }
     return total;
+}
+
+uint64_t ram_last_sync_ns(void)
+{
+    return __atomic_load_n(&ram_sync_ns, __ATOMIC_RELAXED);
 }
 
 uint64_t ram_bytes_remaining(void)
@@ -311,6 +383,37 @@ static bool ram_scan_file_data(RAMBlock *rb, unsigned long *bmap)
     return true;
 }
 
+#ifndef TMPFS_MAGIC
+#define TMPFS_MAGIC 0x01021994
+#endif
+
+/* memfd (not hugetlb) or a file on tmpfs. */
+static bool ram_block_is_shmem(RAMBlock *rb)
+{
+    struct statfs sfs;
+
+    return rb->fd >= 0 && fstatfs(rb->fd, &sfs) == 0 &&
+           sfs.f_type == TMPFS_MAGIC;
+}
+
+/*
+ * Shared shmem: a page mapped in the block is a page of the file, so the
+ * file's data ranges are all there is to find (pagemap adds nothing).  A
+ * file allocated in full (st_blocks) needs no walk at all: the walk
+ * costs ~35 ms per 4 GiB of data, setup time the guest waits through.
+ */
+static bool ram_scan_shmem(RAMBlock *rb, unsigned long *bmap)
+{
+    struct stat st;
+
+    if (fstat(rb->fd, &st) == 0 && (uint64_t)st.st_size == rb->used_length &&
+        (uint64_t)st.st_blocks * 512 >= rb->used_length) {
+        bitmap_set(bmap, 0, ram_pages(rb));
+        return true;
+    }
+    return ram_scan_file_data(rb, bmap);
+}
+
 /*
  * Mark the pages of @rb that the first pass must look at.  Where the
  * kernel cannot tell, every page.
@@ -322,6 +425,8 @@ static void ram_mark_populated(RAMBlock *rb, unsigned long *bmap)
 
     if (rb->fd >= 0 && !rb->shared) {
         ok = false;     /* unpopulated pages read the file, not zeros */
+    } else if (ram_block_is_shmem(rb)) {
+        ok = ram_scan_shmem(rb, bmap);
     } else {
         ok = ram_scan_pagemap(rb, bmap) &&
              (rb->fd < 0 || ram_scan_file_data(rb, bmap));
@@ -361,6 +466,7 @@ static bool ram_multifd_on(void)
 /* Fold everything written since the last sync into the bitmaps. */
 static void ram_bitmap_sync(RAMSaveState *st)
 {
+    int64_t start = get_clock_ns();
     uint64_t added = 0;
 
     for (guint i = 0; i < st->nr_blocks; i++) {
@@ -373,6 +479,7 @@ static void ram_bitmap_sync(RAMSaveState *st)
     st->multifd_flush = ram_multifd_on();
     migration_pass_done(stat64_get(&mig_stats.dirty_sync_count));
     ram_dirty_rate_update(st, added);
+    __atomic_store_n(&ram_sync_ns, get_clock_ns() - start, __ATOMIC_RELAXED);
     trace_ram_bitmap_sync(added, stat64_get(&ram_dirty_pages));
 }
 
@@ -422,23 +529,27 @@ static bool ram_page_is_zero(const uint8_t *p)
 static size_t ram_put_header(QEMUFile *f, RAMSaveState *st, RAMBlock *rb,
                              uint64_t offset, uint64_t flags)
 {
+    /* Each channel has its own "previous block". */
+    RAMBlock **last = f == st->preempt_f ? &st->preempt_last_sent
+                                         : &st->last_sent;
     size_t len;
 
-    if (rb == st->last_sent) {
+    if (rb == *last) {
         qemu_put_be64(f, offset | flags | RAM_SAVE_FLAG_CONTINUE);
         return 8;
     }
     len = strlen(rb->idstr);
     qemu_put_be64(f, offset | flags);
     qemu_put_counted_string(f, rb->idstr);
-    st->last_sent = rb;
+    *last = rb;
     return 8 + 1 + len;
 }
 
 static void ram_account(RAMSaveState *st, size_t bytes)
 {
-    stat64_add(st->vm_stopped ? &mig_stats.downtime_bytes
-                              : &mig_stats.precopy_bytes, bytes);
+    stat64_add(st->postcopy ? &mig_stats.postcopy_bytes :
+               st->vm_stopped ? &mig_stats.downtime_bytes :
+               &mig_stats.precopy_bytes, bytes);
     stat64_add(&mig_stats.transferred, bytes);
 }
 
@@ -517,7 +628,8 @@ static void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     uint64_t offset = page << TARGET_PAGE_BITS;
     uint8_t *host = b->rb->host + offset;
     const uint8_t *data = host;
-    bool xbzrle = ram_xbzrle_enabled();
+    /* The destination cannot patch a page it does not have yet. */
+    bool xbzrle = ram_xbzrle_enabled() && !st->postcopy;
     size_t bytes;
 
     if (ram_send_page_multifd(f, b, offset)) {
@@ -533,8 +645,9 @@ static void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
         }
     } else if (xbzrle && ram_send_xbzrle(f, st, b, offset, &data)) {
         return;
-    } else if (xbzrle && !st->vm_stopped) {
-        /* @data may be the cache's copy, which changes later: copy it. */
+    } else if ((xbzrle && !st->vm_stopped) ||
+               (st->postcopy && migrate_release_ram())) {
+        /* By copy: the cache's copy changes, or release-ram drops it. */
         bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_PAGE);
         qemu_put_buffer(f, data, TARGET_PAGE_SIZE);
         bytes += TARGET_PAGE_SIZE;
@@ -589,6 +702,473 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
     return false;
 }
 
+/* ---- Source: postcopy ---- */
+
+static void ram_put_eos(QEMUFile *f, RAMSaveState *st);
+
+/* release-ram: drop a page sent in postcopy (this guest never runs again). */
+static void ram_release_page(RAMBlock *rb, uint64_t offset)
+{
+    int ret;
+
+    if (rb->fd >= 0 && rb->shared) {
+        ret = fallocate(rb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                        offset, TARGET_PAGE_SIZE);
+    } else {
+        ret = madvise(rb->host + offset, TARGET_PAGE_SIZE, MADV_DONTNEED);
+    }
+    if (ret < 0) {
+        trace_ram_release_page_failed(rb->idstr, offset, errno);
+    }
+}
+
+/*
+ * Send page @page of @b in postcopy if it is dirty, or anyway with
+ * @force (a requested page); true if it was sent.
+ */
+static bool ram_postcopy_send_one(QEMUFile *f, RAMSaveState *st,
+                                  RAMSendBlock *b, uint64_t page, bool force)
+{
+    bool dirty, again = false;
+
+    g_mutex_lock(&st->bitmap_mutex);
+    dirty = test_and_clear_bit(page, b->bmap);
+    if (b->sent && (dirty || force)) {
+        again = test_and_set_bit(page, b->sent) && !dirty;
+    }
+    g_mutex_unlock(&st->bitmap_mutex);
+    if (dirty) {
+        stat64_add(&ram_dirty_pages, -1ULL);
+    } else if (!force || again) {
+        return false;
+    }
+    ram_send_page(f, st, b, page);
+    if (migrate_release_ram()) {
+        ram_release_page(b->rb, page << TARGET_PAGE_BITS);
+    }
+    return true;
+}
+
+/* Send the oldest queued request; false if there is none. */
+static bool ram_postcopy_send_requested(QEMUFile *f, RAMSaveState *st)
+{
+    RAMRequest *req;
+
+    g_mutex_lock(&st->req_mutex);
+    req = g_queue_pop_head(&st->requests);
+    g_mutex_unlock(&st->req_mutex);
+    if (!req) {
+        return false;
+    }
+    trace_ram_postcopy_send_request(req->block->rb->idstr,
+                                    req->first << TARGET_PAGE_BITS,
+                                    req->npages);
+    for (uint64_t i = 0; i < req->npages; i++) {
+        ram_postcopy_send_one(f, st, req->block, req->first + i, true);
+    }
+    g_free(req);
+    /* A vCPU waits for it: do not leave it in the buffer. */
+    qemu_fflush(f);
+    return true;
+}
+
+/*
+ * Postcopy's iterate: requested pages whenever there are some, the
+ * background walk while the rate limit allows; true once every page has
+ * been sent.
+ */
+static bool ram_postcopy_iterate(QEMUFile *f, RAMSaveState *st)
+{
+    int64_t start = get_clock_ns();
+    uint64_t sent = 0;
+
+    while (!qemu_file_get_error(f)) {
+        RAMSendBlock *b;
+        uint64_t page;
+        bool found;
+
+        /* With postcopy-preempt, requests go on their own channel. */
+        if (!st->preempt_f && ram_postcopy_send_requested(f, st)) {
+            continue;
+        }
+        if (qemu_file_rate_limit(f)) {
+            break;
+        }
+        g_mutex_lock(&st->bitmap_mutex);
+        found = ram_next_dirty(st, &b, &page);
+        g_mutex_unlock(&st->bitmap_mutex);
+        if (!found) {
+            return true;
+        }
+        ram_postcopy_send_one(f, st, b, page, false);
+        if (++sent % RAM_ITERATE_CLOCK_EVERY == 0 &&
+            get_clock_ns() - start > RAM_ITERATE_MAX_NS) {
+            break;
+        }
+    }
+    return false;
+}
+
+void ram_postcopy_wait_request(int64_t ms)
+{
+    RAMSaveState *st = ram_save_state;
+
+    if (!st) {
+        return;
+    }
+    if (st->preempt_f) {
+        g_usleep(ms * 1000);    /* requests are the preempt sender's */
+        return;
+    }
+    g_mutex_lock(&st->req_mutex);
+    if (g_queue_is_empty(&st->requests)) {
+        g_cond_wait_until(&st->req_cond, &st->req_mutex,
+                          g_get_monotonic_time() + ms * 1000);
+    }
+    g_mutex_unlock(&st->req_mutex);
+}
+
+bool ram_postcopy_preempt_send(QEMUFile *f, const bool *quit,
+                               uint64_t *pages)
+{
+    RAMSaveState *st = ram_save_state;
+    RAMRequest *req;
+
+    *pages = 0;
+    g_mutex_lock(&st->req_mutex);
+    while (g_queue_is_empty(&st->requests) &&
+           !__atomic_load_n(quit, __ATOMIC_SEQ_CST)) {
+        g_cond_wait(&st->req_cond, &st->req_mutex);
+    }
+    req = g_queue_pop_head(&st->requests);
+    g_mutex_unlock(&st->req_mutex);
+    if (!req) {
+        return false;   /* told to quit, nothing left */
+    }
+    trace_ram_postcopy_send_request(req->block->rb->idstr,
+                                    req->first << TARGET_PAGE_BITS,
+                                    req->npages);
+    for (uint64_t i = 0; i < req->npages; i++) {
+        *pages += ram_postcopy_send_one(f, st, req->block, req->first + i,
+                                        true);
+    }
+    g_free(req);
+    qemu_fflush(f);
+    return true;
+}
+
+void ram_postcopy_preempt_wake(void)
+{
+    RAMSaveState *st = ram_save_state;
+
+    if (st) {
+        g_mutex_lock(&st->req_mutex);
+        g_cond_broadcast(&st->req_cond);
+        g_mutex_unlock(&st->req_mutex);
+    }
+}
+
+static RAMSendBlock *ram_find_send_block(RAMSaveState *st, const char *name)
+{
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        if (!strcmp(st->blocks[i].rb->idstr, name)) {
+            return &st->blocks[i];
+        }
+    }
+    return NULL;
+}
+
+/* The checks of one request (req_mutex held); the block, or NULL. */
+static RAMSendBlock *ram_request_check(RAMSaveState *st, const char *rbname,
+                                       uint64_t start, uint64_t len,
+                                       Error **errp)
+{
+    RAMSendBlock *b;
+    uint64_t used;
+
+    if (!rbname) {
+        b = st->last_req;
+        if (!b) {
+            error_setg(errp, "MIG_RP_MSG_REQ_PAGES has no previous block");
+            return NULL;
+        }
+    } else {
+        b = ram_find_send_block(st, rbname);
+        if (!b) {
+            error_setg(errp, "MIG_RP_MSG_REQ_PAGES has no block '%s'",
+                       rbname);
+            return NULL;
+        }
+        st->last_req = b;
+    }
+    used = b->rb->used_length;
+    if (!len || (start | len) & (b->rb->page_size - 1)) {
+        error_setg(errp, "MIG_RP_MSG_REQ_PAGES: Misaligned page request, "
+                   "start: 0x%" PRIx64 " len: 0x%" PRIx64, start, len);
+        return NULL;
+    }
+    if (start >= used || len > used - start) {
+        error_setg(errp, "MIG_RP_MSG_REQ_PAGES request overrun, start=0x%"
+                   PRIx64 " len=0x%" PRIx64 " blocklen=0x%" PRIx64,
+                   start, len, used);
+        return NULL;
+    }
+    return b;
+}
+
+bool ram_save_queue_pages(const char *rbname, uint64_t start, uint64_t len,
+                          Error **errp)
+{
+    RAMSaveState *st = __atomic_load_n(&ram_save_state, __ATOMIC_ACQUIRE);
+    RAMSendBlock *b;
+    RAMRequest *req;
+
+    if (!st) {
+        error_setg(errp, "MIG_RP_MSG_REQ_PAGES before RAM migration was "
+                   "set up");
+        return false;
+    }
+    stat64_add(&mig_stats.postcopy_requests, 1);
+    g_mutex_lock(&st->req_mutex);
+    b = ram_request_check(st, rbname, start, len, errp);
+    if (b) {
+        req = g_new(RAMRequest, 1);
+        req->block = b;
+        req->first = start >> TARGET_PAGE_BITS;
+        req->npages = len >> TARGET_PAGE_BITS;
+        g_queue_push_tail(&st->requests, req);
+        g_cond_broadcast(&st->req_cond);
+    }
+    g_mutex_unlock(&st->req_mutex);
+    return b != NULL;
+}
+
+/* ---- Source: postcopy recovery ---- */
+
+bool ram_postcopy_resume_prepare(QEMUFile *f, Error **errp)
+{
+    RAMSaveState *st = ram_save_state;
+
+    if (!st || !st->postcopy) {
+        error_setg(errp, "Postcopy recovery without RAM in postcopy");
+        return false;
+    }
+    /* A new stream: its first record names its block, as does a request. */
+    st->last_sent = NULL;
+    g_mutex_lock(&st->req_mutex);
+    st->last_req = NULL;
+    g_mutex_unlock(&st->req_mutex);
+    g_mutex_lock(&st->bitmap_mutex);
+    st->bitmaps_reloaded = 0;
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        st->blocks[i].reloaded = false;
+    }
+    g_mutex_unlock(&st->bitmap_mutex);
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        uint8_t buf[256];
+        size_t len = postcopy_recv_bitmap_put_name(st->blocks[i].rb->idstr,
+                                                   buf);
+
+        trace_ram_postcopy_recv_bitmap_request(st->blocks[i].rb->idstr);
+        qemu_savevm_send_command(f, MIG_CMD_RECV_BITMAP, len, buf);
+    }
+    qemu_fflush(f);
+    return qemu_file_get_error_obj(f, errp) == 0;
+}
+
+bool ram_postcopy_reload_bitmap(const char *name, QEMUFile *from_dst,
+                                Error **errp)
+{
+    RAMSaveState *st = __atomic_load_n(&ram_save_state, __ATOMIC_ACQUIRE);
+    g_autofree uint8_t *le = NULL;
+    g_autofree unsigned long *to_send = NULL;
+    RAMSendBlock *b;
+    uint64_t size, end_mark, before;
+
+    if (!st || !st->postcopy) {
+        error_setg(errp, "RECV_BITMAP for ramblock '%s' while RAM is not in "
+                   "postcopy", name);
+        return false;
+    }
+    b = ram_find_send_block(st, name);
+    if (!b) {
+        error_setg(errp, "RECV_BITMAP for unknown ramblock '%s'", name);
+        return false;
+    }
+    size = qemu_get_be64(from_dst);
+    if (qemu_file_get_error_obj(from_dst, errp) ||
+        !postcopy_recv_bitmap_check_size(name, b->pages, size, errp)) {
+        return false;
+    }
+    le = g_malloc(size);
+    to_send = bitmap_new(b->pages);
+    if (qemu_get_buffer(from_dst, le, size) != size) {
+        if (!qemu_file_get_error_obj(from_dst, errp)) {
+            error_setg(errp, "RECV_BITMAP for ramblock '%s' is truncated",
+                       name);
+        }
+        return false;
+    }
+    end_mark = qemu_get_be64(from_dst);
+    if (qemu_file_get_error_obj(from_dst, errp) ||
+        !postcopy_recv_bitmap_decode(name, le, b->pages, end_mark, to_send,
+                                     errp)) {
+        return false;
+    }
+    g_mutex_lock(&st->bitmap_mutex);
+    if (b->reloaded) {
+        g_mutex_unlock(&st->bitmap_mutex);
+        error_setg(errp, "RECV_BITMAP for ramblock '%s' arrived twice", name);
+        return false;
+    }
+    /* Everything the destination lacks goes (again): the rest is there. */
+    before = bitmap_count_one(b->bmap, b->pages);
+    bitmap_copy(b->bmap, to_send, b->pages);
+    stat64_add(&ram_dirty_pages, bitmap_count_one(b->bmap, b->pages) -
+               before);
+    b->reloaded = true;
+    st->bitmaps_reloaded++;
+    g_mutex_unlock(&st->bitmap_mutex);
+    trace_ram_postcopy_recv_bitmap_reloaded(name, size,
+                                            bitmap_count_one(to_send,
+                                                             b->pages));
+    return true;
+}
+
+bool ram_postcopy_resume_check(Error **errp)
+{
+    RAMSaveState *st = __atomic_load_n(&ram_save_state, __ATOMIC_ACQUIRE);
+    guint got;
+
+    if (!st) {
+        error_setg(errp, "RESUME_ACK while RAM is not migrating");
+        return false;
+    }
+    g_mutex_lock(&st->bitmap_mutex);
+    got = st->bitmaps_reloaded;
+    g_mutex_unlock(&st->bitmap_mutex);
+    if (got != st->nr_blocks) {
+        error_setg(errp, "RESUME_ACK after %u of %u RECV_BITMAP answers",
+                   got, st->nr_blocks);
+        return false;
+    }
+    return true;
+}
+
+/* One DISCARD command for @n ranges (@pairs: start, length in bytes). */
+static void ram_send_discard(QEMUFile *f, RAMBlock *rb, const uint64_t *pairs,
+                             int n)
+{
+    size_t name_len = strlen(rb->idstr);
+    uint8_t buf[3 + 255 + 16 * POSTCOPY_DISCARD_MAX_RANGES];
+    size_t pos = 0;
+
+    buf[pos++] = POSTCOPY_DISCARD_VERSION;
+    buf[pos++] = name_len;
+    memcpy(buf + pos, rb->idstr, name_len);
+    pos += name_len;
+    buf[pos++] = '\0';
+    for (int i = 0; i < 2 * n; i++, pos += 8) {
+        for (int j = 0; j < 8; j++) {
+            buf[pos + j] = pairs[i] >> (56 - 8 * j);
+        }
+    }
+    qemu_savevm_send_command(f, MIG_CMD_POSTCOPY_RAM_DISCARD, pos, buf);
+}
+
+/* DISCARD every run of dirty pages of @b: the destination's copy is old. */
+static uint64_t ram_discard_block_dirty(QEMUFile *f, RAMSendBlock *b)
+{
+    uint64_t pairs[2 * POSTCOPY_DISCARD_MAX_RANGES];
+    uint64_t p = find_next_bit(b->bmap, b->pages, 0);
+    uint64_t ranges = 0;
+    int n = 0;
+
+    while (p < b->pages) {
+        uint64_t end = find_next_zero_bit(b->bmap, b->pages, p);
+
+        pairs[2 * n] = p << TARGET_PAGE_BITS;
+        pairs[2 * n + 1] = (end - p) << TARGET_PAGE_BITS;
+        ranges++;
+        if (++n == POSTCOPY_DISCARD_MAX_RANGES) {
+            ram_send_discard(f, b->rb, pairs, n);
+            n = 0;
+        }
+        p = find_next_bit(b->bmap, b->pages, end);
+    }
+    if (n) {
+        ram_send_discard(f, b->rb, pairs, n);
+    }
+    return ranges;
+}
+
+/* At the switch: release-ram's sent bitmaps, the preempt sender. */
+static bool ram_postcopy_preempt_prepare(RAMSaveState *st, Error **errp)
+{
+    for (guint i = 0; migrate_release_ram() && i < st->nr_blocks; i++) {
+        st->blocks[i].sent = bitmap_try_new(st->blocks[i].pages);
+        if (!st->blocks[i].sent) {
+            error_setg(errp, "Cannot allocate the postcopy sent bitmap of "
+                       "RAM block '%s'", st->blocks[i].rb->idstr);
+            return false;
+        }
+    }
+    if (!migrate_postcopy_preempt()) {
+        return true;
+    }
+    st->preempt_f = postcopy_preempt_file();
+    if (!st->preempt_f) {
+        error_setg(errp, "Postcopy preempt channel is not open");
+        return false;
+    }
+    st->preempt_last_sent = NULL;
+    postcopy_preempt_start();
+    return true;
+}
+
+static bool ram_save_postcopy_prepare(QEMUFile *f, void *opaque,
+                                      Error **errp)
+{
+    RAMSaveState *st = ram_save_state;
+    uint64_t ranges = 0;
+
+    if (!st) {
+        error_setg(errp, "RAM migration was not set up");
+        return false;
+    }
+    st->vm_stopped = true;
+    ram_bitmap_sync(st);
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        ranges += ram_discard_block_dirty(f, &st->blocks[i]);
+    }
+    st->postcopy = true;
+    st->last_sent = NULL;   /* the first postcopy record names its block */
+    trace_ram_postcopy_prepare(ranges, ram_bytes_remaining());
+    if (qemu_file_get_error_obj(f, errp)) {
+        error_prepend(errp, "Could not send the postcopy discards: ");
+        return false;
+    }
+    return ram_postcopy_preempt_prepare(st, errp);
+}
+
+static bool ram_save_complete_postcopy(QEMUFile *f, void *opaque,
+                                       Error **errp)
+{
+    RAMSaveState *st = ram_save_state;
+
+    if (!st) {
+        error_setg(errp, "RAM migration was not set up");
+        return false;
+    }
+    /* Its pages, then its EOS, before the main stream's end. */
+    if (st->preempt_f && !postcopy_preempt_finish(errp)) {
+        return false;
+    }
+    ram_put_eos(f, st);
+    qemu_fflush(f);
+    return qemu_file_get_error_obj(f, errp) == 0;
+}
+
 static void ram_put_eos(QEMUFile *f, RAMSaveState *st)
 {
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
@@ -618,8 +1198,13 @@ static void ram_put_block_list(QEMUFile *f)
 
 static void ram_save_state_free(RAMSaveState *st)
 {
+    g_queue_clear_full(&st->requests, g_free);
+    g_mutex_clear(&st->bitmap_mutex);
+    g_mutex_clear(&st->req_mutex);
+    g_cond_clear(&st->req_cond);
     for (guint i = 0; i < st->nr_blocks; i++) {
         g_free(st->blocks[i].bmap);
+        g_free(st->blocks[i].sent);
     }
     g_free(st->blocks);
     g_free(st);
@@ -632,6 +1217,10 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
 
     assert(!ram_save_state);
     st = g_new0(RAMSaveState, 1);
+    g_mutex_init(&st->bitmap_mutex);
+    g_mutex_init(&st->req_mutex);
+    g_cond_init(&st->req_cond);
+    g_queue_init(&st->requests);
     st->blocks = g_new0(RAMSendBlock, blocks->len);
     for (guint i = 0; i < blocks->len; i++) {
         RAMBlock *rb = g_ptr_array_index(blocks, i);
@@ -639,6 +1228,13 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
 
         if (ram_block_is_ignored(rb)) {
             continue;
+        }
+        if (migrate_postcopy_ram() && rb->page_size != (size_t)getpagesize()) {
+            error_setg(errp, "Postcopy of RAM block '%s' with %zu-byte pages "
+                       "is not supported by this qmig build yet (huge pages)",
+                       rb->idstr, rb->page_size);
+            ram_save_state_free(st);
+            return false;
         }
         b->rb = rb;
         b->pages = ram_pages(rb);
@@ -700,7 +1296,8 @@ static int ram_save_iterate(QEMUFile *f, void *opaque)
         return -EINVAL;
     }
     ram_multifd_flush(f, st);
-    done = ram_send_dirty(f, st, true);
+    done = st->postcopy ? ram_postcopy_iterate(f, st)
+                        : ram_send_dirty(f, st, true);
     ram_put_eos(f, st);
     ret = qemu_file_get_error(f);
     if (ret < 0) {
@@ -754,6 +1351,7 @@ static void ram_state_pending_exact(void *opaque, uint64_t *must_precopy,
 static void ram_save_cleanup(void *opaque)
 {
     multifd_send_shutdown();
+    postcopy_preempt_cleanup();     /* its sender uses ram_save_state */
     if (!ram_save_state) {
         return;
     }
@@ -808,9 +1406,20 @@ static bool ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
     return true;
 }
 
+void ram_postcopy_incoming_start(void)
+{
+    ram_load_state_s.postcopy = true;
+}
+
 static void ram_load_cleanup(void *opaque)
 {
+    ram_load_state_s.postcopy = false;
+    g_free(ram_load_state_s.postcopy_buf);
+    ram_load_state_s.postcopy_buf = NULL;
     ram_load_state_s.last_block = NULL;
+    ram_load_state_s.batch.n = 0;
+    g_free(ram_load_state_s.batch.buf);
+    ram_load_state_s.batch.buf = NULL;
 }
 
 /* One entry of the MEM_SIZE block list; *@left counts down the total. */
@@ -877,18 +1486,19 @@ static bool ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)
 }
 
 /* The block a ZERO/PAGE record refers to, checked; NULL on error. */
-static RAMBlock *ram_load_block(QEMUFile *f, uint64_t flags, Error **errp)
+static RAMBlock *ram_load_block_on(QEMUFile *f, uint64_t flags,
+                                   RAMBlock **last, Error **errp)
 {
     char id[256];
     RAMBlock *rb;
 
     if (flags & RAM_SAVE_FLAG_CONTINUE) {
-        if (!ram_load_state_s.last_block) {
+        if (!*last) {
             error_setg(errp, "RAM page record continues a block, but no "
                        "block was named before it");
             return NULL;
         }
-        return ram_load_state_s.last_block;
+        return *last;
     }
     qemu_get_counted_string(f, id);
     if (qemu_file_get_error(f)) {
@@ -904,8 +1514,13 @@ static RAMBlock *ram_load_block(QEMUFile *f, uint64_t flags, Error **errp)
         error_setg(errp, "block %s should not be migrated !", id);
         return NULL;
     }
-    ram_load_state_s.last_block = rb;
+    *last = rb;
     return rb;
+}
+
+static RAMBlock *ram_load_block(QEMUFile *f, uint64_t flags, Error **errp)
+{
+    return ram_load_block_on(f, flags, &ram_load_state_s.last_block, errp);
 }
 
 /* Host address of page @offset of @rb, or NULL if outside the block. */
@@ -921,6 +1536,159 @@ static uint8_t *ram_load_host(RAMBlock *rb, uint64_t offset, Error **errp)
     return rb->host + offset;
 }
 
+/*
+ * Whether PAGE data for @rb goes through the batch: fd-backed, shared,
+ * small pages (hugetlbfs has no write()), and not under postcopy, whose
+ * pages are placed with userfaultfd.
+ */
+static bool ram_load_batch_wanted(RAMBlock *rb)
+{
+    return rb->fd >= 0 && rb->shared &&
+           rb->page_size == (size_t)getpagesize() && !migrate_postcopy_ram();
+}
+
+/* pwrite @len bytes of @buf at @offset of @rb's file. */
+static bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
+                            uint64_t offset, Error **errp)
+{
+    while (len) {
+        ssize_t n = pwrite(rb->fd, buf, len, offset);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error_setg_errno(errp, n < 0 ? errno : EIO, "Could not write "
+                             "RAM block '%s' at 0x%" PRIx64, rb->idstr,
+                             offset);
+            return false;
+        }
+        buf += n;
+        len -= n;
+        offset += n;
+    }
+    return true;
+}
+
+/*
+ * Write the queued pages in queue order (a page queued twice ends with
+ * its last copy), one pwrite per run of consecutive pages.
+ */
+static bool ram_load_batch_flush(Error **errp)
+{
+    RAMLoadBatch *b = &ram_load_state_s.batch;
+    unsigned int i = 0;
+    bool ok = true;
+
+    while (i < b->n && ok) {
+        unsigned int j = i + 1;
+
+        while (j < b->n &&
+               b->offset[j] == b->offset[j - 1] + TARGET_PAGE_SIZE) {
+            j++;
+        }
+        ok = ram_load_pwrite(b->rb, b->buf + (i << TARGET_PAGE_BITS),
+                             (size_t)(j - i) << TARGET_PAGE_BITS,
+                             b->offset[i], errp);
+        i = j;
+    }
+    b->n = 0;
+    return ok;
+}
+
+/* Queue a PAGE record's data (@offset checked by the caller). */
+static bool ram_load_batch_page(QEMUFile *f, RAMBlock *rb, uint64_t offset,
+                                Error **errp)
+{
+    RAMLoadBatch *b = &ram_load_state_s.batch;
+    uint8_t *slot;
+
+    if (b->n && (b->rb != rb || b->n == RAM_LOAD_BATCH_PAGES) &&
+        !ram_load_batch_flush(errp)) {
+        return false;
+    }
+    if (!b->buf) {
+        b->buf = g_malloc(RAM_LOAD_BATCH_PAGES * TARGET_PAGE_SIZE);
+    }
+    slot = b->buf + ((size_t)b->n << TARGET_PAGE_BITS);
+    if (qemu_get_buffer(f, slot, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
+        error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",
+                   offset, rb->idstr);
+        return false;
+    }
+    b->rb = rb;
+    b->offset[b->n++] = offset;
+    return true;
+}
+
+/*
+ * Postcopy (listen thread, or the preempt thread with its own @buf): a
+ * page is placed whole and atomically; the guest may be touching it.
+ * Nothing is read from guest RAM here.
+ */
+static bool ram_load_page_postcopy(QEMUFile *f, RAMBlock *rb,
+                                   uint64_t offset, uint64_t flags,
+                                   uint8_t **buf, Error **errp)
+{
+    if (flags & RAM_SAVE_FLAG_ZERO) {
+        int ch = qemu_get_byte(f);
+
+        if (qemu_file_get_error(f) || ch != 0) {
+            error_setg(errp, "RAM zero page record is truncated or not "
+                       "zero (%d)", ch);
+            return false;
+        }
+        return postcopy_place_page(rb, offset, NULL, errp);
+    }
+    if (flags & RAM_SAVE_FLAG_XBZRLE) {
+        error_setg(errp, "XBZRLE record for page 0x%" PRIx64 " of block %s "
+                   "during postcopy", offset, rb->idstr);
+        return false;
+    }
+    if (!*buf) {
+        *buf = g_malloc(TARGET_PAGE_SIZE);
+    }
+    if (qemu_get_buffer(f, *buf, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
+        error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",
+                   offset, rb->idstr);
+        return false;
+    }
+    return postcopy_place_page(rb, offset, *buf, errp);
+}
+
+bool ram_load_postcopy_channel(QEMUFile *f, uint64_t *pages, Error **errp)
+{
+    g_autofree uint8_t *buf = NULL;
+    RAMBlock *last = NULL;
+
+    for (;;) {
+        uint64_t word = qemu_get_be64(f);
+        uint64_t flags = word & ~TARGET_PAGE_MASK;
+        uint64_t kind = flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE;
+        RAMBlock *rb;
+
+        if (qemu_file_get_error(f)) {
+            error_setg(errp, "the channel ended before its EOS record");
+            return false;
+        }
+        if (flags == RAM_SAVE_FLAG_EOS) {
+            return true;
+        }
+        if (kind != RAM_SAVE_FLAG_ZERO && kind != RAM_SAVE_FLAG_PAGE) {
+            error_setg(errp, "unexpected RAM record flags 0x%" PRIx64
+                       " (only page, zero page and EOS records)", flags);
+            return false;
+        }
+        rb = ram_load_block_on(f, flags, &last, errp);
+        if (!rb || !ram_load_host(rb, word & TARGET_PAGE_MASK, errp) ||
+            !ram_load_page_postcopy(f, rb, word & TARGET_PAGE_MASK, flags,
+                                    &buf, errp)) {
+            return false;
+        }
+        __atomic_fetch_add(pages, 1, __ATOMIC_RELAXED);
+    }
+}
+
 static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
                           Error **errp)
 {
@@ -929,6 +1697,13 @@ static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
 
     if (!host) {
         return false;
+    }
+    if (ram_load_state_s.postcopy) {
+        return ram_load_page_postcopy(f, rb, offset, flags,
+                                      &ram_load_state_s.postcopy_buf, errp);
+    }
+    if (migrate_postcopy_ram()) {
+        postcopy_mark_received(rb, offset);
     }
     if (flags & RAM_SAVE_FLAG_ZERO) {
         int ch = qemu_get_byte(f);
@@ -954,6 +1729,9 @@ static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
             return false;
         }
         return true;
+    }
+    if (ram_load_batch_wanted(rb)) {
+        return ram_load_batch_page(f, rb, offset, errp);
     }
     if (qemu_get_buffer(f, host, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
         error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",
@@ -1016,6 +1794,11 @@ static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
         if (!ram_load_check_flags(flags, errp)) {
             return false;
         }
+        /* Queued pages land before any other record is applied. */
+        if ((flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE) !=
+            RAM_SAVE_FLAG_PAGE && !ram_load_batch_flush(errp)) {
+            return false;
+        }
         switch (flags & ~(uint64_t)RAM_SAVE_FLAG_CONTINUE) {
         case RAM_SAVE_FLAG_MEM_SIZE:
             ok = ram_load_block_list(f, addr, errp);
@@ -1045,6 +1828,8 @@ static const SaveVMHandlers ram_handlers = {
     .save_live_complete_precopy = ram_save_complete_precopy,
     .state_pending_estimate = ram_state_pending_estimate,
     .state_pending_exact = ram_state_pending_exact,
+    .save_postcopy_prepare = ram_save_postcopy_prepare,
+    .save_live_complete_postcopy = ram_save_complete_postcopy,
     .save_cleanup = ram_save_cleanup,
     .load_setup = ram_load_setup,
     .load_state = ram_load_state,

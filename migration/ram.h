@@ -32,5 +32,47 @@ void ram_mig_init(void);
 /* Bytes of RAM still dirty (for query-migrate "remaining"). */
 uint64_t ram_bytes_remaining(void);
 uint64_t ram_bytes_total_migratable(void);
+/* How long the last dirty-bitmap sync took (ns), for the downtime budget. */
+uint64_t ram_last_sync_ns(void);
+
+/*
+ * Postcopy, source, return-path thread: queue a page request (@rbname
+ * NULL: the block of the last named request) after checking the block
+ * is known and the range page aligned and inside it.
+ */
+bool ram_save_queue_pages(const char *rbname, uint64_t start, uint64_t len,
+                          Error **errp);
+/* Postcopy, source, migration thread: sleep until a request or @ms pass. */
+void ram_postcopy_wait_request(int64_t ms);
+/*
+ * Postcopy recovery, source (docs/devel/migration/postcopy.md):
+ * ram_postcopy_resume_prepare() (migration thread, new stream) sends
+ * RECV_BITMAP for every block; ram_postcopy_reload_bitmap() (return-path
+ * thread) reads one answer from @from_dst and rebuilds that block's
+ * to-send bitmap; ram_postcopy_resume_check() says whether every block
+ * was answered.
+ */
+typedef struct QEMUFile QEMUFile;
+bool ram_postcopy_resume_prepare(QEMUFile *f, Error **errp);
+bool ram_postcopy_reload_bitmap(const char *name, QEMUFile *from_dst,
+                                Error **errp);
+bool ram_postcopy_resume_check(Error **errp);
+/* Postcopy, destination, at LISTEN: page records are placed from now on. */
+void ram_postcopy_incoming_start(void);
+/*
+ * postcopy-preempt, source, the "mig/src/preempt" thread: wait for a
+ * queued request (or *@quit), send its pages on @f and flush; *@pages is
+ * how many were sent.  False once *@quit is set and nothing is queued.
+ * ram_postcopy_preempt_wake() wakes it (after setting *@quit).
+ */
+bool ram_postcopy_preempt_send(QEMUFile *f, const bool *quit,
+                               uint64_t *pages);
+void ram_postcopy_preempt_wake(void);
+/*
+ * postcopy-preempt, destination, the "mig/dst/preempt" thread: place the
+ * page records of @f (own block context) up to its EOS; *@pages counts
+ * them (atomic).
+ */
+bool ram_load_postcopy_channel(QEMUFile *f, uint64_t *pages, Error **errp);
 
 #endif

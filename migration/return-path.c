@@ -5,8 +5,9 @@
  * end, waits for the "mig/src/rp" thread, which reads one message at a
  * time (be16 type, be16 length, payload) from the main connection until
  * SHUT, a bad message or a broken connection.  Every length is checked
- * before the payload is read; postcopy's messages are refused until
- * postcopy exists.  On any failure the rp thread poisons and shuts down
+ * before the payload is read; postcopy's page requests (REQ_PAGES_ID,
+ * REQ_PAGES) are checked here and queued by ram.c, and refused without
+ * postcopy-ram.  On any failure the rp thread poisons and shuts down
  * the main stream, so a migration thread blocked in a write or still
  * iterating stops at once, and the migration fails with the rp thread's
  * message.
@@ -25,11 +26,19 @@
 #include "options.h"
 #include "qemu-file.h"
 #include "savevm.h"
+#include "ram.h"
+#include "postcopy-recover.h"
 #include "return-path.h"
 #include "trace.h"
 
-/* The payload size of SHUT and PONG. */
+/* The payload size of SHUT and PONG; of REQ_PAGES (start, length). */
 #define RP_U32_LEN 4
+#define RP_REQ_LEN 12
+
+static uint32_t rp_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | p[2] << 8 | p[3];
+}
 
 struct MigrationRP {
     QemuThread thread;
@@ -44,6 +53,14 @@ struct MigrationRP {
     bool end_acked;         /* PONG for MIG_RP_PING_END received */
     bool shut_ok;           /* SHUT 0 received after end_acked */
     bool dest_failed;       /* SHUT with a failure status received */
+    /*
+     * Postcopy recovery: the rp thread posts @sem on RESUME_ACK (after
+     * setting @resumed) and when it ends (after setting @ended), so the
+     * migration thread waiting for the handshake always wakes.
+     */
+    QemuSemaphore sem;
+    bool resumed;           /* atomic */
+    bool ended;             /* atomic; rp->error is final once set */
 };
 
 static const char *const rp_msg_names[MIG_RP_MSG_MAX] = {
@@ -107,6 +124,113 @@ static void rp_handle_shut(MigrationRP *rp, uint32_t status, Error **errp)
     }
 }
 
+/*
+ * REQ_PAGES_ID (be64 start, be32 length, u8 name length, name) or
+ * REQ_PAGES (the same without the name: the block of the last _ID).
+ * ram.c checks the block and range and queues the pages.
+ */
+static bool rp_handle_req_pages(MigrationRP *rp, uint16_t type, uint16_t len,
+                                Error **errp)
+{
+    uint8_t buf[RP_REQ_LEN + 1 + 256];
+    size_t expected = RP_REQ_LEN + (type == MIG_RP_MSG_REQ_PAGES_ID ? 1 : 0);
+    char name[256];
+    uint64_t start;
+    uint32_t length;
+
+    if (len < expected || len > sizeof(buf)) {
+        error_setg(errp, "RP: %s with length %u expecting %zu",
+                   rp_msg_names[type], len, expected);
+        return false;
+    }
+    qemu_get_buffer(rp->from_dst, buf, len);
+    if (qemu_file_get_error_obj(rp->from_dst, errp)) {
+        error_prepend(errp, "reading return path message %s: ",
+                      rp_msg_names[type]);
+        return false;
+    }
+    if (type == MIG_RP_MSG_REQ_PAGES_ID) {
+        expected += buf[RP_REQ_LEN];
+        memcpy(name, buf + RP_REQ_LEN + 1, buf[RP_REQ_LEN]);
+        name[buf[RP_REQ_LEN]] = '\0';
+    }
+    if (len != expected) {
+        error_setg(errp, "RP: %s with length %u expecting %zu",
+                   rp_msg_names[type], len, expected);
+        return false;
+    }
+    start = ((uint64_t)rp_be32(buf) << 32) | rp_be32(buf + 4);
+    length = rp_be32(buf + 8);
+    trace_migration_rp_req_pages(type == MIG_RP_MSG_REQ_PAGES_ID ? name : "",
+                                 start, length);
+    return ram_save_queue_pages(type == MIG_RP_MSG_REQ_PAGES_ID ? name : NULL,
+                                start, length, errp);
+}
+
+/* Postcopy recovery: a message's payload, at most @max bytes, into @buf. */
+static bool rp_read_payload(MigrationRP *rp, uint16_t type, uint16_t len,
+                            uint8_t *buf, size_t max, Error **errp)
+{
+    if (len > max) {
+        error_setg(errp, "Return path message %s has length %u, at most %zu "
+                   "expected", rp_msg_names[type], len, max);
+        return false;
+    }
+    qemu_get_buffer(rp->from_dst, buf, len);
+    if (qemu_file_get_error_obj(rp->from_dst, errp)) {
+        error_prepend(errp, "reading return path message %s: ",
+                      rp_msg_names[type]);
+        return false;
+    }
+    return true;
+}
+
+/* RECV_BITMAP: the name, then (outside the length) the bitmap itself. */
+static bool rp_handle_recv_bitmap(MigrationRP *rp, uint16_t len,
+                                  Error **errp)
+{
+    uint8_t buf[256];
+    char name[256];
+
+    if (!rp_read_payload(rp, MIG_RP_MSG_RECV_BITMAP, len, buf, sizeof(buf),
+                         errp) ||
+        !postcopy_recv_bitmap_parse_name(buf, len, "RP: RECV_BITMAP", name,
+                                         errp)) {
+        return false;
+    }
+    trace_migration_rp_recv_bitmap(name);
+    return ram_postcopy_reload_bitmap(name, rp->from_dst, errp);
+}
+
+/* RESUME_ACK: every bitmap is in; postcopy goes on. */
+static bool rp_handle_resume_ack(MigrationRP *rp, uint16_t len, Error **errp)
+{
+    MigrationState *s = migrate_get_current();
+    uint32_t value;
+
+    if (!rp_read_u32(rp, MIG_RP_MSG_RESUME_ACK, len, &value, errp)) {
+        return false;
+    }
+    trace_migration_rp_resume_ack(value);
+    if (value != POSTCOPY_RESUME_ACK_VALUE) {
+        error_setg(errp, "illegal resume_ack value %u", value);
+        return false;
+    }
+    if (!ram_postcopy_resume_check(errp)) {
+        return false;
+    }
+    if (!migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_RECOVER,
+                           MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        error_setg(errp, "RESUME_ACK received in state %s",
+                   migration_status_name(__atomic_load_n(&s->state,
+                                                         __ATOMIC_SEQ_CST)));
+        return false;
+    }
+    __atomic_store_n(&rp->resumed, true, __ATOMIC_RELEASE);
+    qemu_sem_post(&rp->sem);
+    return true;
+}
+
 /* Read and act on one message; false when the thread should end. */
 static bool rp_handle_one(MigrationRP *rp, Error **errp)
 {
@@ -125,10 +249,24 @@ static bool rp_handle_one(MigrationRP *rp, Error **errp)
                    "the return path", type, len);
         return false;
     }
+    if ((type == MIG_RP_MSG_REQ_PAGES_ID || type == MIG_RP_MSG_REQ_PAGES) &&
+        migrate_postcopy_ram()) {
+        return rp_handle_req_pages(rp, type, len, errp);
+    }
+    if (type == MIG_RP_MSG_RECV_BITMAP && migrate_postcopy_ram()) {
+        return rp_handle_recv_bitmap(rp, len, errp);
+    }
+    if (type == MIG_RP_MSG_RESUME_ACK && migrate_postcopy_ram()) {
+        return rp_handle_resume_ack(rp, len, errp);
+    }
     if (type != MIG_RP_MSG_SHUT && type != MIG_RP_MSG_PONG) {
         error_setg(errp, "Return path message %s (0x%04x, length %u) is for "
-                   "postcopy or switchover-ack, which this qmig build does "
-                   "not support yet", rp_msg_names[type], type, len);
+                   "%s, which %s", rp_msg_names[type], type, len,
+                   type <= MIG_RP_MSG_REQ_PAGES ? "postcopy" :
+                   "postcopy recovery or switchover-ack",
+                   type <= MIG_RP_MSG_REQ_PAGES ?
+                   "this migration did not enable (postcopy-ram)" :
+                   "this qmig build does not support yet");
         return false;
     }
     if (!rp_read_u32(rp, type, len, &value, errp)) {
@@ -164,6 +302,8 @@ static void *rp_thread(void *opaque)
         rp->error = err;
     }
     trace_migration_rp_thread_end(rp->shut_ok);
+    __atomic_store_n(&rp->ended, true, __ATOMIC_RELEASE);
+    qemu_sem_post(&rp->sem);
     return NULL;
 }
 
@@ -171,7 +311,8 @@ bool migration_rp_start(MigrationState *s, QEMUFile *f, Error **errp)
 {
     MigrationRP *rp;
 
-    if (!migrate_return_path()) {
+    /* As in QEMU, postcopy-ram opens the return path by itself. */
+    if (!migrate_return_path() && !migrate_postcopy_ram()) {
         return true;
     }
     assert(!s->rp);
@@ -187,10 +328,47 @@ bool migration_rp_start(MigrationState *s, QEMUFile *f, Error **errp)
         g_free(rp);
         return false;
     }
+    qemu_sem_init(&rp->sem, 0);
     qemu_thread_create(&rp->thread, "mig/src/rp", rp_thread, rp,
                        QEMU_THREAD_JOINABLE);
     s->rp = rp;
     return true;
+}
+
+bool migration_rp_start_resume(MigrationState *s, QEMUFile *f)
+{
+    MigrationRP *rp;
+
+    assert(!s->rp);
+    rp = g_new0(MigrationRP, 1);
+    rp->to_dst = f;
+    rp->from_dst = qemu_file_get_return_path(f);
+    qemu_sem_init(&rp->sem, 0);
+    qemu_thread_create(&rp->thread, "mig/src/rp", rp_thread, rp,
+                       QEMU_THREAD_JOINABLE);
+    s->rp = rp;
+    return true;
+}
+
+bool migration_rp_wait_resumed(MigrationState *s, Error **errp)
+{
+    MigrationRP *rp = s->rp;
+
+    for (;;) {
+        if (__atomic_load_n(&rp->resumed, __ATOMIC_ACQUIRE)) {
+            return true;
+        }
+        if (__atomic_load_n(&rp->ended, __ATOMIC_ACQUIRE)) {
+            if (rp->error) {
+                error_setg(errp, "%s", error_get_pretty(rp->error));
+            } else {
+                error_setg(errp, "The return path ended during the postcopy "
+                           "recovery handshake");
+            }
+            return false;
+        }
+        qemu_sem_wait(&rp->sem);
+    }
 }
 
 void migration_rp_send_end_ping(QEMUFile *f)
@@ -254,6 +432,7 @@ bool migration_rp_finish(MigrationState *s, bool abort, Error **errp)
     }
     error_free(rp->error);
     qemu_fclose(rp->from_dst);
+    qemu_sem_destroy(&rp->sem);
     g_free(rp);
     s->rp = NULL;
     return ok;
@@ -338,4 +517,125 @@ void migration_incoming_rp_shut(MigrationIncomingState *mis, bool failed)
     }
     rp_send_message(f, MIG_RP_MSG_SHUT, failed ? 1 : 0);
     qemu_fclose(f);
+}
+
+void migration_incoming_rp_req_pages(MigrationIncomingState *mis,
+                                     const char *rbname, uint64_t start,
+                                     uint32_t len)
+{
+    size_t name_len;
+
+    g_mutex_lock(&mis->rp_mutex);
+    /*
+     * The name goes only when the block changes on this return path: the
+     * decision is taken here, under rp_mutex, because after a postcopy
+     * recovery the path is new and several threads send requests.
+     */
+    if (rbname && !strcmp(rbname, mis->rp_last_block)) {
+        rbname = NULL;
+    }
+    name_len = rbname ? strlen(rbname) : 0;
+    if (mis->to_src_file) {
+        QEMUFile *f = mis->to_src_file;
+
+        if (rbname) {
+            g_strlcpy(mis->rp_last_block, rbname,
+                      sizeof(mis->rp_last_block));
+        }
+        trace_migration_incoming_rp_req_pages(rbname ? rbname : "", start,
+                                              len);
+        qemu_put_be16(f, rbname ? MIG_RP_MSG_REQ_PAGES_ID :
+                                  MIG_RP_MSG_REQ_PAGES);
+        qemu_put_be16(f, RP_REQ_LEN + (rbname ? 1 + name_len : 0));
+        qemu_put_be64(f, start);
+        qemu_put_be32(f, len);
+        if (rbname) {
+            qemu_put_counted_string(f, rbname);
+        }
+        qemu_fflush(f);
+    }
+    g_mutex_unlock(&mis->rp_mutex);
+}
+
+/* ---- destination: postcopy recovery ---- */
+
+void migration_incoming_rp_reopen(MigrationIncomingState *mis,
+                                  QEMUFile *from_src)
+{
+    QEMUFile *old;
+
+    g_mutex_lock(&mis->rp_mutex);
+    old = mis->to_src_file;
+    mis->to_src_file = qemu_file_get_return_path(from_src);
+    mis->rp_last_block[0] = '\0';
+    g_mutex_unlock(&mis->rp_mutex);
+    if (old) {
+        qemu_fclose(old);
+    }
+}
+
+void migration_incoming_rp_drop(MigrationIncomingState *mis)
+{
+    QEMUFile *f;
+
+    g_mutex_lock(&mis->rp_mutex);
+    f = mis->to_src_file;
+    mis->to_src_file = NULL;
+    mis->rp_last_block[0] = '\0';
+    g_mutex_unlock(&mis->rp_mutex);
+    if (f) {
+        qemu_fclose(f);
+    }
+}
+
+/* Under rp_mutex: the writer, or an error saying there is none. */
+static QEMUFile *rp_writer(MigrationIncomingState *mis, const char *what,
+                           Error **errp)
+{
+    if (!mis->to_src_file) {
+        error_setg(errp, "%s: no return path to the source", what);
+    }
+    return mis->to_src_file;
+}
+
+bool migration_incoming_rp_recv_bitmap(MigrationIncomingState *mis,
+                                       const char *name,
+                                       const uint8_t *bitmap, size_t len,
+                                       Error **errp)
+{
+    uint8_t head[256];
+    size_t head_len = postcopy_recv_bitmap_put_name(name, head);
+    QEMUFile *f;
+    bool ok = false;
+
+    g_mutex_lock(&mis->rp_mutex);
+    f = rp_writer(mis, "RECV_BITMAP", errp);
+    if (f) {
+        trace_migration_incoming_rp_recv_bitmap(name, len);
+        qemu_put_be16(f, MIG_RP_MSG_RECV_BITMAP);
+        qemu_put_be16(f, head_len);
+        qemu_put_buffer(f, head, head_len);
+        /* QEMU's layout: the bitmap follows, outside the length. */
+        qemu_put_buffer(f, bitmap, len);
+        qemu_fflush(f);
+        ok = qemu_file_get_error_obj(f, errp) == 0;
+    }
+    g_mutex_unlock(&mis->rp_mutex);
+    return ok;
+}
+
+bool migration_incoming_rp_resume_ack(MigrationIncomingState *mis,
+                                      Error **errp)
+{
+    QEMUFile *f;
+    bool ok = false;
+
+    g_mutex_lock(&mis->rp_mutex);
+    f = rp_writer(mis, "RESUME_ACK", errp);
+    if (f) {
+        rp_send_message(f, MIG_RP_MSG_RESUME_ACK, POSTCOPY_RESUME_ACK_VALUE);
+        ok = qemu_file_get_error_obj(f, errp) == 0;
+    }
+    g_mutex_unlock(&mis->rp_mutex);
+    return ok;
 }

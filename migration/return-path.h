@@ -46,7 +46,7 @@ typedef enum MigRPMessageType {
  * Migration thread, after the stream header: with the return-path
  * capability, send OPEN_RETURN_PATH and PING, and start the "mig/src/rp"
  * thread reading the destination's messages on @f's connection.  Without
- * the capability, do nothing.  False if the thread could not start.
+ * the capability (or postcopy-ram, which implies it), do nothing.  False if the thread could not start.
  */
 bool migration_rp_start(MigrationState *s, QEMUFile *f, Error **errp);
 /*
@@ -59,6 +59,14 @@ bool migration_rp_start(MigrationState *s, QEMUFile *f, Error **errp);
  * failure, *@errp is extended with that; returns false.
  */
 bool migration_rp_finish(MigrationState *s, bool abort, Error **errp);
+/*
+ * Postcopy recovery, migration thread: start the rp thread on the new
+ * stream @f (no OPEN_RETURN_PATH: the destination opens its writer when
+ * it accepts the channel), then wait until RESUME_ACK was handled (state
+ * back to postcopy-active) or the return path failed (@errp says why).
+ */
+bool migration_rp_start_resume(MigrationState *s, QEMUFile *f);
+bool migration_rp_wait_resumed(MigrationState *s, Error **errp);
 /* savevm.c: the final PING, after the device sections, before EOF. */
 void migration_rp_send_end_ping(QEMUFile *f);
 
@@ -70,6 +78,32 @@ bool migration_incoming_rp_open(QEMUFile *from_src, uint16_t len,
 /* Incoming thread: a PING (payload length @len): answer PONG. */
 bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
                                 Error **errp);
+/*
+ * Postcopy fault thread (and the listen thread after a recovery): ask
+ * the source for [@start, @start + @len) of @rbname.  The message is
+ * REQ_PAGES_ID unless @rbname is the block last named on this return
+ * path (then REQ_PAGES); a NULL @rbname means that block.  Takes
+ * rp_mutex; a closed return path drops it.
+ */
+void migration_incoming_rp_req_pages(MigrationIncomingState *mis,
+                                     const char *rbname, uint64_t start,
+                                     uint32_t len);
+/*
+ * Postcopy recovery.  reopen: the writer on the new main channel
+ * @from_src (main thread, BQL); drop: close the broken one without SHUT
+ * (listen thread, at the pause).  RECV_BITMAP (@bitmap: the bytes after
+ * the header, see postcopy-recover.h) and RESUME_ACK: listen thread;
+ * false with @errp if the path is gone or the write failed.
+ */
+void migration_incoming_rp_reopen(MigrationIncomingState *mis,
+                                  QEMUFile *from_src);
+void migration_incoming_rp_drop(MigrationIncomingState *mis);
+bool migration_incoming_rp_recv_bitmap(MigrationIncomingState *mis,
+                                       const char *name,
+                                       const uint8_t *bitmap, size_t len,
+                                       Error **errp);
+bool migration_incoming_rp_resume_ack(MigrationIncomingState *mis,
+                                      Error **errp);
 /*
  * Main thread, at the end of the incoming migration (loaded and the
  * guest started, or failed): send SHUT (@failed → status 1) if the source

@@ -20,6 +20,8 @@
 #include "qemu-file.h"
 #include "savevm.h"
 #include "return-path.h"
+#include "postcopy-ram.h"
+#include "io/channel-buffer.h"
 #include "trace.h"
 
 /* Bounds on what a hostile stream may make us allocate or skip. */
@@ -42,6 +44,11 @@ typedef struct SaveStateEntry {
  */
 static GPtrArray *savevm_handlers;
 static uint32_t next_section_id;
+/*
+ * Source, migration thread: past the switch to postcopy, only sections
+ * with a postcopy path (save_postcopy_prepare) iterate and complete.
+ */
+static bool savevm_in_postcopy;
 
 static GPtrArray *savevm_list(void)
 {
@@ -129,6 +136,11 @@ static bool se_is_live(SaveStateEntry *se)
     return se->ops && (!se->ops->is_active || se->ops->is_active(se->opaque));
 }
 
+static bool se_has_postcopy(SaveStateEntry *se)
+{
+    return se->ops->save_postcopy_prepare != NULL;
+}
+
 /* ---- source ---- */
 
 static void save_section_header(QEMUFile *f, SaveStateEntry *se,
@@ -192,10 +204,11 @@ int qemu_savevm_state_iterate(QEMUFile *f)
         SaveStateEntry *se = g_ptr_array_index(list, i);
         int ret;
 
-        if (!se_is_live(se) || !se->ops->save_live_iterate) {
+        if (!se_is_live(se) || !se->ops->save_live_iterate ||
+            (savevm_in_postcopy && !se_has_postcopy(se))) {
             continue;
         }
-        if (qemu_file_rate_limit(f)) {
+        if (!savevm_in_postcopy && qemu_file_rate_limit(f)) {
             return 0;
         }
         save_section_header(f, se, QEMU_VM_SECTION_PART);
@@ -248,7 +261,8 @@ static bool savevm_complete_live(QEMUFile *f, Error **errp)
     for (guint i = 0; i < list->len; i++) {
         SaveStateEntry *se = g_ptr_array_index(list, i);
 
-        if (!se_is_live(se) || !se->ops->save_live_complete_precopy) {
+        if (!se_is_live(se) || !se->ops->save_live_complete_precopy ||
+            (savevm_in_postcopy && se_has_postcopy(se))) {
             continue;
         }
         save_section_header(f, se, QEMU_VM_SECTION_END);
@@ -325,9 +339,133 @@ bool qemu_savevm_state_complete_precopy(QEMUFile *f, Error **errp)
     return qemu_file_get_error_obj(f, errp) == 0;
 }
 
+/* ---- source: commands and the switch to postcopy ---- */
+
+void qemu_savevm_send_command(QEMUFile *f, uint16_t cmd, uint16_t len,
+                              const uint8_t *data)
+{
+    trace_savevm_send_command(cmd, len);
+    qemu_put_byte(f, QEMU_VM_COMMAND);
+    qemu_put_be16(f, cmd);
+    qemu_put_be16(f, len);
+    if (len) {
+        qemu_put_buffer(f, data, len);
+    }
+}
+
+void qemu_savevm_send_postcopy_advise(QEMUFile *f)
+{
+    uint8_t buf[16];
+    uint64_t summary = postcopy_pagesize_summary();
+
+    for (int i = 0; i < 8; i++) {
+        buf[i] = summary >> (56 - 8 * i);
+        buf[8 + i] = (uint64_t)TARGET_PAGE_SIZE >> (56 - 8 * i);
+    }
+    qemu_savevm_send_command(f, MIG_CMD_POSTCOPY_ADVISE, sizeof(buf), buf);
+}
+
+/* LISTEN, every device's FULL section, RUN: what PACKAGED carries. */
+static bool savevm_build_package(QEMUFile *pf, Error **errp)
+{
+    g_autoptr(JsonBuilder) vmdesc = json_builder_new();
+
+    qemu_savevm_send_command(pf, MIG_CMD_POSTCOPY_LISTEN, 0, NULL);
+    json_builder_begin_array(vmdesc);   /* not sent: no vmdesc in postcopy */
+    if (!savevm_save_devices(pf, vmdesc, errp)) {
+        return false;
+    }
+    json_builder_end_array(vmdesc);
+    qemu_savevm_send_command(pf, MIG_CMD_POSTCOPY_RUN, 0, NULL);
+    qemu_fflush(pf);
+    return qemu_file_get_error_obj(pf, errp) == 0;
+}
+
+static bool savevm_send_packaged(QEMUFile *f, Error **errp)
+{
+    QIOChannel *ioc = qio_channel_buffer_new(64 * KiB);
+    QEMUFile *pf = qemu_file_new_output(ioc);
+    g_autofree uint8_t *data = NULL;
+    uint8_t len_be[4];
+    size_t len;
+    bool ok = savevm_build_package(pf, errp);
+
+    if (ok) {
+        data = qio_channel_buffer_dup_data(ioc, &len);
+        if (len > POSTCOPY_PACKAGED_MAX) {
+            error_setg(errp, "Unreasonably large packaged state: %zu", len);
+            ok = false;
+        }
+    }
+    qemu_fclose(pf);
+    qio_channel_unref(ioc);
+    if (!ok) {
+        return false;
+    }
+    trace_savevm_send_packaged(len);
+    for (int i = 0; i < 4; i++) {
+        len_be[i] = len >> (24 - 8 * i);
+    }
+    qemu_savevm_send_command(f, MIG_CMD_PACKAGED, sizeof(len_be), len_be);
+    qemu_put_buffer(f, data, len);
+    return true;
+}
+
+bool qemu_savevm_state_postcopy_switch(QEMUFile *f, Error **errp)
+{
+    GPtrArray *list = savevm_list();
+
+    assert(bql_locked());
+    savevm_in_postcopy = true;
+    /* What cannot go on in postcopy ends now (block, ...). */
+    if (!savevm_complete_live(f, errp)) {
+        return false;
+    }
+    for (guint i = 0; i < list->len; i++) {
+        SaveStateEntry *se = g_ptr_array_index(list, i);
+
+        if (se_is_live(se) && se_has_postcopy(se) &&
+            !se->ops->save_postcopy_prepare(f, se->opaque, errp)) {
+            error_prepend(errp, "%s: ", se->idstr);
+            return false;
+        }
+    }
+    if (!savevm_send_packaged(f, errp)) {
+        return false;
+    }
+    qemu_fflush(f);
+    return qemu_file_get_error_obj(f, errp) == 0;
+}
+
+bool qemu_savevm_state_complete_postcopy(QEMUFile *f, Error **errp)
+{
+    GPtrArray *list = savevm_list();
+
+    for (guint i = 0; i < list->len; i++) {
+        SaveStateEntry *se = g_ptr_array_index(list, i);
+
+        if (!se_is_live(se) || !se_has_postcopy(se) ||
+            !se->ops->save_live_complete_postcopy) {
+            continue;
+        }
+        save_section_header(f, se, QEMU_VM_SECTION_END);
+        if (!se->ops->save_live_complete_postcopy(f, se->opaque, errp)) {
+            error_prepend(errp, "%s: ", se->idstr);
+            return false;
+        }
+        save_section_footer(f, se);
+    }
+    migration_rp_send_end_ping(f);
+    qemu_put_byte(f, QEMU_VM_EOF);
+    qemu_fflush(f);
+    return qemu_file_get_error_obj(f, errp) == 0;
+}
+
 void qemu_savevm_state_cleanup(void)
 {
     GPtrArray *list = savevm_list();
+
+    savevm_in_postcopy = false;
 
     for (guint i = 0; i < list->len; i++) {
         SaveStateEntry *se = g_ptr_array_index(list, i);
@@ -344,6 +482,17 @@ void qemu_savevm_state_cleanup(void)
 typedef struct LoadState {
     GHashTable *sections;   /* section id -> SaveStateEntry */
 } LoadState;
+
+/*
+ * The main stream and its LoadState while qemu_loadvm_state() runs: the
+ * postcopy listen thread goes on with them (qemu_loadvm_state_listen)
+ * while the incoming thread loads the package with a LoadState of its own.
+ */
+static QEMUFile *loadvm_main_file;
+static LoadState *loadvm_main_ls;
+
+static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, bool *quit,
+                             Error **errp);
 
 static bool loadvm_check_footer(QEMUFile *f, SaveStateEntry *se,
                                 uint32_t section_id, Error **errp)
@@ -518,7 +667,63 @@ static bool loadvm_process_part_end(QEMUFile *f, LoadState *ls,
     return loadvm_check_footer(f, se, section_id, errp);
 }
 
-static bool loadvm_process_command(QEMUFile *f, Error **errp)
+/*
+ * PACKAGED: be32 length, then a sub-stream (LISTEN, device sections, RUN)
+ * read whole into memory and loaded from there, so that the listen
+ * thread can read the main stream while the devices load.
+ */
+static bool loadvm_handle_packaged(QEMUFile *f, uint16_t len, bool *quit,
+                                   Error **errp)
+{
+    LoadState pls;
+    g_autofree uint8_t *buf = NULL;
+    uint32_t size;
+    QIOChannel *ioc;
+    QEMUFile *pf;
+    bool ok;
+
+    if (len != 4) {
+        error_setg(errp, "CMD_PACKAGED with a %u-byte header (expected 4)",
+                   len);
+        return false;
+    }
+    size = qemu_get_be32(f);
+    if (qemu_file_get_error_obj(f, errp)) {
+        return false;
+    }
+    if (size > POSTCOPY_PACKAGED_MAX) {
+        error_setg(errp, "Unreasonably large packaged state: %u", size);
+        return false;
+    }
+    trace_loadvm_handle_packaged(size);
+    buf = g_try_malloc(size ? size : 1);
+    if (!buf) {
+        error_setg(errp, "Cannot allocate %u bytes for the packaged state",
+                   size);
+        return false;
+    }
+    if (qemu_get_buffer(f, buf, size) != size) {
+        qemu_file_get_error_obj(f, errp);
+        if (errp && !*errp) {
+            error_setg(errp, "CMD_PACKAGED is truncated");
+        }
+        return false;
+    }
+    ioc = qio_channel_buffer_new_data(buf, size);
+    pf = qemu_file_new_input(ioc);
+    qio_channel_unref(ioc);
+    pls.sections = g_hash_table_new(g_direct_hash, g_direct_equal);
+    ok = loadvm_main_loop(pf, &pls, quit, errp);
+    if (ok && !*quit) {
+        error_setg(errp, "Postcopy package ended without CMD_POSTCOPY_RUN");
+        ok = false;
+    }
+    g_hash_table_destroy(pls.sections);
+    qemu_fclose(pf);
+    return ok;
+}
+
+static bool loadvm_process_command(QEMUFile *f, bool *quit, Error **errp)
 {
     uint16_t cmd = qemu_get_be16(f);
     uint16_t len = qemu_get_be16(f);
@@ -532,6 +737,26 @@ static bool loadvm_process_command(QEMUFile *f, Error **errp)
         return migration_incoming_rp_open(f, len, errp);
     case MIG_CMD_PING:
         return migration_incoming_rp_ping(f, len, errp);
+    case MIG_CMD_POSTCOPY_ADVISE:
+        return postcopy_incoming_advise(f, len, errp);
+    case MIG_CMD_POSTCOPY_RAM_DISCARD:
+        return postcopy_incoming_discard(f, len, errp);
+    case MIG_CMD_POSTCOPY_LISTEN:
+        if (f == loadvm_main_file) {
+            error_setg(errp, "CMD_POSTCOPY_LISTEN outside a package");
+            return false;
+        }
+        return postcopy_incoming_listen(loadvm_main_file, len, errp);
+    case MIG_CMD_POSTCOPY_RUN:
+        /* The rest of the main stream is the listen thread's. */
+        *quit = postcopy_incoming_run(len, errp);
+        return *quit;
+    case MIG_CMD_PACKAGED:
+        if (f != loadvm_main_file) {
+            error_setg(errp, "CMD_PACKAGED inside a package");
+            return false;
+        }
+        return loadvm_handle_packaged(f, len, quit, errp);
     }
     error_setg(errp, "migration command %u (length %u) is not supported by "
                "this destination", cmd, len);
@@ -590,7 +815,12 @@ static void loadvm_cleanup(void)
     }
 }
 
-static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, Error **errp)
+/*
+ * Sections and commands until EOF, or until a command hands the rest of
+ * the stream over (*@quit: postcopy's RUN).
+ */
+static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, bool *quit,
+                             Error **errp)
 {
     for (;;) {
         uint8_t type = qemu_get_byte(f);
@@ -612,7 +842,10 @@ static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, Error **errp)
             ok = loadvm_process_part_end(f, ls, errp);
             break;
         case QEMU_VM_COMMAND:
-            ok = loadvm_process_command(f, errp);
+            ok = loadvm_process_command(f, quit, errp);
+            if (ok && *quit) {
+                return true;
+            }
             break;
         default:
             error_setg(errp, "Unknown savevm section type %d", type);
@@ -629,15 +862,42 @@ bool qemu_loadvm_state(QEMUFile *f, Error **errp)
     LoadState ls = {
         .sections = g_hash_table_new(g_direct_hash, g_direct_equal),
     };
+    bool quit = false;
     bool ok;
 
     assert(!bql_locked());
+    loadvm_main_file = f;
+    loadvm_main_ls = &ls;
     ok = loadvm_header(f, errp) && loadvm_setup(f, errp) &&
-         loadvm_main_loop(f, &ls, errp);
-    if (ok) {
+         loadvm_main_loop(f, &ls, &quit, errp);
+    if (ok && quit) {
+        /* Postcopy: the listen thread reads the rest, up to EOF. */
+        ok = postcopy_incoming_wait(errp);
+    } else if (ok) {
         loadvm_skip_vmdesc(f);
+    } else if (postcopy_incoming_state() >= POSTCOPY_INCOMING_LISTENING) {
+        /* Failed in the package: stop the listen thread before cleanup. */
+        qemu_file_shutdown(f);
+        postcopy_incoming_wait(NULL);
     }
     loadvm_cleanup();
+    loadvm_main_file = NULL;
+    loadvm_main_ls = NULL;
     g_hash_table_destroy(ls.sections);
     return ok;
+}
+
+bool qemu_loadvm_state_listen(QEMUFile *f, Error **errp)
+{
+    bool quit = false;
+
+    assert(f == loadvm_main_file && loadvm_main_ls);
+    if (!loadvm_main_loop(f, loadvm_main_ls, &quit, errp)) {
+        return false;
+    }
+    if (quit) {
+        error_setg(errp, "CMD_POSTCOPY_RUN after the package");
+        return false;
+    }
+    return true;
 }

@@ -45,6 +45,21 @@ void qemu_savevm_state_pending_exact(uint64_t *must_precopy,
  * SECTION_FULL of every device, EOF, then the vmdesc.
  */
 bool qemu_savevm_state_complete_precopy(QEMUFile *f, Error **errp);
+/* A QEMU_VM_COMMAND with @len bytes of payload @data. */
+void qemu_savevm_send_command(QEMUFile *f, uint16_t cmd, uint16_t len,
+                              const uint8_t *data);
+/* postcopy-ram: POSTCOPY_ADVISE (page-size summary, target page size). */
+void qemu_savevm_send_postcopy_advise(QEMUFile *f);
+/*
+ * The switch to postcopy, VM stopped, BQL held: SECTION_END of every live
+ * section without a postcopy path, each postcopy section's prepare hook
+ * (RAM: last sync, DISCARDs), then PACKAGED (LISTEN, devices, RUN).
+ * From here on qemu_savevm_state_iterate() runs the postcopy sections
+ * only, without stopping at the rate limit (the caller paces it).
+ */
+bool qemu_savevm_state_postcopy_switch(QEMUFile *f, Error **errp);
+/* After postcopy iterated everything: SECTION_ENDs, final PING, EOF. */
+bool qemu_savevm_state_complete_postcopy(QEMUFile *f, Error **errp);
 /* After success, failure or cancel (no BQL needed). */
 void qemu_savevm_state_cleanup(void);
 
@@ -54,5 +69,10 @@ void qemu_savevm_state_cleanup(void);
  * sections load under the BQL; live sections without it.
  */
 bool qemu_loadvm_state(QEMUFile *f, Error **errp);
+/*
+ * Postcopy listen thread: go on loading @f (the main stream, after the
+ * package) with qemu_loadvm_state()'s section table, up to EOF.
+ */
+bool qemu_loadvm_state_listen(QEMUFile *f, Error **errp);
 
 #endif

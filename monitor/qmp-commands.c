@@ -8,6 +8,7 @@
 #include "monitor/qmp-commands.h"
 #include "migration/qmp-cmds.h"
 #include "migration/dirtyrate.h"
+#include "system/dirtylimit.h"
 #include "block/qmp-block.h"
 
 const QmpCommand qmp_commands[] = {
@@ -38,11 +39,14 @@ const QmpCommand qmp_commands[] = {
     { "migrate-set-parameters", qmp_migrate_set_parameters, "**", 0, "Set migration parameters (checked by the handler)" },
     { "query-migrate-parameters", qmp_query_migrate_parameters, "", 0, "List migration parameters" },
     { "query-migrate", qmp_query_migrate, "", 0, "Show migration status and statistics" },
-    { "migrate-start-postcopy", qmp_migrate_postcopy_unsupported, "", 0, "Switch to postcopy" },
+    { "migrate-start-postcopy", qmp_migrate_start_postcopy, "", 0, "Switch to postcopy" },
     { "migrate-pause", qmp_migrate_postcopy_unsupported, "", 0, "Pause a postcopy migration" },
     { "migrate-recover", qmp_migrate_postcopy_unsupported, "uri:str", 0, "Recover a paused postcopy migration" },
     { "calc-dirty-rate", qmp_calc_dirty_rate, "calc-time:int,*calc-time-unit:str,*sample-pages:int,*mode:str", 0, "Start measuring the guest's dirty page rate" },
     { "query-dirty-rate", qmp_query_dirty_rate, "*calc-time-unit:str", 0, "Show the last dirty page rate measurement" },
+    { "set-vcpu-dirty-limit", qmp_set_vcpu_dirty_limit, "*cpu-index:int,dirty-rate:uint64", 0, "Limit a vCPU's (or every vCPU's) dirty page rate (MB/s)" },
+    { "cancel-vcpu-dirty-limit", qmp_cancel_vcpu_dirty_limit, "*cpu-index:int", 0, "Lift a vCPU's (or every vCPU's) dirty page rate limit" },
+    { "query-vcpu-dirty-limit", qmp_query_vcpu_dirty_limit, "", 0, "List the vCPUs' dirty page rate limits and current rates" },
     /* block (block/qmp-block.c) */
     { "query-block", qmp_query_block, "", 0, "List the block devices" },
     { "block-dirty-bitmap-add", qmp_block_dirty_bitmap_add, "node:str,name:str,*granularity:int,*persistent:bool,*disabled:bool", 0, "Create a dirty bitmap on a block node" },

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include <sys/syscall.h>
 #include "qemu/main-loop.h"
 #include "hw/core/cpu.h"
 #include "system/cpus.h"
@@ -61,6 +62,8 @@ void cpu_thread_begin(CPUState *cpu)
 {
     assert(bql_locked());
     current_cpu = cpu;
+    __atomic_store_n(&cpu->thread_id, (int)syscall(SYS_gettid),
+                     __ATOMIC_RELEASE);
     cpu->created = true;
     g_cond_broadcast(&cpu_created_cond);
 }

@@ -72,10 +72,21 @@ static guint ring_nr_bitmaps;           /* ring_lock */
  * emulation in the exit handler), overwriting entries we never saw.
  */
 static bool ring_overflowed;
+/*
+ * BQL: users that need the slots' logging on without owning the dirty
+ * log (the dirty-limit thread).  While there are any, the slots log even
+ * when no migration or measurement holds the log.
+ */
+static unsigned ring_logging_users;     /* BQL (write), atomic (read) */
 
 bool kvm_dirty_ring_enabled(void)
 {
     return kvm_state && kvm_state->dirty_ring_size;
+}
+
+uint32_t kvm_dirty_ring_size(void)
+{
+    return kvm_state ? kvm_state->dirty_ring_size : 0;
 }
 
 void kvm_dirty_ring_log_start(void)
@@ -361,4 +372,101 @@ void kvm_dirty_ring_handle_full(CPUState *cpu)
      */
     n = kvm_dirty_ring_reap();
     trace_kvm_dirty_ring_full(cpu->cpu_index, n);
+}
+
+/* BQL held: turn logging on or off for every slot (errors reported). */
+static void kvm_dirty_ring_set_logging(bool enable)
+{
+    GPtrArray *slots = kvm_state->slots;
+    Error *err = NULL;
+
+    for (guint i = 0; i < slots->len; i++) {
+        KVMSlot *slot = g_ptr_array_index(slots, i);
+
+        if (!kvm_slot_set_dirty_logging(slot->slot, enable, &err)) {
+            error_report_err(err);
+            err = NULL;
+        }
+    }
+}
+
+/* ring_lock not held: does a migration or a measurement own the log? */
+static bool kvm_dirty_ring_log_owned(void)
+{
+    bool owned;
+
+    g_mutex_lock(&ring_lock);
+    owned = ring_bitmaps != NULL;
+    g_mutex_unlock(&ring_lock);
+    return owned;
+}
+
+void kvm_dirty_ring_logging_get(void)
+{
+    bool took_bql = !bql_locked();
+
+    if (took_bql) {
+        bql_lock();
+    }
+    if (__atomic_fetch_add(&ring_logging_users, 1, __ATOMIC_SEQ_CST) == 0) {
+        /* Setting a flag that is already set costs nothing (kvm-all.c). */
+        kvm_dirty_ring_set_logging(true);
+    }
+    trace_kvm_dirty_ring_logging(ring_logging_users);
+    if (took_bql) {
+        bql_unlock();
+    }
+}
+
+void kvm_dirty_ring_logging_put(void)
+{
+    bool took_bql = !bql_locked();
+
+    if (took_bql) {
+        bql_lock();
+    }
+    assert(ring_logging_users > 0);
+    if (__atomic_sub_fetch(&ring_logging_users, 1, __ATOMIC_SEQ_CST) == 0 &&
+        !kvm_dirty_ring_log_owned()) {
+        /* Entries still queued are harvested and dropped. */
+        kvm_dirty_ring_reap();
+        kvm_dirty_ring_set_logging(false);
+    }
+    trace_kvm_dirty_ring_logging(ring_logging_users);
+    if (took_bql) {
+        bql_unlock();
+    }
+}
+
+bool kvm_dirty_ring_logging_pinned(void)
+{
+    return __atomic_load_n(&ring_logging_users, __ATOMIC_SEQ_CST) > 0;
+}
+
+bool kvm_dirty_ring_take_overflow_unowned(void)
+{
+    bool overflowed = false;
+
+    g_mutex_lock(&ring_lock);
+    if (!ring_bitmaps && ring_overflowed) {
+        overflowed = true;
+        ring_overflowed = false;
+    }
+    g_mutex_unlock(&ring_lock);
+    return overflowed;
+}
+
+void kvm_dirty_ring_rearm(void)
+{
+    assert(bql_locked());
+    /*
+     * A log owner re-arms on its own sync (kvm-dirty.c); otherwise
+     * turning logging off and on write-protects every page again, so the
+     * pages whose entries were lost are reported at their next write.
+     */
+    if (ring_logging_users && !kvm_dirty_ring_log_owned()) {
+        trace_kvm_dirty_ring_rearm();
+        kvm_dirty_ring_set_logging(false);
+        kvm_dirty_ring_set_logging(true);
+    }
 }

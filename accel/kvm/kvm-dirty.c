@@ -138,7 +138,9 @@ void kvm_dirty_log_stop(void)
     if (!kvm_state || !kvm_dirty_scratch) {
         return;
     }
-    if (!kvm_dirty_log_set_all(false, &err)) {
+    /* The dirty-limit thread may still read the rings: logging stays. */
+    if (!kvm_dirty_ring_logging_pinned() &&
+        !kvm_dirty_log_set_all(false, &err)) {
         /* Harmless for correctness: the guest only runs a bit slower. */
         error_report_err(err);
     }

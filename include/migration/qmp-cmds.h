@@ -18,7 +18,8 @@ QmpHandler qmp_query_migrate_capabilities;
 QmpHandler qmp_migrate_set_parameters;
 QmpHandler qmp_query_migrate_parameters;
 QmpHandler qmp_query_migrate;
-/* migrate-start-postcopy, migrate-pause, migrate-recover until postcopy. */
+QmpHandler qmp_migrate_start_postcopy;
+/* migrate-pause, migrate-recover until postcopy recovery exists. */
 QmpHandler qmp_migrate_postcopy_unsupported;
 
 #endif

@@ -47,6 +47,17 @@ typedef struct SaveVMHandlers {
                                    uint64_t *can_postcopy);
     void (*state_pending_exact)(void *opaque, uint64_t *must_precopy,
                                 uint64_t *can_postcopy);
+    /*
+     * Postcopy (optional; a section without it completes before the
+     * switch).  Source, migration thread, VM stopped, BQL held, at the
+     * switch: last sync, and commands the destination needs before
+     * LISTEN (RAM: DISCARD).  Afterwards save_live_iterate keeps being
+     * called (no BQL) until it returns 1, then save_live_complete_postcopy
+     * (no BQL) writes the SECTION_END payload.
+     */
+    bool (*save_postcopy_prepare)(QEMUFile *f, void *opaque, Error **errp);
+    bool (*save_live_complete_postcopy)(QEMUFile *f, void *opaque,
+                                        Error **errp);
     /* Source, migration thread (or main thread on cancel), no BQL. */
     void (*save_cleanup)(void *opaque);
     /* Source: whether this section takes part at all (e.g. block cap). */

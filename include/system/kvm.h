@@ -79,6 +79,25 @@ bool kvm_dirty_ring_enabled(void);
 uint64_t kvm_dirty_ring_reap(void);
 uint64_t kvm_dirty_ring_vcpu_pages(CPUState *cpu);
 
+/*
+ * For a ring reader that does not own the dirty log (the dirty-limit
+ * thread, system/dirtylimit.c): the rings only fill while the slots log.
+ * kvm_dirty_ring_logging_get/put: any thread (the BQL is taken unless
+ * held): keep the slots' logging on, also while no migration or
+ * measurement holds the log (kvm_dirty_log_stop leaves it on while
+ * pinned).  kvm_dirty_ring_take_overflow_unowned: has a ring lost entries
+ * while no one owned the log?  Clears that flag; kvm_dirty_ring_rearm()
+ * (BQL) then write-protects every page again so that the pages whose
+ * entries were lost are reported at their next write.
+ */
+void kvm_dirty_ring_logging_get(void);
+void kvm_dirty_ring_logging_put(void);
+bool kvm_dirty_ring_logging_pinned(void);
+bool kvm_dirty_ring_take_overflow_unowned(void);
+void kvm_dirty_ring_rearm(void);
+/* Entries per vCPU ring (-accel kvm,dirty-ring-size), 0 without it. */
+uint32_t kvm_dirty_ring_size(void);
+
 /* Is the calling thread the vCPU thread of @cpu? */
 bool qemu_cpu_is_self(CPUState *cpu);
 

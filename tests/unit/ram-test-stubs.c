@@ -11,6 +11,8 @@
 #include "migration/migration-stats.h"
 #include "migration/options.h"
 #include "migration/multifd.h"
+#include "migration/postcopy-ram.h"
+#include "migration/savevm.h"
 #include "system/ramblock.h"
 #include "system/kvm.h"
 #include "ram-test-stubs.h"
@@ -49,6 +51,28 @@ bool migrate_capability(MigrationCapability cap)
 bool migrate_postcopy_ram(void)
 {
     return ram_test_caps[MIGRATION_CAPABILITY_POSTCOPY_RAM];
+}
+
+bool migrate_release_ram(void)
+{
+    return ram_test_caps[MIGRATION_CAPABILITY_RELEASE_RAM];
+}
+
+/* Postcopy is not exercised here (postcopy-test is the qtest). */
+bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
+                         Error **errp)
+{
+    error_setg(errp, "postcopy is not linked into this unit test");
+    return false;
+}
+
+void postcopy_mark_received(RAMBlock *rb, uint64_t offset)
+{
+}
+
+void qemu_savevm_send_command(QEMUFile *f, uint16_t cmd, uint16_t len,
+                              const uint8_t *data)
+{
 }
 
 uint64_t ram_test_xbzrle_cache_size = 64 * 1024 * 1024;
@@ -101,6 +125,11 @@ bool kvm_dirty_ring_take_overflow(void)
 }
 
 void kvm_dirty_ring_mark_all(void)
+{
+    g_assert_not_reached();
+}
+
+bool kvm_dirty_ring_logging_pinned(void)
 {
     g_assert_not_reached();
 }

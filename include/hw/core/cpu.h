@@ -32,6 +32,9 @@ typedef struct CPUState {
     uint64_t throttle_sleep_ns; /* atomic: auto-converge asks the vCPU
                                    thread to sleep this long (0: no) */
     void *arch;                 /* accel/kvm's per-vCPU state */
+    int thread_id;              /* atomic: the vCPU thread's Linux tid, set
+                                   when it starts (postcopy blocktime maps
+                                   faulting threads to vCPUs); 0 before */
 } CPUState;
 
 /* All vCPUs, index order (read-only after machine creation). */

@@ -1,0 +1,386 @@
+/*
+ * Postcopy qtests (postcopy-ram, release-ram, migrate-start-postcopy).
+ *
+ * - the stamp guest over a link too slow for precopy to finish: after
+ *   migrate-start-postcopy the migration completes, the destination
+ *   asked for pages (postcopy-requests on the source), its guest holds
+ *   the stamp invariant and carried on counting from the source's state;
+ *   the source stays stopped;
+ * - a rate guest that does not converge finishes by postcopy;
+ * - migrate-start-postcopy without the capability is QEMU's error and the
+ *   migration goes on to complete as precopy;
+ * - hostile input: a destination given a DISCARD outside RAM, and a
+ *   source given a page request outside RAM, fail with a message (and
+ *   the source's guest runs on: it never switched);
+ * - release-ram: the same as the first, and the source's memory reads
+ *   as zero where pages were released.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "libqtest.h"
+#include "migration-helpers.h"
+#include "stamp-check.h"
+
+#define SLOW_PRECOPY_BW     (8ULL << 20)    /* 150 MiB cannot go in time */
+#define POSTCOPY_BW         (32ULL << 20)   /* background takes seconds */
+#define STAMP_START         0x00100000ULL
+#define STAMP_SIZE          (99ULL << 20)
+#define RATE_START          0x00100000ULL
+#define RATE_WSET_MIB       32
+
+static const char *const to_postcopy[] = { "postcopy-active", "completed",
+                                           NULL };
+
+static void set_postcopy(QTestState *src, QTestState *dst)
+{
+    mig_set_capability(src, "postcopy-ram", true);
+    if (dst) {
+        mig_set_capability(dst, "postcopy-ram", true);
+    }
+}
+
+static const char *error_desc(JsonNode *info)
+{
+    JsonObject *o = json_node_get_object(info);
+
+    if (!json_object_has_member(o, "error-desc")) {
+        g_autofree char *txt = qmp_to_string(info);
+        g_error("failed migration without error-desc: %s", txt);
+    }
+    return json_object_get_string_member(o, "error-desc");
+}
+
+/* Wait until precopy runs, then switch. */
+static void start_postcopy(QTestState *src)
+{
+    static const char *const active[] = { "active", NULL };
+    g_autofree char *st = mig_wait_status(src, active);
+
+    mig_wait_more_passes(src, 1);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate-start-postcopy\"}");
+    g_free(mig_wait_status(src, to_postcopy));
+}
+
+static void assert_source_stopped(QTestState *src)
+{
+    bool running = true;
+    g_autofree char *st = qtest_query_status(src, &running);
+
+    g_assert_false(running);
+    g_assert_cmpstr(st, ==, "postmigrate");
+}
+
+/* The common case; @release_ram on the source. */
+static void run_postcopy(bool release_ram)
+{
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autoptr(JsonNode) info = NULL;
+    int64_t requests;
+
+    set_postcopy(src, dst);
+    if (release_ram) {
+        mig_set_capability(src, "release-ram", true);
+    }
+    mig_set_parameter(src, "max-bandwidth", SLOW_PRECOPY_BW);
+    mig_set_parameter(src, "max-postcopy-bandwidth", POSTCOPY_BW);
+    mig_migrate(src, uri);
+    start_postcopy(src);
+    mig_wait_completed(src);
+    info = mig_query(src);
+    requests = mig_ram_counter(info, "postcopy-requests");
+    g_test_message("postcopy-requests %" G_GINT64_FORMAT ", postcopy-bytes %"
+                   G_GINT64_FORMAT, requests,
+                   mig_ram_counter(info, "postcopy-bytes"));
+    g_assert_cmpint(requests, >, 0);
+    g_assert_cmpint(mig_ram_counter(info, "postcopy-bytes"), >, 0);
+    assert_source_stopped(src);
+    if (release_ram) {
+        /* Released pages read as zero here; the guest had stamped them. */
+        g_autofree char *dump = g_strdup_printf("%s", qtest_path(src,
+                                                                 "src.mem"));
+        g_autofree char *data = NULL;
+        gsize len = 0;
+        size_t zero = 0;
+        static const uint8_t zpage[4096];
+
+        qtest_qmp_assert_success(src, "{\"execute\": \"pmemsave\", "
+                                 "\"arguments\": {\"val\": %llu, \"size\": "
+                                 "%llu, \"filename\": \"%s\"}}",
+                                 STAMP_START, STAMP_SIZE, dump);
+        g_assert_true(g_file_get_contents(dump, &data, &len, NULL));
+        for (gsize off = 0; off + 4096 <= len; off += 4096) {
+            zero += !memcmp(data + off, zpage, 4096);
+        }
+        g_test_message("%zu zero pages on the source after release-ram",
+                       zero);
+        g_assert_cmpuint(zero, >, 0);
+        unlink(dump);
+        mig_check_dest(dst, NULL, false);
+    } else {
+        g_autoptr(GBytes) src_mem = mig_stamp_memory(src);
+
+        mig_check_dest(dst, src_mem, false);
+    }
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+static void test_postcopy(void)
+{
+    run_postcopy(false);
+}
+
+static void test_release_ram(void)
+{
+    run_postcopy(true);
+}
+
+/* A working set the link never catches up with, finished by postcopy. */
+static void test_rate_guest(void)
+{
+    g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
+    g_autofree char *args = g_strdup_printf("-accel kvm -m 150M -nodefaults "
+                                            "-drive file=%s,format=raw",
+                                            image);
+    QTestState *src = qtest_initf("%s", args);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = qtest_initf("%s -incoming %s", args, uri);
+    g_autofree char *dump = g_strdup_printf("%s", qtest_path(dst, "r.mem"));
+    g_autofree char *why = NULL;
+
+    g_assert_true(qtest_wait_serial(src, qtest_serial_path(src), 'B', 1,
+                                    qtest_timeout_s()));
+    set_postcopy(src, dst);
+    mig_set_parameter(src, "max-bandwidth", 32ULL << 20);
+    mig_set_parameter(src, "downtime-limit", 100);
+    mig_migrate(src, uri);
+    start_postcopy(src);
+    mig_wait_completed(src);
+    g_assert_cmpint(mig_ram_counter(mig_query(src), "postcopy-bytes"), >, 0);
+    mig_wait_running(dst);
+    mig_wait_more_passes(dst, 2);
+    qtest_qmp_assert_success(dst, "{\"execute\": \"stop\"}");
+    json_node_unref(qtest_qmp_eventwait(dst, "STOP"));
+    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %llu, \"size\": %llu, "
+                             "\"filename\": \"%s\"}}", RATE_START,
+                             (unsigned long long)RATE_WSET_MIB << 20, dump);
+    if (!stamp_check_file(dump, RATE_START, &why)) {
+        g_error("rate guest's working set broken on the destination: %s",
+                why);
+    }
+    unlink(dump);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+    unlink(image);
+}
+
+/* QEMU's error without the capability; the migration is not disturbed. */
+static void test_no_capability(void)
+{
+    static const char *const active[] = { "active", NULL };
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    QTestState *dst = mig_start_dest(uri, NULL);
+    g_autoptr(JsonNode) rsp = NULL;
+    g_autoptr(GBytes) src_mem = NULL;
+    g_autofree char *st = NULL;
+    g_autofree char *txt = NULL;
+
+    mig_set_parameter(src, "max-bandwidth", SLOW_PRECOPY_BW);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    rsp = qtest_qmp(src, "{\"execute\": \"migrate-start-postcopy\"}");
+    txt = qmp_to_string(rsp);
+    g_assert_nonnull(strstr(txt, "Enable postcopy with "
+                            "migrate_set_capability before the start of "
+                            "migration"));
+    g_free(st);
+    st = mig_status(src);
+    g_assert_cmpstr(st, ==, "active");
+    mig_set_unlimited(src);
+    mig_wait_completed(src);
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/* ---- hostile input ---- */
+
+static void put_be16(GByteArray *a, uint16_t v)
+{
+    uint8_t b[2] = { v >> 8, v };
+
+    g_byte_array_append(a, b, 2);
+}
+
+static void put_be32(GByteArray *a, uint32_t v)
+{
+    uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
+
+    g_byte_array_append(a, b, 4);
+}
+
+static void put_be64(GByteArray *a, uint64_t v)
+{
+    put_be32(a, v >> 32);
+    put_be32(a, v);
+}
+
+/* Header, ADVISE (4 KiB pages), one DISCARD of @start/@len in pc.ram. */
+static GByteArray *discard_stream(uint64_t start, uint64_t len)
+{
+    static const char machine[] = "pc-i440fx";
+    static const char block[] = "pc.ram";
+    GByteArray *a = g_byte_array_new();
+    uint8_t b;
+
+    put_be32(a, 0x5145564d);
+    put_be32(a, 3);
+    b = 0x07;
+    g_byte_array_append(a, &b, 1);
+    put_be32(a, strlen(machine));
+    g_byte_array_append(a, (const uint8_t *)machine, strlen(machine));
+    b = 0x08;                                   /* ADVISE */
+    g_byte_array_append(a, &b, 1);
+    put_be16(a, 3);
+    put_be16(a, 16);
+    put_be64(a, 4096);
+    put_be64(a, 4096);
+    g_byte_array_append(a, &b, 1);              /* DISCARD */
+    put_be16(a, 6);
+    put_be16(a, 3 + strlen(block) + 16);
+    b = 0;                                      /* version */
+    g_byte_array_append(a, &b, 1);
+    b = strlen(block);
+    g_byte_array_append(a, &b, 1);
+    g_byte_array_append(a, (const uint8_t *)block, strlen(block));
+    b = 0;
+    g_byte_array_append(a, &b, 1);
+    put_be64(a, start);
+    put_be64(a, len);
+    return a;
+}
+
+static void run_bad_discard(uint64_t start, uint64_t len)
+{
+    static const char *const failed[] = { "failed", NULL };
+    QTestState *dst = mig_start_dest("defer", NULL);
+    g_autofree char *file = g_strdup_printf("%s", qtest_path(dst, "s.bin"));
+    g_autofree char *uri = g_strdup_printf("exec:cat %s", file);
+    g_autoptr(GByteArray) stream = discard_stream(start, len);
+    g_autoptr(JsonNode) info = NULL;
+    g_autofree char *st = NULL;
+
+    g_assert_true(g_file_set_contents(file, (const char *)stream->data,
+                                      stream->len, NULL));
+    mig_set_capability(dst, "postcopy-ram", true);
+    mig_incoming(dst, uri, true);
+    st = mig_wait_status(dst, failed);
+    info = mig_query(dst);
+    g_test_message("destination: %s", error_desc(info));
+    g_assert_nonnull(strstr(error_desc(info), "CMD_POSTCOPY_RAM_DISCARD"));
+    g_assert_nonnull(strstr(error_desc(info), "pc.ram"));
+    unlink(file);
+    mig_quit_clean(dst);
+}
+
+static void test_bad_discard(void)
+{
+    run_bad_discard(1ULL << 40, 4096);          /* far outside */
+    run_bad_discard(150ULL << 20, 4096);        /* just past the end */
+    run_bad_discard((150ULL << 20) - 4096, 8192);  /* straddles the end */
+    run_bad_discard(0, UINT64_MAX & ~4095ULL);  /* wraps */
+    run_bad_discard(4097, 4096);                /* unaligned */
+}
+
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
+    strcpy(addr.sun_path, path);
+    unlink(path);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 1), ==, 0);
+    return fd;
+}
+
+/* A fake destination asks for a page outside pc.ram. */
+static void test_bad_request(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    static const char *const active[] = { "active", NULL };
+    QTestState *src = mig_start_source(NULL);
+    const char *path = qtest_path(src, "fake.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", path);
+    int lfd = listen_unix(path);
+    g_autoptr(GByteArray) req = g_byte_array_new();
+    g_autoptr(JsonNode) info = NULL;
+    g_autofree char *st = NULL;
+    uint8_t head[8];
+    uint8_t b;
+    int cfd;
+
+    mig_set_capability(src, "postcopy-ram", true);
+    mig_set_parameter(src, "max-bandwidth", SLOW_PRECOPY_BW);
+    mig_migrate(src, uri);
+    cfd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(cfd, >=, 0);
+    g_assert_cmpint(recv(cfd, head, sizeof(head), MSG_WAITALL), ==,
+                    sizeof(head));
+    /* Once RAM is set up the request is checked against its blocks. */
+    g_free(mig_wait_status(src, active));
+    put_be16(req, 3);                           /* REQ_PAGES_ID */
+    put_be16(req, 12 + 1 + 6);
+    put_be64(req, 1ULL << 40);
+    put_be32(req, 4096);
+    b = 6;
+    g_byte_array_append(req, &b, 1);
+    g_byte_array_append(req, (const uint8_t *)"pc.ram", 6);
+    g_assert_cmpint(write(cfd, req->data, req->len), ==, req->len);
+    st = mig_wait_status(src, failed);
+    info = mig_query(src);
+    g_test_message("source: %s", error_desc(info));
+    g_assert_nonnull(strstr(error_desc(info), "request overrun"));
+    close(cfd);
+    close(lfd);
+    /* It never switched: its guest runs on, memory intact. */
+    mig_assert_running(src);
+    mig_wait_more_passes(src, 1);
+    mig_check_stamp(src, true);
+    mig_quit_clean(src);
+}
+
+int main(int argc, char **argv)
+{
+    char **args = g_new0(char *, argc + 2);
+
+    memcpy(args, argv, sizeof(char *) * argc);
+    args[argc++] = (char *)"--keep-going";
+    argv = args;
+    g_test_init(&argc, &argv, NULL);
+    qtest_vmm_binary();
+    mig_add_case("/postcopy/basic", test_postcopy, false);
+    mig_add_case("/postcopy/rate-guest", test_rate_guest, false);
+    mig_add_case("/postcopy/no-capability", test_no_capability, false);
+    mig_add_case("/postcopy/bad-discard", test_bad_discard, false);
+    mig_add_case("/postcopy/bad-request", test_bad_request, false);
+    mig_add_case("/postcopy/release-ram", test_release_ram, false);
+    return g_test_run();
+}
