@@ -19,6 +19,7 @@
 #include "savevm.h"
 #include "return-path.h"
 #include "postcopy-ram.h"
+#include "postcopy-preempt.h"
 #include "multifd.h"
 #include "trace.h"
 
@@ -64,6 +65,7 @@ static void incoming_finish_bh(void *opaque)
     if (!mis->thread_created) {
         return;     /* migration_incoming_shutdown() joined it */
     }
+    trace_migration_incoming_finish(state);
     qemu_thread_join(&mis->thread);
     mis->thread_created = false;
     multifd_recv_shutdown();    /* its threads may use from_src_file */
@@ -95,6 +97,7 @@ static void incoming_finish_bh(void *opaque)
         error_report_err(err);
         start_failed = true;
     }
+    trace_migration_incoming_started(!start_failed);
     /* The source waits for this (return path) before it lets go. */
     migration_incoming_rp_shut(mis, start_failed);
     incoming_close_file(mis);
@@ -127,10 +130,60 @@ static void *incoming_thread(void *opaque)
     return NULL;
 }
 
+/*
+ * migrate-recover's channel (main thread, BQL): it replaces the broken
+ * main channel; the paused listen thread goes on reading from it.  The
+ * state is postcopy-recover before the listen thread sees the channel:
+ * the source's RECV_BITMAP may already be on its way.
+ */
+static void incoming_accept_recovery(MigrationIncomingState *mis,
+                                     QIOChannel *ioc)
+{
+    QEMUFile *old = mis->from_src_file;
+    QEMUFile *f;
+    Error *err = NULL;
+
+    migration_channel_listen_stop();
+    mis->listening = false;
+    qio_channel_set_name(ioc, "migration-incoming");
+    f = qemu_file_new_input(ioc);
+    qio_channel_unref(ioc);
+    trace_postcopy_incoming_recover_channel();
+    migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_PAUSED,
+                      MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP);
+    /* The old file stays the paused listen thread's; it closes it. */
+    mis->from_src_file = f;
+    migration_incoming_rp_reopen(mis, f);
+    migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                      MIGRATION_STATUS_POSTCOPY_RECOVER);
+    if (!postcopy_incoming_recover_channel(f, &err)) {
+        error_report_err(err);
+        migration_incoming_rp_drop(mis);
+        mis->from_src_file = old;
+        qemu_fclose(f);
+        migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_RECOVER,
+                          MIGRATION_STATUS_POSTCOPY_PAUSED);
+    }
+}
+
 static void incoming_accept(QIOChannel *ioc, void *opaque)
 {
     MigrationIncomingState *mis = opaque;
 
+    if (mis->thread_created &&
+        __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST) ==
+        MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        incoming_accept_recovery(mis, ioc);
+        return;
+    }
+    if ((mis->thread_created || mis->from_src_file) &&
+        migrate_postcopy_preempt()) {
+        /* The second connection is the postcopy preempt channel. */
+        migration_channel_listen_stop();
+        mis->listening = false;
+        postcopy_preempt_incoming_channel(ioc);
+        return;
+    }
     if (mis->thread_created || mis->from_src_file) {
         /*
          * multifd: the source connects its channels after the main one;
@@ -146,6 +199,8 @@ static void incoming_accept(QIOChannel *ioc, void *opaque)
     }
     if (migrate_multifd()) {
         multifd_recv_setup();   /* keep listening for the channels */
+    } else if (migrate_postcopy_preempt()) {
+        /* keep listening for the preempt channel */
     } else {
         migration_channel_listen_stop();
         mis->listening = false;
@@ -192,12 +247,72 @@ bool migrate_start_incoming(const char *uri, bool exit_on_error,
     return true;
 }
 
+bool migrate_recover(const char *uri, Error **errp)
+{
+    MigrationIncomingState *mis = &current_incoming;
+
+    if (__atomic_load_n(&mis->state, __ATOMIC_SEQ_CST) !=
+        MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        error_setg(errp, "Migrate recover can only be run when postcopy is "
+                   "paused.");
+        return false;
+    }
+    if (mis->listening) {
+        error_setg(errp, "Migrate recovery is triggered already");
+        return false;
+    }
+    if (migrate_postcopy_preempt()) {
+        error_setg(errp, "Postcopy recovery with postcopy-preempt is not "
+                   "supported by this qmig build yet");
+        return false;
+    }
+    if (!migration_channel_listen(uri, incoming_accept, mis, errp)) {
+        return false;
+    }
+    g_free(mis->uri);
+    mis->uri = g_strdup(uri);
+    mis->listening = true;
+    trace_migrate_recover(uri);
+    return true;
+}
+
+bool migration_incoming_pause(Error **errp)
+{
+    MigrationIncomingState *mis = &current_incoming;
+    int state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
+    Error *why = NULL;
+
+    if (state != MIGRATION_STATUS_POSTCOPY_ACTIVE &&
+        state != MIGRATION_STATUS_POSTCOPY_RECOVER) {
+        error_setg(errp, "migrate-pause is currently only supported during "
+                   "postcopy-active or postcopy-recover state");
+        return false;
+    }
+    if (!mis->from_src_file) {
+        error_setg(errp, "Failed to pause destination migration");
+        return false;
+    }
+    /* The listen thread fails on its stream and pauses. */
+    error_setg(&why, "Postcopy migration is paused by the user");
+    qemu_file_set_error_obj(mis->from_src_file, -EIO, why);
+    qemu_file_shutdown(mis->from_src_file);
+    return true;
+}
+
 bool migration_incoming_cmdline(const char *uri, Error **errp)
 {
     if (!strcmp(uri, "defer")) {
         return true;
     }
     return migrate_start_incoming(uri, true, errp);
+}
+
+void migration_shutdown_prepare(void)
+{
+    if (current_incoming.thread_created) {
+        /* The process ends: the guest's memory does not matter any more. */
+        postcopy_incoming_release_vcpus();
+    }
 }
 
 void migration_incoming_shutdown(void)
@@ -209,6 +324,8 @@ void migration_incoming_shutdown(void)
         mis->listening = false;
     }
     if (mis->thread_created) {
+        /* A paused postcopy ends here: the guest cannot be recovered. */
+        postcopy_incoming_pause_exit();
         qemu_file_shutdown(mis->from_src_file);
         multifd_recv_terminate();   /* a sync may wait for channels */
         bql_unlock();

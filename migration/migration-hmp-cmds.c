@@ -81,6 +81,28 @@ static void hmp_print_xbzrle(Monitor *mon, JsonObject *x)
                    json_object_get_int_member(x, "overflow"));
 }
 
+/* The destination's postcopy-blocktime figures (ms; latency in ns). */
+static void hmp_print_blocktime(Monitor *mon, JsonObject *info)
+{
+    JsonArray *a = json_object_get_array_member(info,
+                                                "postcopy-vcpu-blocktime");
+    g_autoptr(GString) list = g_string_new("");
+
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        g_string_append_printf(list, "%s%" PRId64, i ? ", " : "",
+                               json_array_get_int_element(a, i));
+    }
+    monitor_printf(mon, "postcopy blocktime: %" PRId64 " ms\n",
+                   json_object_get_int_member(info, "postcopy-blocktime"));
+    monitor_printf(mon, "postcopy vCPU blocktime: [%s] ms\n", list->str);
+    monitor_printf(mon, "postcopy request latency: avg %" PRId64 " ns, p50 %"
+                   PRId64 " ns, p99 %" PRId64 " ns\n",
+                   json_object_get_int_member(info, "postcopy-latency"),
+                   json_object_get_int_member(info, "x-postcopy-latency-p50"),
+                   json_object_get_int_member(info,
+                                              "x-postcopy-latency-p99"));
+}
+
 static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
 {
     g_autoptr(JsonNode) ret = hmp_qmp(mon, "query-migrate", NULL);
@@ -135,6 +157,9 @@ static void hmp_info_migrate(Monitor *mon, int argc, char **argv)
         monitor_printf(mon, "dirty-limit ring full time: %" PRId64 " us\n",
                        json_object_get_int_member(info,
                            "dirty-limit-ring-full-time"));
+    }
+    if (json_object_has_member(info, "postcopy-blocktime")) {
+        hmp_print_blocktime(mon, info);
     }
 }
 

@@ -14,6 +14,7 @@
 #include "migration-stats.h"
 #include "options.h"
 #include "ram.h"
+#include "postcopy-blocktime.h"
 #include "ram-xbzrle.h"
 #include "block.h"
 #include "cpu-throttle.h"
@@ -45,7 +46,8 @@ void qmp_migrate(JsonObject *args, JsonNode **ret, Error **errp)
         return;
     }
     if (qmp_arg_bool(args, "resume", false)) {
-        error_setg(errp, "Cannot resume if there is no paused migration");
+        /* Postcopy recovery: reconnect a postcopy-paused migration. */
+        migrate_resume(uri, errp);
         return;
     }
     if (migration_is_running()) {
@@ -123,11 +125,14 @@ void qmp_query_migrate_parameters(JsonObject *args, JsonNode **ret,
     *ret = migrate_query_parameters_json();
 }
 
-void qmp_migrate_postcopy_unsupported(JsonObject *args, JsonNode **ret,
-                                      Error **errp)
+void qmp_migrate_pause(JsonObject *args, JsonNode **ret, Error **errp)
 {
-    error_setg(errp, "Postcopy recovery (migrate-pause, migrate-recover) is "
-               "not supported by this qmig build yet");
+    migrate_pause(errp);
+}
+
+void qmp_migrate_recover(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    migrate_recover(qmp_arg_str(args, "uri", ""), errp);
 }
 
 void qmp_migrate_start_postcopy(JsonObject *args, JsonNode **ret,
@@ -223,6 +228,9 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
     switch (state) {
     case MIGRATION_STATUS_ACTIVE:
     case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+    case MIGRATION_STATUS_POSTCOPY_PAUSED:
+    case MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP:
+    case MIGRATION_STATUS_POSTCOPY_RECOVER:
     case MIGRATION_STATUS_CANCELLING:
     case MIGRATION_STATUS_PRE_SWITCHOVER:
     case MIGRATION_STATUS_DEVICE:
@@ -264,6 +272,13 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
         break;
     default:
         break;
+    }
+    /* As QEMU: a paused postcopy says why it paused. */
+    if (state == MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        desc = migrate_get_error_desc(&s->error_mutex, &s->error);
+        if (desc) {
+            json_object_set_string_member(info, "error-desc", desc);
+        }
     }
 }
 
@@ -313,6 +328,7 @@ static void query_migrate_destination(MigrationIncomingState *mis,
             json_object_set_string_member(info, "error-desc", desc);
         }
     }
+    postcopy_blocktime_query(info);     /* postcopy's destination fields */
 }
 
 void qmp_query_migrate(JsonObject *args, JsonNode **ret, Error **errp)

@@ -28,6 +28,8 @@
 #include "savevm.h"
 #include "return-path.h"
 #include "postcopy-ram.h"
+#include "postcopy-preempt.h"
+#include "postcopy-recover.h"
 #include "multifd.h"
 #include "cpu-throttle.h"
 #include "migration/dirtyrate.h"
@@ -35,6 +37,8 @@
 
 /* How often the thread re-measures bandwidth (and the rate-limit period). */
 #define BUFFER_DELAY_MS 100
+/* Passes beyond the one that met the limit, at most (see below). */
+#define MIGRATION_MAX_EXTRA_PASSES 8
 
 static const char *const status_names[MIGRATION_STATUS__MAX] = {
     [MIGRATION_STATUS_NONE] = "none",
@@ -138,6 +142,7 @@ bool migration_is_running(void)
     case MIGRATION_STATUS_DEVICE:
     case MIGRATION_STATUS_POSTCOPY_ACTIVE:
     case MIGRATION_STATUS_POSTCOPY_PAUSED:
+    case MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP:
     case MIGRATION_STATUS_POSTCOPY_RECOVER:
         return true;
     default:
@@ -194,7 +199,47 @@ typedef struct IterState {
     uint64_t period_bytes_start;
     uint64_t period_pages_start;
     double last_drain;              /* previous period's, 0: none yet */
+    uint64_t sync_pages_sent;       /* pages sent at the last exact sync */
+    bool finish_pass;               /* an extra pass runs: no check yet */
+    int extra_passes;
 } IterState;
+
+/* Pages sent so far (all kinds), to size what a pass re-dirtied. */
+static uint64_t migration_pages_sent(void)
+{
+    return stat64_get(&mig_stats.normal_pages) +
+           stat64_get(&mig_stats.zero_pages);
+}
+
+/*
+ * The dirty set fits the limit; would one more pass first pay off?
+ * @added is what the sync just found re-dirtied among the pages sent
+ * since the previous one: relative to those, it is what the next pass
+ * will leave (q).  Another pass moves (1 - q) of the pending set out of
+ * the stop, at the price of q of it in total time, so with q at most a
+ * half it never costs more total time than it saves in downtime.  Not
+ * when the expected downtime is already small (the stop's fixed costs,
+ * device state and the destination's start, dominate it then) or when
+ * the guest dirties too fast for the passes to shrink.
+ */
+static bool migration_another_pass(IterState *it, uint64_t pending,
+                                   uint64_t added)
+{
+    uint64_t sent = (migration_pages_sent() - it->sync_pages_sent) *
+                    TARGET_PAGE_SIZE;
+    double expected_ms = it->last_drain > 0 ? pending / it->last_drain : 0;
+    bool again;
+
+    again = it->extra_passes < MIGRATION_MAX_EXTRA_PASSES &&
+            expected_ms > migrate_downtime_limit() / 50.0 &&
+            sent && added * 2 <= sent;
+    trace_migration_another_pass(pending, added, sent, expected_ms, again);
+    if (again) {
+        it->extra_passes++;
+        it->finish_pass = true;
+    }
+    return again;
+}
 
 /*
  * What the stopped phase may spend on pending state, in ms.  Besides the
@@ -263,6 +308,7 @@ static bool migration_completion(MigrationState *s, QEMUFile *f,
     *downtime_start = migration_clock_ms();
     s->vm_old_running = runstate_is_running();
     vm_stop_force_state(RUN_STATE_FINISH_MIGRATE);
+    trace_migration_completion_stopped(migration_clock_ms() - *downtime_start);
     if (migrate_pause_before_switchover()) {
         if (!migrate_set_state(&s->state, state,
                                MIGRATION_STATUS_PRE_SWITCHOVER)) {
@@ -310,16 +356,23 @@ static bool migration_iterate(MigrationState *s, QEMUFile *f, bool *postcopy,
             return true;
         }
         qemu_savevm_state_pending_estimate(&must, &can);
-        if (must + can <= s->threshold_size) {
+        /* An extra pass ends when the RAM it set out to send is sent. */
+        if (it.finish_pass && !ram_bytes_remaining()) {
+            it.finish_pass = false;
+        }
+        if (!it.finish_pass && must + can <= s->threshold_size) {
             uint64_t before = must + can;
+            uint64_t added;
 
             /* The exact count syncs the dirty log: what it adds is new. */
             qemu_savevm_state_pending_exact(&must, &can);
-            mig_throttle_sync_done(must + can > before ?
-                                   must + can - before : 0);
-            if (must + can <= s->threshold_size) {
+            added = must + can > before ? must + can - before : 0;
+            mig_throttle_sync_done(added);
+            if (must + can <= s->threshold_size &&
+                !migration_another_pass(&it, must + can, added)) {
                 return true;
             }
+            it.sync_pages_sent = migration_pages_sent();
         }
         ret = qemu_savevm_state_iterate(f);
         if (ret < 0 || qemu_file_get_error(f)) {
@@ -379,8 +432,8 @@ static bool migration_postcopy_start(MigrationState *s, QEMUFile *f,
  * max-postcopy-bandwidth, then the end of the stream.  No dirty sync:
  * the guest does not run here any more.
  */
-static bool migration_postcopy_run(MigrationState *s, QEMUFile *f,
-                                   Error **errp)
+static bool migration_postcopy_send(MigrationState *s, QEMUFile *f,
+                                    Error **errp)
 {
     IterState it = {
         .period_start = migration_clock_ms(),
@@ -410,6 +463,215 @@ static bool migration_postcopy_run(MigrationState *s, QEMUFile *f,
     error_setg(errp, "postcopy was interrupted (state %s)",
                migration_status_name(migration_state(s)));
     return false;
+}
+
+static bool migration_in_postcopy(MigrationState *s)
+{
+    switch (migration_state(s)) {
+    case MIGRATION_STATUS_POSTCOPY_ACTIVE:
+    case MIGRATION_STATUS_POSTCOPY_PAUSED:
+    case MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP:
+    case MIGRATION_STATUS_POSTCOPY_RECOVER:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- postcopy recovery (source; docs/devel/migration/postcopy.md) ---- */
+
+/* The broken stream and its return path go; the guest state stays. */
+static void migration_postcopy_drop_stream(MigrationState *s)
+{
+    QEMUFile *f;
+
+    g_mutex_lock(&s->qemu_file_lock);
+    f = s->to_dst_file;
+    s->to_dst_file = NULL;
+    g_mutex_unlock(&s->qemu_file_lock);
+    if (f) {
+        qemu_file_shutdown(f);
+    }
+    migration_rp_finish(s, true, NULL);
+    if (f) {
+        qemu_fclose(f);
+    }
+}
+
+/*
+ * On the new stream (from migrate resume): ask for every block's
+ * received bitmap, rebuild what is left to send, and resume.  The rp
+ * thread handles the answers and RESUME_ACK (state back to
+ * postcopy-active).
+ */
+static bool migration_postcopy_resume_handshake(MigrationState *s,
+                                                Error **errp)
+{
+    QEMUFile *f;
+
+    g_mutex_lock(&s->qemu_file_lock);
+    f = s->to_dst_file;
+    g_mutex_unlock(&s->qemu_file_lock);
+    if (!f) {
+        error_setg(errp, "Postcopy recovery without a new channel");
+        return false;
+    }
+    migration_rp_start_resume(s, f);
+    if (!ram_postcopy_resume_prepare(f, errp)) {
+        return false;
+    }
+    qemu_savevm_send_command(f, MIG_CMD_POSTCOPY_RESUME, 0, NULL);
+    qemu_fflush(f);
+    if (qemu_file_get_error_obj(f, errp) ||
+        !migration_rp_wait_resumed(s, errp)) {
+        return false;
+    }
+    qemu_file_set_rate_limit(f, migrate_max_postcopy_bandwidth());
+    trace_migration_postcopy_resumed();
+    return true;
+}
+
+/*
+ * Postcopy broke (@err, consumed): pause instead of failing.  The guest
+ * stays stopped, RAM and the bitmaps are kept, and this thread waits for
+ * migrate resume, then does the handshake; a handshake that fails
+ * pauses again.  True once postcopy runs again; false (with @errp) if it
+ * cannot pause or the process exits.
+ */
+static bool migration_postcopy_pause(MigrationState *s, Error *err,
+                                     Error **errp)
+{
+    int state = migration_state(s);
+
+    for (;;) {
+        if (state != MIGRATION_STATUS_POSTCOPY_ACTIVE &&
+            state != MIGRATION_STATUS_POSTCOPY_RECOVER) {
+            error_propagate(errp, err);
+            return false;
+        }
+        trace_migration_postcopy_pause(error_get_pretty(err));
+        error_report("postcopy paused on the source: %s",
+                     error_get_pretty(err));
+        migrate_set_error(s, err);
+        error_free(err);
+        err = NULL;
+        migration_postcopy_drop_stream(s);
+        migrate_set_state(&s->state, state, MIGRATION_STATUS_POSTCOPY_PAUSED);
+        while (!__atomic_load_n(&s->postcopy_exit, __ATOMIC_ACQUIRE) &&
+               migration_state(s) != MIGRATION_STATUS_POSTCOPY_RECOVER) {
+            qemu_sem_wait(&s->postcopy_pause_sem);
+        }
+        if (__atomic_load_n(&s->postcopy_exit, __ATOMIC_ACQUIRE)) {
+            error_setg(errp, "postcopy was paused when the process exited");
+            return false;
+        }
+        state = MIGRATION_STATUS_POSTCOPY_RECOVER;
+        if (migration_postcopy_resume_handshake(s, &err)) {
+            return true;
+        }
+    }
+}
+
+static bool migration_postcopy_run(MigrationState *s, Error **errp)
+{
+    for (;;) {
+        QEMUFile *f;
+        Error *err = NULL;
+
+        g_mutex_lock(&s->qemu_file_lock);
+        f = s->to_dst_file;
+        g_mutex_unlock(&s->qemu_file_lock);
+        if (migration_postcopy_send(s, f, &err)) {
+            return true;
+        }
+        if (!migration_postcopy_pause(s, err, errp)) {
+            return false;
+        }
+    }
+}
+
+static void migrate_resume_connect_done(QIOChannel *ioc, Error *err,
+                                        void *opaque)
+{
+    MigrationState *s = opaque;
+
+    if (err) {
+        error_prepend(&err, "postcopy resume: ");
+        migrate_set_error(s, err);
+        error_report_err(err);
+        migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                          MIGRATION_STATUS_POSTCOPY_PAUSED);
+        return;
+    }
+    g_mutex_lock(&s->qemu_file_lock);
+    s->to_dst_file = qemu_file_new_output(ioc);
+    qemu_file_set_rate_limit(s->to_dst_file, 0);
+    g_mutex_unlock(&s->qemu_file_lock);
+    qio_channel_unref(ioc);
+    migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                      MIGRATION_STATUS_POSTCOPY_RECOVER);
+    qemu_sem_post(&s->postcopy_pause_sem);
+}
+
+bool migrate_resume(const char *uri, Error **errp)
+{
+    MigrationState *s = &current_migration;
+    Error *err = NULL;
+
+    if (migration_state(s) != MIGRATION_STATUS_POSTCOPY_PAUSED) {
+        error_setg(errp, "Cannot resume if there is no paused migration");
+        return false;
+    }
+    if (migrate_postcopy_preempt()) {
+        error_setg(errp, "Postcopy recovery with postcopy-preempt is not "
+                   "supported by this qmig build yet");
+        return false;
+    }
+    if (!migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_PAUSED,
+                           MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP)) {
+        error_setg(errp, "Cannot resume if there is no paused migration");
+        return false;
+    }
+    /* A new attempt: its own error, if any, is the one to report. */
+    g_mutex_lock(&s->error_mutex);
+    error_free(s->error);
+    s->error = NULL;
+    g_mutex_unlock(&s->error_mutex);
+    trace_migration_postcopy_resume(uri);
+    if (!migration_channel_connect(uri, migrate_resume_connect_done, s,
+                                   &err)) {
+        migrate_set_error(s, err);
+        migrate_set_state(&s->state, MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP,
+                          MIGRATION_STATUS_POSTCOPY_PAUSED);
+        error_propagate(errp, err);
+        return false;
+    }
+    return true;
+}
+
+bool migrate_pause(Error **errp)
+{
+    MigrationState *s = &current_migration;
+    int state = migration_state(s);
+    Error *why = NULL;
+
+    if (state != MIGRATION_STATUS_POSTCOPY_ACTIVE &&
+        state != MIGRATION_STATUS_POSTCOPY_RECOVER) {
+        /* Not an outgoing postcopy: maybe this is the destination. */
+        return migration_incoming_pause(errp);
+    }
+    g_mutex_lock(&s->qemu_file_lock);
+    if (!s->to_dst_file) {
+        g_mutex_unlock(&s->qemu_file_lock);
+        error_setg(errp, "Failed to pause source migration");
+        return false;
+    }
+    /* The migration thread (or the rp thread) fails on it and pauses. */
+    error_setg(&why, "Postcopy migration is paused by the user");
+    qemu_file_set_error_obj(s->to_dst_file, -EIO, why);
+    qemu_file_shutdown(s->to_dst_file);
+    g_mutex_unlock(&s->qemu_file_lock);
+    return true;
 }
 
 bool migrate_start_postcopy(Error **errp)
@@ -492,6 +754,10 @@ static void *migration_thread(void *opaque)
 
     qemu_savevm_state_header(f);
     ok = migration_rp_start(s, f, &err);
+    /* Before ADVISE: the destination checks the channel is there. */
+    if (ok && migrate_postcopy_preempt()) {
+        ok = postcopy_preempt_connect(&err);
+    }
     if (ok && migrate_postcopy_ram()) {
         qemu_savevm_send_postcopy_advise(f);
     }
@@ -507,7 +773,7 @@ static void *migration_thread(void *opaque)
     ok = ok && migration_iterate(s, f, &postcopy, &err);
     if (ok && postcopy) {
         ok = migration_postcopy_start(s, f, &downtime_start, &err) &&
-             migration_postcopy_run(s, f, &err);
+             migration_postcopy_run(s, &err);
         trace_migration_postcopy_done(ok);
     } else if (ok) {
         ok = migration_completion(s, f, &downtime_start, &err);
@@ -526,6 +792,7 @@ static void *migration_thread(void *opaque)
      * of the guest's pause.
      */
     downtime_end = migration_clock_ms();
+    trace_migration_downtime_end(downtime_end - downtime_start);
     /* Done or failed, the source's guest runs at full speed again. */
     mig_throttle_stop();
     if (ok) {
@@ -533,10 +800,14 @@ static void *migration_thread(void *opaque)
         ok = migration_close_file(s, &err);
     } else {
         g_mutex_lock(&s->qemu_file_lock);
-        qemu_file_shutdown(s->to_dst_file);
+        if (s->to_dst_file) {   /* none after a postcopy pause */
+            qemu_file_shutdown(s->to_dst_file);
+        }
         g_mutex_unlock(&s->qemu_file_lock);
         qemu_savevm_state_cleanup();
-        migration_close_file(s, NULL);
+        if (s->to_dst_file) {
+            migration_close_file(s, NULL);
+        }
     }
     if (ok) {
         int64_t now = migration_clock_ms();
@@ -630,12 +901,14 @@ bool migrate_start_outgoing(const char *uri, Error **errp)
     s->threshold_size = 0;
     s->start_postcopy = false;
     s->postcopy_started = false;
+    s->postcopy_exit = false;
     s->start_time = migration_clock_ms();
     __atomic_store_n(&s->state, MIGRATION_STATUS_NONE, __ATOMIC_SEQ_CST);
     migrate_set_state(&s->state, MIGRATION_STATUS_NONE,
                       MIGRATION_STATUS_SETUP);
     trace_migrate_start_outgoing(uri);
     multifd_send_set_uri(uri);
+    postcopy_preempt_set_uri(uri);
     if (!migration_channel_connect(uri, migrate_connect_done, s, &err)) {
         migrate_set_error(s, err);
         migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
@@ -651,6 +924,14 @@ bool migrate_cancel(Error **errp)
     MigrationState *s = &current_migration;
     int old;
 
+    /*
+     * As QEMU: once postcopy started the source's guest cannot run again
+     * (the destination runs it), so there is nothing to cancel back to.
+     */
+    if (migration_in_postcopy(s)) {
+        error_setg(errp, "Postcopy migration in progress, cannot cancel.");
+        return false;
+    }
     do {
         old = migration_state(s);
         if (old != MIGRATION_STATUS_SETUP && old != MIGRATION_STATUS_ACTIVE &&
@@ -692,6 +973,7 @@ void migration_object_init(void)
     g_mutex_init(&s->qemu_file_lock);
     g_mutex_init(&s->error_mutex);
     qemu_sem_init(&s->pause_sem, 0);
+    qemu_sem_init(&s->postcopy_pause_sem, 0);
     migration_incoming_init();
     ram_mig_init();
     blk_mig_init();
@@ -706,12 +988,14 @@ void migration_shutdown(void)
     migrate_cancel(&err);
     error_free(err);
     /* Postcopy cannot be cancelled, but at exit its stream must end. */
+    __atomic_store_n(&s->postcopy_exit, true, __ATOMIC_RELEASE);
     g_mutex_lock(&s->qemu_file_lock);
-    if (s->to_dst_file &&
-        migration_state(s) == MIGRATION_STATUS_POSTCOPY_ACTIVE) {
+    if (s->to_dst_file && migration_in_postcopy(s)) {
         qemu_file_shutdown(s->to_dst_file);
     }
     g_mutex_unlock(&s->qemu_file_lock);
+    /* A paused postcopy gives up: the process ends. */
+    qemu_sem_post(&s->postcopy_pause_sem);
     if (s->thread_created) {
         /* The thread needs no BQL once cancelled; it may schedule a BH. */
         bql_unlock();

@@ -77,6 +77,13 @@ typedef struct MigrationState {
      * Migration thread; read by the cleanup BH after the join.
      */
     bool postcopy_started;
+    /*
+     * Postcopy recovery: the paused migration thread waits on this for
+     * migrate resume (state postcopy-recover, a new to_dst_file) or for
+     * the exit (postcopy_exit, atomic).
+     */
+    QemuSemaphore postcopy_pause_sem;
+    bool postcopy_exit;
 } MigrationState;
 
 /* The incoming side. */
@@ -122,6 +129,19 @@ bool migrate_start_incoming(const char *uri, bool exit_on_error,
                             Error **errp);
 bool migrate_cancel(Error **errp);
 bool migrate_continue(int from_state, Error **errp);
+/*
+ * Postcopy recovery (main thread, BQL; docs/devel/migration/postcopy.md).
+ * migrate_pause: break the link of a postcopy-active or postcopy-recover
+ * migration on this side (source, else destination); both sides go
+ * postcopy-paused.  migrate_resume: source, postcopy-paused: connect to
+ * @uri and resume.  migrate_recover: destination, postcopy-paused:
+ * listen on @uri for the source's new channel.
+ */
+bool migrate_pause(Error **errp);
+bool migrate_resume(const char *uri, Error **errp);
+bool migrate_recover(const char *uri, Error **errp);
+/* migrate_pause's destination half (incoming.c). */
+bool migration_incoming_pause(Error **errp);
 /* migrate-start-postcopy: the migration thread switches when it sees it. */
 bool migrate_start_postcopy(Error **errp);
 

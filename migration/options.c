@@ -61,6 +61,8 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_RETURN_PATH] = true,      /* return-path.c */
     [MIGRATION_CAPABILITY_POSTCOPY_RAM] = true,     /* postcopy-ram.c */
     [MIGRATION_CAPABILITY_RELEASE_RAM] = true,      /* ram.c, in postcopy */
+    [MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] = true, /* postcopy-preempt.c */
+    [MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME] = true, /* postcopy-blocktime.c */
     [MIGRATION_CAPABILITY_DIRTY_LIMIT] = true,      /* system/dirtylimit.c */
 };
 
@@ -514,6 +516,15 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
                    "connection; the %s URI '%s' is a file",
                    migrate_return_path() ? "return-path" : "postcopy-ram",
                    incoming ? "incoming" : "outgoing", uri);
+        return false;
+    }
+    /* The preempt channel is a second connection: sockets only. */
+    if (migrate_postcopy_preempt() && (g_str_has_prefix(uri, "fd:") ||
+                                       g_str_has_prefix(uri, "exec:") ||
+                                       g_str_has_prefix(uri, "file:"))) {
+        error_setg(errp, "Postcopy preempt needs a tcp: or unix: URI, not "
+                   "the %s URI '%s'", incoming ? "incoming" : "outgoing",
+                   uri);
         return false;
     }
     /* multifd opens more connections to the same address: sockets only. */

@@ -37,6 +37,9 @@
 #include "return-path.h"
 #include "ram.h"
 #include "postcopy-ram.h"
+#include "postcopy-preempt.h"
+#include "postcopy-blocktime.h"
+#include "postcopy-recover.h"
 #include "trace.h"
 
 #ifndef USERFAULTFD_IOC_NEW
@@ -64,7 +67,16 @@ typedef struct PostcopyIncoming {
     bool listen_ok;             /* listen thread's result, read after join */
     Error *listen_error;
     uint64_t pages_requested;   /* atomic */
-    const PostcopyBlock *last_req;  /* fault thread: REQ_PAGES vs _ID */
+    /*
+     * Recovery: the paused listen thread waits on pause_cond for a new
+     * main channel (new_main, from migrate-recover's accept in the main
+     * thread) or for the end (pause_exit).  Protected by pause_lock.
+     */
+    GMutex pause_lock;
+    GCond pause_cond;
+    bool paused;
+    bool pause_exit;
+    QEMUFile *new_main;
 } PostcopyIncoming;
 
 static PostcopyIncoming pc_in = { .uffd = -1, .quit_fd = -1 };
@@ -213,12 +225,14 @@ static int pc_uffd_open(Error **errp)
                          "permissions)");
         return -1;
     }
-    /* Missing faults on shared memory (memfd backends) need this. */
-    api.features = UFFD_FEATURE_MISSING_SHMEM;
+    /* Missing faults on shared memory and hugetlbfs (memfd backends). */
+    api.features = UFFD_FEATURE_MISSING_SHMEM |
+                   UFFD_FEATURE_MISSING_HUGETLBFS |
+                   postcopy_blocktime_uffd_features();
     if (ioctl(fd, UFFDIO_API, &api) < 0) {
         error_setg_errno(errp, errno, "Postcopy is not supported: the "
                          "userfaultfd API handshake (UFFDIO_API with "
-                         "MISSING_SHMEM) failed");
+                         "MISSING_SHMEM and MISSING_HUGETLBFS) failed");
         close(fd);
         return -1;
     }
@@ -304,12 +318,17 @@ bool postcopy_incoming_advise(QEMUFile *f, uint16_t len, Error **errp)
     for (guint i = 0; i < blocks->len; i++) {
         RAMBlock *rb = g_ptr_array_index(blocks, i);
 
-        if (rb->page_size != (size_t)getpagesize()) {
+        /* Host pages are assembled from whole target pages. */
+        if (rb->page_size < TARGET_PAGE_SIZE ||
+            rb->page_size % TARGET_PAGE_SIZE) {
             error_setg(errp, "Postcopy of RAM block '%s' with %zu-byte pages "
-                       "is not supported by this qmig build yet (huge "
-                       "pages)", rb->idstr, rb->page_size);
+                       "is not supported (target pages are %d bytes)",
+                       rb->idstr, rb->page_size, TARGET_PAGE_SIZE);
             return false;
         }
+    }
+    if (!postcopy_preempt_incoming_check(errp)) {
+        return false;
     }
     pc_in.uffd = pc_uffd_open(errp);
     if (pc_in.uffd < 0 || !pc_alloc_blocks(errp)) {
@@ -368,7 +387,7 @@ bool postcopy_incoming_discard(QEMUFile *f, uint16_t len, Error **errp)
 /* ---- the fault thread ---- */
 
 /* Ask for the page holding @addr unless it is here or already asked. */
-static void pc_fault_request(uint64_t addr)
+static void pc_fault_request(uint64_t addr, uint32_t tid)
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
     PostcopyBlock *b = NULL;
@@ -388,26 +407,36 @@ static void pc_fault_request(uint64_t addr)
                      addr);
         return;
     }
-    offset = (addr - (uintptr_t)b->rb->host) & TARGET_PAGE_MASK;
+    /*
+     * A host page is asked for, placed and tracked as a whole (a huge
+     * page is one UFFDIO_COPY): its first target page's bits stand for
+     * it in the requested bitmap, and all of its received bits are set
+     * together.
+     */
+    offset = QEMU_ALIGN_DOWN(addr - (uintptr_t)b->rb->host,
+                             b->rb->page_size);
     page = offset >> TARGET_PAGE_BITS;
     trace_postcopy_fault(b->rb->idstr, offset);
     if (test_bit_atomic(page, b->received)) {
         /* Placed since the fault was queued: make sure it is awake. */
         struct uffdio_range r = {
             .start = (uintptr_t)b->rb->host + offset,
-            .len = TARGET_PAGE_SIZE,
+            .len = b->rb->page_size,
         };
 
         ioctl(pc_in.uffd, UFFDIO_WAKE, &r);
         return;
     }
+    postcopy_blocktime_fault((uintptr_t)b->rb->host + offset, tid,
+                             b->received, page);
     if (test_and_set_bit(page, b->requested)) {
         return;     /* another thread faulted on it: already asked */
     }
     __atomic_fetch_add(&pc_in.pages_requested, 1, __ATOMIC_RELAXED);
-    migration_incoming_rp_req_pages(mis, b == pc_in.last_req ? NULL :
-                                    b->rb->idstr, offset, TARGET_PAGE_SIZE);
-    pc_in.last_req = b;
+    postcopy_blocktime_requested((uintptr_t)b->rb->host + offset);
+    /* The writer leaves the name out when the block did not change. */
+    migration_incoming_rp_req_pages(mis, b->rb->idstr, offset,
+                                    b->rb->page_size);
 }
 
 static void *pc_fault_thread(void *opaque)
@@ -442,7 +471,8 @@ static void *pc_fault_thread(void *opaque)
             break;
         }
         if (msg.event == UFFD_EVENT_PAGEFAULT) {
-            pc_fault_request(msg.arg.pagefault.address);
+            pc_fault_request(msg.arg.pagefault.address,
+                             msg.arg.pagefault.feat.ptid);
         }
     }
     trace_postcopy_fault_thread(false);
@@ -489,12 +519,216 @@ static void pc_unregister_ram(void)
     }
 }
 
+/* ---- recovery (docs/devel/migration/postcopy.md "Recovery") ---- */
+
+/*
+ * Listen thread: the main stream broke (@err says how) after the guest
+ * started here.  Go postcopy-paused: the guest runs on, vCPUs that touch
+ * a missing page wait in the kernel (RAM stays registered, the fault
+ * thread keeps what it asked for), until migrate-recover brings a new
+ * channel.  True with pc_in.from_src replaced; false (nothing changed)
+ * when recovery is not possible or the process exits.
+ */
+static bool pc_pause(Error *err)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    int state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
+    QEMUFile *old = pc_in.from_src;
+
+    if (postcopy_incoming_state() != POSTCOPY_INCOMING_RUNNING ||
+        (state != MIGRATION_STATUS_POSTCOPY_ACTIVE &&
+         state != MIGRATION_STATUS_POSTCOPY_RECOVER_SETUP &&
+         state != MIGRATION_STATUS_POSTCOPY_RECOVER)) {
+        return false;
+    }
+    g_mutex_lock(&pc_in.pause_lock);
+    if (pc_in.pause_exit) {
+        g_mutex_unlock(&pc_in.pause_lock);
+        return false;
+    }
+    pc_in.paused = true;
+    g_mutex_unlock(&pc_in.pause_lock);
+    trace_postcopy_incoming_pause(error_get_pretty(err));
+    error_report("postcopy paused on the destination: %s",
+                 error_get_pretty(err));
+    migration_incoming_rp_drop(mis);
+    qemu_file_shutdown(old);
+    migrate_set_state(&mis->state, state, MIGRATION_STATUS_POSTCOPY_PAUSED);
+
+    g_mutex_lock(&pc_in.pause_lock);
+    while (!pc_in.new_main && !pc_in.pause_exit) {
+        g_cond_wait(&pc_in.pause_cond, &pc_in.pause_lock);
+    }
+    pc_in.paused = false;
+    if (!pc_in.new_main) {
+        g_mutex_unlock(&pc_in.pause_lock);
+        return false;
+    }
+    pc_in.from_src = pc_in.new_main;
+    pc_in.new_main = NULL;
+    g_mutex_unlock(&pc_in.pause_lock);
+    qemu_loadvm_switch_main_file(pc_in.from_src);
+    /* The main thread swapped mis->from_src_file: nobody else has it. */
+    qemu_fclose(old);
+    trace_postcopy_incoming_recover_channel();
+    return true;
+}
+
+bool postcopy_incoming_recover_channel(QEMUFile *f, Error **errp)
+{
+    bool ok;
+
+    g_mutex_lock(&pc_in.pause_lock);
+    ok = pc_in.paused && !pc_in.new_main && !pc_in.pause_exit;
+    if (ok) {
+        pc_in.new_main = f;
+        g_cond_signal(&pc_in.pause_cond);
+    } else {
+        error_setg(errp, "The postcopy listen thread is not paused");
+    }
+    g_mutex_unlock(&pc_in.pause_lock);
+    return ok;
+}
+
+void postcopy_incoming_release_vcpus(void)
+{
+    PostcopyIncomingState st = postcopy_incoming_state();
+
+    /*
+     * Unregistering wakes every thread blocked on a missing page; the
+     * fd stays open for the threads still using it.
+     */
+    if (pc_in.uffd >= 0 && st >= POSTCOPY_INCOMING_LISTENING &&
+        st < POSTCOPY_INCOMING_END) {
+        pc_unregister_ram();
+    }
+}
+
+void postcopy_incoming_pause_exit(void)
+{
+    g_mutex_lock(&pc_in.pause_lock);
+    pc_in.pause_exit = true;
+    g_cond_signal(&pc_in.pause_cond);
+    g_mutex_unlock(&pc_in.pause_lock);
+}
+
+static bool pc_check_recovering(const char *what, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    int state = __atomic_load_n(&mis->state, __ATOMIC_SEQ_CST);
+
+    if (state != MIGRATION_STATUS_POSTCOPY_RECOVER) {
+        error_setg(errp, "%s in migration state %s (expected "
+                   "postcopy-recover)", what, migration_status_name(state));
+        return false;
+    }
+    return true;
+}
+
+bool postcopy_incoming_recv_bitmap(QEMUFile *f, uint16_t len, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    uint8_t buf[256];
+    char name[256];
+    RAMBlock *rb;
+    PostcopyBlock *b;
+    g_autofree uint8_t *bitmap = NULL;
+    size_t bitmap_len;
+
+    if (len > sizeof(buf)) {
+        error_setg(errp, "CMD_RECV_BITMAP with a %u-byte payload (at most "
+                   "%zu)", len, sizeof(buf));
+        return false;
+    }
+    if (qemu_get_buffer(f, buf, len) != len) {
+        if (!qemu_file_get_error_obj(f, errp)) {
+            error_setg(errp, "CMD_RECV_BITMAP is truncated");
+        }
+        return false;
+    }
+    if (!postcopy_recv_bitmap_parse_name(buf, len, "CMD_RECV_BITMAP", name,
+                                         errp) ||
+        !pc_check_recovering("CMD_RECV_BITMAP", errp)) {
+        return false;
+    }
+    rb = ram_block_by_name(name);
+    b = rb ? pc_block(rb) : NULL;
+    if (!b) {
+        error_setg(errp, "CMD_RECV_BITMAP names unknown RAM block '%s'", name);
+        return false;
+    }
+    bitmap = postcopy_recv_bitmap_encode(b->received,
+                                         rb->used_length >> TARGET_PAGE_BITS,
+                                         &bitmap_len);
+    return migration_incoming_rp_recv_bitmap(mis, name, bitmap, bitmap_len,
+                                             errp);
+}
+
+/*
+ * After RESUME_ACK: ask again for every page asked for and not here yet
+ * (requests sent on the broken path may be lost).  The requested bitmaps
+ * are the fault thread's; a bit it sets while this runs belongs to a
+ * request it sends itself on the new path (rp_mutex orders the two).
+ */
+static uint64_t pc_resend_requests(MigrationIncomingState *mis)
+{
+    uint64_t n = 0;
+
+    for (guint i = 0; i < pc_in.nr_blocks; i++) {
+        PostcopyBlock *b = &pc_in.blocks[i];
+        uint64_t pages = b->rb->used_length >> TARGET_PAGE_BITS;
+
+        for (uint64_t p = find_next_bit(b->requested, pages, 0); p < pages;
+             p = find_next_bit(b->requested, pages, p + 1)) {
+            if (!test_bit_atomic(p, b->received)) {
+                /* Set on a host page's first target page only. */
+                migration_incoming_rp_req_pages(mis, b->rb->idstr,
+                                                p << TARGET_PAGE_BITS,
+                                                b->rb->page_size);
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
+bool postcopy_incoming_resume(uint16_t len, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+
+    if (len != 0) {
+        error_setg(errp, "CMD_POSTCOPY_RESUME with a %u-byte payload "
+                   "(expected none)", len);
+        return false;
+    }
+    if (!pc_check_recovering("CMD_POSTCOPY_RESUME", errp)) {
+        return false;
+    }
+    if (!migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_RECOVER,
+                           MIGRATION_STATUS_POSTCOPY_ACTIVE)) {
+        error_setg(errp, "CMD_POSTCOPY_RESUME raced with a state change");
+        return false;
+    }
+    if (!migration_incoming_rp_resume_ack(mis, errp)) {
+        return false;
+    }
+    trace_postcopy_incoming_resume(pc_resend_requests(mis));
+    return true;
+}
+
 static void *pc_listen_thread(void *opaque)
 {
     Error *err = NULL;
 
     trace_postcopy_listen_thread(true);
-    pc_in.listen_ok = qemu_loadvm_state_listen(pc_in.from_src, &err);
+    for (;;) {
+        pc_in.listen_ok = qemu_loadvm_state_listen(pc_in.from_src, &err);
+        if (pc_in.listen_ok || !pc_pause(err)) {
+            break;
+        }
+        error_free(err);
+        err = NULL;
+    }
     pc_in.listen_error = err;
     if (!pc_in.listen_ok) {
         /*
@@ -539,6 +773,7 @@ bool postcopy_incoming_listen(QEMUFile *main, uint16_t len, Error **errp)
         return false;
     }
     ram_postcopy_incoming_start();
+    postcopy_blocktime_setup();
     pc_set_state(POSTCOPY_INCOMING_LISTENING);
     /* QEMU's destination reports postcopy-active from LISTEN on. */
     migrate_set_state(&mis->state, MIGRATION_STATUS_ACTIVE,
@@ -550,6 +785,7 @@ bool postcopy_incoming_listen(QEMUFile *main, uint16_t len, Error **errp)
     pc_in.listen_thread_created = true;
     qemu_thread_create(&pc_in.listen_thread, "mig/dst/listen",
                        pc_listen_thread, NULL, QEMU_THREAD_JOINABLE);
+    postcopy_preempt_incoming_start();
     return true;
 }
 
@@ -613,6 +849,11 @@ bool postcopy_incoming_wait(Error **errp)
         pc_in.listen_error = NULL;
         return false;
     }
+    /* The source ended the preempt channel before the main stream. */
+    if (!postcopy_preempt_incoming_wait(errp)) {
+        return false;
+    }
+    postcopy_blocktime_finish();
     /* Every page is here: faults from now on are ordinary. */
     pc_unregister_ram();
     pc_stop_fault_thread();
@@ -628,7 +869,9 @@ void postcopy_incoming_cleanup(void)
         error_free(pc_in.listen_error);
         pc_in.listen_error = NULL;
     }
+    postcopy_preempt_incoming_cleanup();
     pc_stop_fault_thread();
+    postcopy_blocktime_finish();
     if (pc_in.uffd >= 0) {
         /* Closing it wakes any thread still blocked on a missing page. */
         close(pc_in.uffd);
@@ -645,8 +888,11 @@ void postcopy_incoming_cleanup(void)
     g_free(pc_in.blocks);
     pc_in.blocks = NULL;
     pc_in.nr_blocks = 0;
-    pc_in.last_req = NULL;
     pc_in.from_src = NULL;
+    g_mutex_lock(&pc_in.pause_lock);
+    pc_in.pause_exit = false;
+    pc_in.new_main = NULL;      /* mis->from_src_file: closed by its owner */
+    g_mutex_unlock(&pc_in.pause_lock);
     pc_set_state(POSTCOPY_INCOMING_NONE);
 }
 
@@ -657,6 +903,7 @@ bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
 {
     PostcopyBlock *b = pc_block(rb);
     uint64_t host = (uintptr_t)rb->host + offset;
+    uint64_t first = offset >> TARGET_PAGE_BITS;
     int ret;
 
     if (!b || pc_in.uffd < 0) {
@@ -664,9 +911,18 @@ bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
                    rb->idstr);
         return false;
     }
+    if (offset & (rb->page_size - 1) || (!data &&
+                                         rb->page_size != TARGET_PAGE_SIZE)) {
+        /* The callers assemble huge pages; this is a bug, not input. */
+        error_setg(errp, "Postcopy: page 0x%" PRIx64 " of RAM block '%s' is "
+                   "not a whole %zu-byte host page", offset, rb->idstr,
+                   rb->page_size);
+        return false;
+    }
     if (data) {
+        /* hugetlbfs has no UFFDIO_ZEROPAGE: zero huge pages come here. */
         struct uffdio_copy c = {
-            .dst = host, .src = (uintptr_t)data, .len = TARGET_PAGE_SIZE,
+            .dst = host, .src = (uintptr_t)data, .len = rb->page_size,
         };
 
         ret = ioctl(pc_in.uffd, UFFDIO_COPY, &c);
@@ -682,7 +938,10 @@ bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
                          " of RAM block '%s' failed", offset, rb->idstr);
         return false;
     }
-    set_bit_atomic(offset >> TARGET_PAGE_BITS, b->received);
+    for (uint64_t i = 0; i < rb->page_size >> TARGET_PAGE_BITS; i++) {
+        set_bit_atomic(first + i, b->received);
+    }
+    postcopy_blocktime_placed(host);
     trace_postcopy_place_page(rb->idstr, offset, data == NULL);
     return true;
 }

@@ -97,12 +97,29 @@ bool postcopy_incoming_wait(Error **errp);
  */
 void postcopy_incoming_cleanup(void);
 
+/* ---- destination: recovery (postcopy-recover.h) ---- */
+
+/*
+ * migrate-recover accepted @f (main thread, BQL): hand it to the paused
+ * listen thread, which goes on reading from it.  False if the listen
+ * thread is not paused (@f stays the caller's).
+ */
+bool postcopy_incoming_recover_channel(QEMUFile *f, Error **errp);
+/* At exit (main thread): a paused listen thread gives up and ends. */
+void postcopy_incoming_pause_exit(void);
+/* At a shutdown request (main thread): wake vCPUs blocked on pages. */
+void postcopy_incoming_release_vcpus(void);
+/* Listen thread: CMD_RECV_BITMAP and CMD_POSTCOPY_RESUME. */
+bool postcopy_incoming_recv_bitmap(QEMUFile *f, uint16_t len, Error **errp);
+bool postcopy_incoming_resume(uint16_t len, Error **errp);
+
 /* ---- destination: pages (listen thread; later a preempt thread) ---- */
 
 /*
- * Place one target page at @offset of @rb atomically: the bytes @data,
- * or zeros when @data is NULL.  A page already there (EEXIST) is fine.
- * Marks it received.
+ * Place one host page at @offset of @rb atomically: the rb->page_size
+ * bytes @data, or zeros when @data is NULL (small pages only: hugetlbfs
+ * has no UFFDIO_ZEROPAGE, the caller copies a zeroed huge page).  A page
+ * already there (EEXIST) is fine.  Marks its target pages received.
  */
 bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
                          Error **errp);

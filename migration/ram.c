@@ -158,12 +158,28 @@ typedef struct RAMLoadBatch {
     unsigned int n;             /* pages queued */
 } RAMLoadBatch;
 
+/*
+ * Destination, postcopy: one channel's host page being assembled.  A
+ * host page is placed whole with one UFFDIO_COPY, so the target pages of
+ * a huge page are gathered here first (they arrive in order, on one
+ * channel).  The listen thread and the preempt thread each have one: a
+ * page requested on the preempt channel is placed while the main
+ * channel's huge page is still half read, which then goes on.
+ */
+typedef struct RAMPostcopyTmp {
+    uint8_t *buf;               /* host page being filled */
+    size_t size;                /* of buf */
+    RAMBlock *rb;               /* block of the page being filled */
+    uint64_t offset;            /* its host page */
+    uint64_t next;              /* target pages of it already there */
+} RAMPostcopyTmp;
+
 /* Destination state: between load_setup and load_cleanup; incoming thread. */
 typedef struct RAMLoadState {
     RAMBlock *last_block;       /* block of the previous page record */
     RAMLoadBatch batch;         /* written out before any other record */
     bool postcopy;              /* from LISTEN: place pages atomically */
-    uint8_t *postcopy_buf;      /* one page, to place it from */
+    RAMPostcopyTmp postcopy_tmp;    /* the listen thread's */
 } RAMLoadState;
 
 static RAMSaveState *ram_save_state;
@@ -706,47 +722,137 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
 
 static void ram_put_eos(QEMUFile *f, RAMSaveState *st);
 
-/* release-ram: drop a page sent in postcopy (this guest never runs again). */
+/*
+ * release-ram: drop a host page sent in postcopy (this guest never runs
+ * again).  Whole host pages only: hugetlbfs cannot drop less.
+ */
 static void ram_release_page(RAMBlock *rb, uint64_t offset)
 {
     int ret;
 
     if (rb->fd >= 0 && rb->shared) {
         ret = fallocate(rb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                        offset, TARGET_PAGE_SIZE);
+                        offset, rb->page_size);
     } else {
-        ret = madvise(rb->host + offset, TARGET_PAGE_SIZE, MADV_DONTNEED);
+        ret = madvise(rb->host + offset, rb->page_size, MADV_DONTNEED);
     }
     if (ret < 0) {
         trace_ram_release_page_failed(rb->idstr, offset, errno);
     }
 }
 
-/*
- * Send page @page of @b in postcopy if it is dirty, or anyway with
- * @force (a requested page); true if it was sent.
- */
-static bool ram_postcopy_send_one(QEMUFile *f, RAMSaveState *st,
-                                  RAMSendBlock *b, uint64_t page, bool force)
+/* Target pages per host page of @b (1 unless huge pages). */
+static uint64_t ram_host_page_pages(const RAMSendBlock *b)
 {
-    bool dirty, again = false;
+    return b->rb->page_size >> TARGET_PAGE_BITS;
+}
+
+/*
+ * Send the host page of @b holding target page @page in postcopy if any
+ * of it is dirty, or anyway with @force (a requested page); the number
+ * of target pages sent.  The destination places a host page whole (one
+ * UFFDIO_COPY: a huge page cannot be filled piecewise), so a huge page
+ * always goes whole and in order on one channel, clean parts included.
+ */
+static uint64_t ram_postcopy_send_one(QEMUFile *f, RAMSaveState *st,
+                                      RAMSendBlock *b, uint64_t page,
+                                      bool force)
+{
+    uint64_t n = ram_host_page_pages(b);
+    uint64_t first = page - page % n;
+    uint64_t dirty = 0;
+    bool again = true;
 
     g_mutex_lock(&st->bitmap_mutex);
-    dirty = test_and_clear_bit(page, b->bmap);
-    if (b->sent && (dirty || force)) {
-        again = test_and_set_bit(page, b->sent) && !dirty;
+    for (uint64_t i = first; i < first + n; i++) {
+        dirty += test_and_clear_bit(i, b->bmap);
+    }
+    for (uint64_t i = first; b->sent && (dirty || force) && i < first + n;
+         i++) {
+        again &= test_and_set_bit(i, b->sent);
     }
     g_mutex_unlock(&st->bitmap_mutex);
     if (dirty) {
-        stat64_add(&ram_dirty_pages, -1ULL);
-    } else if (!force || again) {
-        return false;
+        stat64_add(&ram_dirty_pages, -dirty);
+    } else if (!force || (b->sent && again)) {
+        return 0;
     }
-    ram_send_page(f, st, b, page);
+    for (uint64_t i = first; i < first + n; i++) {
+        ram_send_page(f, st, b, i);
+    }
     if (migrate_release_ram()) {
-        ram_release_page(b->rb, page << TARGET_PAGE_BITS);
+        ram_release_page(b->rb, first << TARGET_PAGE_BITS);
     }
-    return true;
+    trace_ram_postcopy_send_host_page(b->rb->idstr,
+                                      first << TARGET_PAGE_BITS, n, dirty);
+    return n;
+}
+
+/*
+ * After a requested page, the background walk goes on just after it
+ * (QEMU does the same): a guest that touched one page is likely to touch
+ * the ones that follow next, and pages the walk brings before the guest
+ * touches them cost no request and no blocked vCPU.  The walk position
+ * is under bitmap_mutex in postcopy (the preempt sender moves it too).
+ */
+static void ram_postcopy_follow(RAMSaveState *st, const RAMRequest *req)
+{
+    g_mutex_lock(&st->bitmap_mutex);
+    st->cur = req->block - st->blocks;
+    st->cur_page = req->first + req->npages;
+    g_mutex_unlock(&st->bitmap_mutex);
+}
+
+/*
+ * The follow-on of a request: the next RAM_POSTCOPY_FOLLOW_ON_PAGES
+ * target pages still to send, right behind the requested page on the
+ * same channel and outside the rate limit (they count against it), as
+ * the background walk would send them if the limit allowed.  Without
+ * it, a guest that touches pages in order outruns a rate-limited walk
+ * and asks for nearly every page (docs/devel/migration/benchmarks.md,
+ * postcopy-latency).  Small pages only: a huge page is locality enough.
+ */
+#define RAM_POSTCOPY_FOLLOW_ON_PAGES 32     /* 128 KiB */
+
+static void ram_postcopy_follow_on(QEMUFile *f, RAMSaveState *st,
+                                   const RAMRequest *req)
+{
+    RAMSendBlock *b = req->block;
+    uint64_t p = req->first + req->npages;
+    uint64_t end = MIN(p + RAM_POSTCOPY_FOLLOW_ON_PAGES, b->pages);
+    uint64_t sent = 0;
+
+    if (ram_host_page_pages(b) != 1) {
+        return;
+    }
+    for (; p < end && !qemu_file_get_error(f); p++) {
+        sent += ram_postcopy_send_one(f, st, b, p, false);
+    }
+    if (sent) {
+        qemu_fflush(f);
+    }
+}
+
+/* Send every host page of @req; the number of target pages sent. */
+static uint64_t ram_postcopy_send_request(QEMUFile *f, RAMSaveState *st,
+                                          const RAMRequest *req)
+{
+    uint64_t n = ram_host_page_pages(req->block);
+    uint64_t pages = 0;
+
+    trace_ram_postcopy_send_request(req->block->rb->idstr,
+                                    req->first << TARGET_PAGE_BITS,
+                                    req->npages);
+    /* Requests are host-page aligned (ram_request_check). */
+    for (uint64_t i = 0; i < req->npages; i += n) {
+        pages += ram_postcopy_send_one(f, st, req->block, req->first + i,
+                                       true);
+    }
+    ram_postcopy_follow(st, req);
+    /* A vCPU waits for it: do not leave it in the buffer. */
+    qemu_fflush(f);
+    ram_postcopy_follow_on(f, st, req);
+    return pages;
 }
 
 /* Send the oldest queued request; false if there is none. */
@@ -760,15 +866,8 @@ static bool ram_postcopy_send_requested(QEMUFile *f, RAMSaveState *st)
     if (!req) {
         return false;
     }
-    trace_ram_postcopy_send_request(req->block->rb->idstr,
-                                    req->first << TARGET_PAGE_BITS,
-                                    req->npages);
-    for (uint64_t i = 0; i < req->npages; i++) {
-        ram_postcopy_send_one(f, st, req->block, req->first + i, true);
-    }
+    ram_postcopy_send_request(f, st, req);
     g_free(req);
-    /* A vCPU waits for it: do not leave it in the buffer. */
-    qemu_fflush(f);
     return true;
 }
 
@@ -792,6 +891,12 @@ static bool ram_postcopy_iterate(QEMUFile *f, RAMSaveState *st)
             continue;
         }
         if (qemu_file_rate_limit(f)) {
+            /*
+             * Out before the pause: a vCPU may wait for what is in the
+             * buffer (with release-ram a page sent here is not sent
+             * again on request, and a huge page's tail is 2 MiB late).
+             */
+            qemu_fflush(f);
             break;
         }
         g_mutex_lock(&st->bitmap_mutex);
@@ -845,15 +950,8 @@ bool ram_postcopy_preempt_send(QEMUFile *f, const bool *quit,
     if (!req) {
         return false;   /* told to quit, nothing left */
     }
-    trace_ram_postcopy_send_request(req->block->rb->idstr,
-                                    req->first << TARGET_PAGE_BITS,
-                                    req->npages);
-    for (uint64_t i = 0; i < req->npages; i++) {
-        *pages += ram_postcopy_send_one(f, st, req->block, req->first + i,
-                                        true);
-    }
+    *pages = ram_postcopy_send_request(f, st, req);
     g_free(req);
-    qemu_fflush(f);
     return true;
 }
 
@@ -1076,6 +1174,32 @@ static void ram_send_discard(QEMUFile *f, RAMBlock *rb, const uint64_t *pairs,
     qemu_savevm_send_command(f, MIG_CMD_POSTCOPY_RAM_DISCARD, pos, buf);
 }
 
+/*
+ * At the switch, for a huge-page block: a host page with any dirty target
+ * page becomes dirty as a whole (QEMU's canonicalisation of the discard
+ * bitmap).  The destination can only drop and place whole host pages, so
+ * a partly dirty huge page is discarded whole and sent again whole.
+ */
+static void ram_chunk_host_pages(RAMSendBlock *b)
+{
+    uint64_t n = ram_host_page_pages(b);
+    uint64_t added = 0;
+
+    if (n == 1) {
+        return;
+    }
+    for (uint64_t p = find_next_bit(b->bmap, b->pages, 0); p < b->pages;
+         p = find_next_bit(b->bmap, b->pages, p)) {
+        uint64_t first = p - p % n;
+
+        added += n - bitmap_count_one_with_offset(b->bmap, first, n);
+        bitmap_set(b->bmap, first, n);
+        p = first + n;
+    }
+    stat64_add(&ram_dirty_pages, added);
+    trace_ram_postcopy_chunk_host_pages(b->rb->idstr, added);
+}
+
 /* DISCARD every run of dirty pages of @b: the destination's copy is old. */
 static uint64_t ram_discard_block_dirty(QEMUFile *f, RAMSendBlock *b)
 {
@@ -1139,6 +1263,7 @@ static bool ram_save_postcopy_prepare(QEMUFile *f, void *opaque,
     st->vm_stopped = true;
     ram_bitmap_sync(st);
     for (guint i = 0; i < st->nr_blocks; i++) {
+        ram_chunk_host_pages(&st->blocks[i]);
         ranges += ram_discard_block_dirty(f, &st->blocks[i]);
     }
     st->postcopy = true;
@@ -1229,13 +1354,6 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
         if (ram_block_is_ignored(rb)) {
             continue;
         }
-        if (migrate_postcopy_ram() && rb->page_size != (size_t)getpagesize()) {
-            error_setg(errp, "Postcopy of RAM block '%s' with %zu-byte pages "
-                       "is not supported by this qmig build yet (huge pages)",
-                       rb->idstr, rb->page_size);
-            ram_save_state_free(st);
-            return false;
-        }
         b->rb = rb;
         b->pages = ram_pages(rb);
         b->bmap = bitmap_try_new(b->pages);
@@ -1317,6 +1435,7 @@ static bool ram_save_complete_precopy(QEMUFile *f, void *opaque,
     }
     st->vm_stopped = true;
     ram_bitmap_sync(st);
+    trace_ram_save_complete_synced(stat64_get(&ram_dirty_pages));
     ram_multifd_flush(f, st);
     ram_send_dirty(f, st, false);
     /* The destination waits here until every page has landed. */
@@ -1414,8 +1533,8 @@ void ram_postcopy_incoming_start(void)
 static void ram_load_cleanup(void *opaque)
 {
     ram_load_state_s.postcopy = false;
-    g_free(ram_load_state_s.postcopy_buf);
-    ram_load_state_s.postcopy_buf = NULL;
+    g_free(ram_load_state_s.postcopy_tmp.buf);
+    memset(&ram_load_state_s.postcopy_tmp, 0, sizeof(RAMPostcopyTmp));
     ram_load_state_s.last_block = NULL;
     ram_load_state_s.batch.n = 0;
     g_free(ram_load_state_s.batch.buf);
@@ -1622,14 +1741,64 @@ static bool ram_load_batch_page(QEMUFile *f, RAMBlock *rb, uint64_t offset,
 }
 
 /*
- * Postcopy (listen thread, or the preempt thread with its own @buf): a
- * page is placed whole and atomically; the guest may be touching it.
- * Nothing is read from guest RAM here.
+ * Where target page @offset of @rb goes in @tmp; NULL (with @errp) if it
+ * does not continue the host page being assembled.  A host page's first
+ * target page starts a new one: a stream resumed after recovery starts
+ * on a host page boundary, so a half-assembled one is dropped (the
+ * source sends it again whole, its received bits being clear).
+ */
+static uint8_t *ram_postcopy_tmp_slot(RAMPostcopyTmp *tmp, RAMBlock *rb,
+                                      uint64_t offset, Error **errp)
+{
+    uint64_t host = QEMU_ALIGN_DOWN(offset, rb->page_size);
+    uint64_t index = (offset - host) >> TARGET_PAGE_BITS;
+
+    if (index == 0) {
+        if (tmp->next) {
+            trace_ram_postcopy_tmp_dropped(tmp->rb->idstr, tmp->offset,
+                                           tmp->next);
+        }
+        if (tmp->size < rb->page_size) {
+            g_free(tmp->buf);
+            tmp->buf = g_malloc(rb->page_size);
+            tmp->size = rb->page_size;
+        }
+        tmp->rb = rb;
+        tmp->offset = host;
+        tmp->next = 0;
+    } else if (tmp->rb != rb || tmp->offset != host || tmp->next != index) {
+        error_setg(errp, "Postcopy: target page 0x%" PRIx64 " of RAM block "
+                   "'%s' does not continue the host page being assembled "
+                   "(%zu-byte pages; expected target page %" PRIu64 " of "
+                   "0x%" PRIx64 " of '%s')", offset, rb->idstr,
+                   rb->page_size, tmp->next, tmp->offset,
+                   tmp->rb ? tmp->rb->idstr : "none");
+        return NULL;
+    }
+    return tmp->buf + (index << TARGET_PAGE_BITS);
+}
+
+/*
+ * Postcopy (listen thread, or the preempt thread with its own @tmp): a
+ * host page is placed whole and atomically; the guest may be touching
+ * it.  Nothing is read from guest RAM here.
  */
 static bool ram_load_page_postcopy(QEMUFile *f, RAMBlock *rb,
                                    uint64_t offset, uint64_t flags,
-                                   uint8_t **buf, Error **errp)
+                                   RAMPostcopyTmp *tmp, Error **errp)
 {
+    bool small = rb->page_size == TARGET_PAGE_SIZE;
+    uint8_t *slot;
+
+    if (flags & RAM_SAVE_FLAG_XBZRLE) {
+        error_setg(errp, "XBZRLE record for page 0x%" PRIx64 " of block %s "
+                   "during postcopy", offset, rb->idstr);
+        return false;
+    }
+    slot = ram_postcopy_tmp_slot(tmp, rb, offset, errp);
+    if (!slot) {
+        return false;
+    }
     if (flags & RAM_SAVE_FLAG_ZERO) {
         int ch = qemu_get_byte(f);
 
@@ -1638,28 +1807,28 @@ static bool ram_load_page_postcopy(QEMUFile *f, RAMBlock *rb,
                        "zero (%d)", ch);
             return false;
         }
-        return postcopy_place_page(rb, offset, NULL, errp);
-    }
-    if (flags & RAM_SAVE_FLAG_XBZRLE) {
-        error_setg(errp, "XBZRLE record for page 0x%" PRIx64 " of block %s "
-                   "during postcopy", offset, rb->idstr);
-        return false;
-    }
-    if (!*buf) {
-        *buf = g_malloc(TARGET_PAGE_SIZE);
-    }
-    if (qemu_get_buffer(f, *buf, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
+        if (small) {
+            return postcopy_place_page(rb, offset, NULL, errp);
+        }
+        memset(slot, 0, TARGET_PAGE_SIZE);
+    } else if (qemu_get_buffer(f, slot, TARGET_PAGE_SIZE) !=
+               TARGET_PAGE_SIZE) {
         error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",
                    offset, rb->idstr);
         return false;
     }
-    return postcopy_place_page(rb, offset, *buf, errp);
+    if (++tmp->next < rb->page_size >> TARGET_PAGE_BITS) {
+        return true;    /* the rest of the host page is still to come */
+    }
+    tmp->next = 0;
+    return postcopy_place_page(rb, tmp->offset, tmp->buf, errp);
 }
 
 bool ram_load_postcopy_channel(QEMUFile *f, uint64_t *pages, Error **errp)
 {
-    g_autofree uint8_t *buf = NULL;
+    RAMPostcopyTmp tmp = { 0 };
     RAMBlock *last = NULL;
+    bool ok = false;
 
     for (;;) {
         uint64_t word = qemu_get_be64(f);
@@ -1669,24 +1838,27 @@ bool ram_load_postcopy_channel(QEMUFile *f, uint64_t *pages, Error **errp)
 
         if (qemu_file_get_error(f)) {
             error_setg(errp, "the channel ended before its EOS record");
-            return false;
+            break;
         }
         if (flags == RAM_SAVE_FLAG_EOS) {
-            return true;
+            ok = true;
+            break;
         }
         if (kind != RAM_SAVE_FLAG_ZERO && kind != RAM_SAVE_FLAG_PAGE) {
             error_setg(errp, "unexpected RAM record flags 0x%" PRIx64
                        " (only page, zero page and EOS records)", flags);
-            return false;
+            break;
         }
         rb = ram_load_block_on(f, flags, &last, errp);
         if (!rb || !ram_load_host(rb, word & TARGET_PAGE_MASK, errp) ||
             !ram_load_page_postcopy(f, rb, word & TARGET_PAGE_MASK, flags,
-                                    &buf, errp)) {
-            return false;
+                                    &tmp, errp)) {
+            break;
         }
         __atomic_fetch_add(pages, 1, __ATOMIC_RELAXED);
     }
+    g_free(tmp.buf);
+    return ok;
 }
 
 static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
@@ -1700,7 +1872,7 @@ static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
     }
     if (ram_load_state_s.postcopy) {
         return ram_load_page_postcopy(f, rb, offset, flags,
-                                      &ram_load_state_s.postcopy_buf, errp);
+                                      &ram_load_state_s.postcopy_tmp, errp);
     }
     if (migrate_postcopy_ram()) {
         postcopy_mark_received(rb, offset);

@@ -21,6 +21,7 @@
 #include "savevm.h"
 #include "return-path.h"
 #include "postcopy-ram.h"
+#include "postcopy-recover.h"
 #include "io/channel-buffer.h"
 #include "trace.h"
 
@@ -331,11 +332,13 @@ bool qemu_savevm_state_complete_precopy(QEMUFile *f, Error **errp)
     }
     json_builder_end_array(vmdesc);
     json_builder_end_object(vmdesc);
+    trace_savevm_complete_devices();
     /* With a return path: the destination's PONG says devices loaded. */
     migration_rp_send_end_ping(f);
     qemu_put_byte(f, QEMU_VM_EOF);
     savevm_put_vmdesc(f, vmdesc);
     qemu_fflush(f);
+    trace_savevm_complete_flushed();
     return qemu_file_get_error_obj(f, errp) == 0;
 }
 
@@ -751,6 +754,10 @@ static bool loadvm_process_command(QEMUFile *f, bool *quit, Error **errp)
         /* The rest of the main stream is the listen thread's. */
         *quit = postcopy_incoming_run(len, errp);
         return *quit;
+    case MIG_CMD_POSTCOPY_RESUME:
+        return postcopy_incoming_resume(len, errp);
+    case MIG_CMD_RECV_BITMAP:
+        return postcopy_incoming_recv_bitmap(f, len, errp);
     case MIG_CMD_PACKAGED:
         if (f != loadvm_main_file) {
             error_setg(errp, "CMD_PACKAGED inside a package");
@@ -874,6 +881,7 @@ bool qemu_loadvm_state(QEMUFile *f, Error **errp)
         /* Postcopy: the listen thread reads the rest, up to EOF. */
         ok = postcopy_incoming_wait(errp);
     } else if (ok) {
+        trace_loadvm_state_eof();
         loadvm_skip_vmdesc(f);
     } else if (postcopy_incoming_state() >= POSTCOPY_INCOMING_LISTENING) {
         /* Failed in the package: stop the listen thread before cleanup. */
@@ -881,10 +889,17 @@ bool qemu_loadvm_state(QEMUFile *f, Error **errp)
         postcopy_incoming_wait(NULL);
     }
     loadvm_cleanup();
+    trace_loadvm_state_cleaned();
     loadvm_main_file = NULL;
     loadvm_main_ls = NULL;
     g_hash_table_destroy(ls.sections);
     return ok;
+}
+
+void qemu_loadvm_switch_main_file(QEMUFile *f)
+{
+    assert(loadvm_main_file && loadvm_main_ls);
+    loadvm_main_file = f;
 }
 
 bool qemu_loadvm_state_listen(QEMUFile *f, Error **errp)

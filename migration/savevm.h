@@ -74,5 +74,10 @@ bool qemu_loadvm_state(QEMUFile *f, Error **errp);
  * package) with qemu_loadvm_state()'s section table, up to EOF.
  */
 bool qemu_loadvm_state_listen(QEMUFile *f, Error **errp);
+/*
+ * Postcopy recovery, listen thread: the main stream goes on over @f (a
+ * new channel); the section table is kept.
+ */
+void qemu_loadvm_switch_main_file(QEMUFile *f);
 
 #endif

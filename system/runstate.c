@@ -9,6 +9,7 @@
 #include "hw/core/cpu.h"
 #include "monitor/monitor.h"
 #include "system/runstate.h"
+#include "migration/misc.h"
 #include "trace.h"
 
 static const char *const runstate_names[RUN_STATE__MAX] = {
@@ -174,6 +175,8 @@ static void shutdown_bh(void *opaque)
         shutdown_pending = false;
         return;
     }
+    /* vCPUs blocked on postcopy pages that may never come cannot pause. */
+    migration_shutdown_prepare();
     if (runstate_is_running()) {
         pause_all_vcpus();
     }
@@ -197,6 +200,7 @@ void qemu_system_shutdown_request(ShutdownCause cause)
 static void exit_bh(void *opaque)
 {
     exit_status = GPOINTER_TO_INT(opaque);
+    migration_shutdown_prepare();
     if (runstate_is_running()) {
         pause_all_vcpus();
     }

@@ -16,6 +16,12 @@ void migration_object_init(void);
 bool migration_incoming_cmdline(const char *uri, Error **errp);
 /* At exit: cancel an outgoing migration and wait for its thread. */
 void migration_shutdown(void);
+/*
+ * At a shutdown or exit request, before the vCPUs are paused: a postcopy
+ * destination lets go of vCPUs blocked on pages that may never come
+ * (postcopy-paused), which could not be paused otherwise.
+ */
+void migration_shutdown_prepare(void);
 
 /* Any thread: is an outgoing migration between setup and its end? */
 bool migration_is_running(void);

@@ -19,7 +19,8 @@ QmpHandler qmp_migrate_set_parameters;
 QmpHandler qmp_query_migrate_parameters;
 QmpHandler qmp_query_migrate;
 QmpHandler qmp_migrate_start_postcopy;
-/* migrate-pause, migrate-recover until postcopy recovery exists. */
-QmpHandler qmp_migrate_postcopy_unsupported;
+/* Postcopy recovery. */
+QmpHandler qmp_migrate_pause;
+QmpHandler qmp_migrate_recover;
 
 #endif

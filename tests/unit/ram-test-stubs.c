@@ -12,6 +12,7 @@
 #include "migration/options.h"
 #include "migration/multifd.h"
 #include "migration/postcopy-ram.h"
+#include "migration/postcopy-preempt.h"
 #include "migration/savevm.h"
 #include "system/ramblock.h"
 #include "system/kvm.h"
@@ -67,6 +68,31 @@ bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
 }
 
 void postcopy_mark_received(RAMBlock *rb, uint64_t offset)
+{
+}
+
+/* postcopy-preempt is not exercised here (postcopy-preempt-test is). */
+bool migrate_postcopy_preempt(void)
+{
+    return ram_test_caps[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT];
+}
+
+QEMUFile *postcopy_preempt_file(void)
+{
+    return NULL;
+}
+
+void postcopy_preempt_start(void)
+{
+}
+
+bool postcopy_preempt_finish(Error **errp)
+{
+    error_setg(errp, "postcopy preempt is not linked into this unit test");
+    return false;
+}
+
+void postcopy_preempt_cleanup(void)
 {
 }
 
