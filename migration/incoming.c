@@ -91,16 +91,51 @@ static void incoming_finish_bh(void *opaque)
         }
         return;
     }
-    /* Leave inmigrate first: vm_start() in inmigrate only sets autostart. */
-    runstate_set(RUN_STATE_PAUSED);
-    if (runstate_get_autostart() && !vm_start(&err)) {
-        error_report_err(err);
-        start_failed = true;
+    if (mis->guest_started) {
+        /* incoming_start_guest() did it */
+        start_failed = mis->start_failed;
+        mis->guest_started = false;
+    } else {
+        /* Leave inmigrate first: there vm_start() only sets autostart. */
+        runstate_set(RUN_STATE_PAUSED);
+        if (runstate_get_autostart() && !vm_start(&err)) {
+            error_report_err(err);
+            start_failed = true;
+        }
+        trace_migration_incoming_started(!start_failed);
     }
-    trace_migration_incoming_started(!start_failed);
     /* The source waits for this (return path) before it lets go. */
     migration_incoming_rp_shut(mis, start_failed);
     incoming_close_file(mis);
+}
+
+/*
+ * Incoming thread, precopy loaded in full (device state, every page):
+ * run the guest now rather than from incoming_finish_bh, which waits for
+ * the main loop to come round (several ms on a busy host) and for this
+ * thread's join, all inside the downtime.  The BQL is what vm_start()
+ * needs; the rest of the finish (return path SHUT, file close, joins)
+ * stays in the BH, after the guest runs.  Postcopy started the guest
+ * with RUN already.
+ */
+static void incoming_start_guest(MigrationIncomingState *mis)
+{
+    Error *err = NULL;
+
+    if (postcopy_incoming_state() >= POSTCOPY_INCOMING_LISTENING) {
+        return;
+    }
+    bql_lock();
+    if (runstate_check(RUN_STATE_INMIGRATE)) {
+        runstate_set(RUN_STATE_PAUSED);
+        mis->start_failed = runstate_get_autostart() && !vm_start(&err);
+        if (mis->start_failed) {
+            error_report_err(err);
+        }
+        mis->guest_started = true;
+        trace_migration_incoming_started(!mis->start_failed);
+    }
+    bql_unlock();
 }
 
 static void *incoming_thread(void *opaque)
@@ -113,6 +148,9 @@ static void *incoming_thread(void *opaque)
     migrate_set_state(&mis->state, MIGRATION_STATUS_SETUP,
                       MIGRATION_STATUS_ACTIVE);
     ok = qemu_loadvm_state(mis->from_src_file, &err);
+    if (ok) {
+        incoming_start_guest(mis);
+    }
     __atomic_store_n(&mis->total_time,
                      migration_clock_ms() - mis->start_time,
                      __ATOMIC_RELAXED);
@@ -136,6 +174,12 @@ static void *incoming_thread(void *opaque)
  * state is postcopy-recover before the listen thread sees the channel:
  * the source's RECV_BITMAP may already be on its way.
  */
+/*
+ * postcopy-preempt recovery: the listener stays open after the new main
+ * channel for the new preempt channel (main thread, BQL).
+ */
+static bool incoming_recover_awaits_preempt;
+
 static void incoming_accept_recovery(MigrationIncomingState *mis,
                                      QIOChannel *ioc)
 {
@@ -143,8 +187,12 @@ static void incoming_accept_recovery(MigrationIncomingState *mis,
     QEMUFile *f;
     Error *err = NULL;
 
-    migration_channel_listen_stop();
-    mis->listening = false;
+    if (migrate_postcopy_preempt()) {
+        incoming_recover_awaits_preempt = true;
+    } else {
+        migration_channel_listen_stop();
+        mis->listening = false;
+    }
     qio_channel_set_name(ioc, "migration-incoming");
     f = qemu_file_new_input(ioc);
     qio_channel_unref(ioc);
@@ -181,6 +229,7 @@ static void incoming_accept(QIOChannel *ioc, void *opaque)
         /* The second connection is the postcopy preempt channel. */
         migration_channel_listen_stop();
         mis->listening = false;
+        incoming_recover_awaits_preempt = false;
         postcopy_preempt_incoming_channel(ioc);
         return;
     }
@@ -257,14 +306,15 @@ bool migrate_recover(const char *uri, Error **errp)
                    "paused.");
         return false;
     }
-    if (mis->listening) {
+    if (mis->listening && !incoming_recover_awaits_preempt) {
         error_setg(errp, "Migrate recovery is triggered already");
         return false;
     }
-    if (migrate_postcopy_preempt()) {
-        error_setg(errp, "Postcopy recovery with postcopy-preempt is not "
-                   "supported by this qmig build yet");
-        return false;
+    if (mis->listening) {
+        /* A recovery whose preempt channel never came: listen anew. */
+        migration_channel_listen_stop();
+        mis->listening = false;
+        incoming_recover_awaits_preempt = false;
     }
     if (!migration_channel_listen(uri, incoming_accept, mis, errp)) {
         return false;

@@ -107,6 +107,12 @@ typedef struct MigrationIncomingState {
     QEMUFile *to_src_file;          /* rp_mutex */
     /* Block of the last REQ_PAGES_ID on to_src_file ("": none); rp_mutex */
     char rp_last_block[256];
+    /*
+     * Precopy: the incoming thread left inmigrate (and ran the guest,
+     * unless -S) itself, without waiting for the main loop; BQL.
+     */
+    bool guest_started;
+    bool start_failed;
 } MigrationIncomingState;
 
 MigrationState *migrate_get_current(void);

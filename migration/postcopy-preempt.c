@@ -20,9 +20,18 @@
  *   "mig/src/preempt" runs the channel (f) is that thread's; quit is
  *   atomic and the thread is woken through ram.c's request condition;
  * - destination: PreemptDest.f is set by the main loop and read by the
- *   incoming thread under lock; from LISTEN until the join it is the
- *   "mig/dst/preempt" thread's (cleanup only shuts it down, which is
- *   allowed from any thread); ok/err are read after the join.
+ *   incoming thread under lock; from LISTEN (or POSTCOPY_RESUME) until the
+ *   join it is the "mig/dst/preempt" thread's (cleanup only shuts it
+ *   down, which is allowed from any thread); ok/err are read after the
+ *   join.
+ *
+ * Recovery: a paused migration has no preempt channel on either side.
+ * The source's pause closes it (postcopy_preempt_cleanup(), from the
+ * migration thread) and the destination's listen thread closes its end
+ * before it reports postcopy-paused, so a recovery's second connection
+ * always finds the slot free.  On resume the source connects the new
+ * channel before the RECV_BITMAP handshake and restarts its sender after
+ * RESUME_ACK; the destination restarts its thread at POSTCOPY_RESUME.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -37,6 +46,8 @@
 #include "options.h"
 #include "qemu-file.h"
 #include "ram.h"
+#include "ram-release.h"
+#include "return-path.h"
 #include "postcopy-preempt.h"
 #include "trace.h"
 
@@ -72,6 +83,13 @@ void postcopy_preempt_set_uri(const char *uri)
     g_free(pp_src.uri);
     pp_src.uri = g_strdup(uri);
     __atomic_store_n(&pp_src.pages_sent, 0, __ATOMIC_RELAXED);
+}
+
+void postcopy_preempt_set_resume_uri(const char *uri)
+{
+    /* Same migration: the page count goes on. */
+    g_free(pp_src.uri);
+    pp_src.uri = g_strdup(uri);
 }
 
 static QIOChannel *pp_connect_socket(Error **errp)
@@ -154,6 +172,10 @@ static void *pp_send_thread(void *opaque)
     trace_postcopy_preempt_thread("send", true);
     while (ram_postcopy_preempt_send(pp_src.f, &pp_src.quit, &pages)) {
         __atomic_fetch_add(&pp_src.pages_sent, pages, __ATOMIC_RELAXED);
+        if (migrate_release_ram()) {
+            /* Its pages are dropped once the PONG says they were placed. */
+            ram_release_ping_preempt(pp_src.f);
+        }
         if (qemu_file_get_error(pp_src.f)) {
             break;
         }
@@ -243,7 +265,6 @@ void postcopy_preempt_incoming_channel(QIOChannel *ioc)
     }
     pp_dst.f = qemu_file_new_input(ioc);
     qio_channel_unref(ioc);
-    __atomic_store_n(&pp_dst.pages, 0, __ATOMIC_RELAXED);
     g_mutex_unlock(&pp_dst.lock);
     trace_postcopy_preempt_accepted();
 }
@@ -255,12 +276,34 @@ bool postcopy_preempt_incoming_check(Error **errp)
     g_mutex_lock(&pp_dst.lock);
     have = pp_dst.f != NULL;
     g_mutex_unlock(&pp_dst.lock);
+    /* A new migration (recovery keeps counting). */
+    __atomic_store_n(&pp_dst.pages, 0, __ATOMIC_RELAXED);
     if (migrate_postcopy_preempt() && !have) {
         error_setg(errp, "Postcopy preempt is enabled on the destination, "
                    "but the source did not open the preempt channel "
                    "(enable postcopy-preempt on both sides)");
         return false;
     }
+    return true;
+}
+
+bool postcopy_preempt_incoming_resume(Error **errp)
+{
+    bool have;
+
+    if (!migrate_postcopy_preempt()) {
+        return true;
+    }
+    g_mutex_lock(&pp_dst.lock);
+    have = pp_dst.f != NULL && !pp_dst.thread_created;
+    g_mutex_unlock(&pp_dst.lock);
+    if (!have) {
+        error_setg(errp, "CMD_POSTCOPY_RESUME before the source opened a "
+                   "new postcopy preempt channel");
+        return false;
+    }
+    trace_postcopy_preempt_resume();
+    postcopy_preempt_incoming_start();
     return true;
 }
 
@@ -325,6 +368,22 @@ void postcopy_preempt_incoming_cleanup(void)
     if (f) {
         qemu_file_close(f, NULL);
     }
+}
+
+bool postcopy_preempt_incoming_ping(QEMUFile *f, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    uint32_t value = qemu_get_be32(f);
+
+    if (qemu_file_get_error(f)) {
+        error_setg(errp, "the preempt channel's PING record is truncated");
+        return false;
+    }
+    /*
+     * Without a return path the migration is pausing anyway; the source
+     * settles the batch against RECV_BITMAP at recovery.
+     */
+    return migration_incoming_rp_pong(mis, value, errp);
 }
 
 uint64_t postcopy_preempt_pages_received(void)

@@ -15,10 +15,9 @@
  * channel; from LISTEN on "mig/dst/preempt" loads its records with the
  * same placement function as the listen thread, up to the EOS record.
  *
- * Recovery hook: postcopy_preempt_connect() and
- * postcopy_preempt_incoming_channel() accept a new channel once the old
- * one was cleaned up (postcopy_preempt_cleanup() /
- * postcopy_preempt_incoming_cleanup()).
+ * Recovery: a pause closes the channel on both sides; resume connects a
+ * new one (after the new main channel, before RECV_BITMAP), and the
+ * threads start again at POSTCOPY_RESUME / RESUME_ACK.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -37,18 +36,26 @@ typedef struct QIOChannel QIOChannel;
 
 /* Main thread, at "migrate": the URI the channel connects to. */
 void postcopy_preempt_set_uri(const char *uri);
-/* Migration thread, before ADVISE: connect and wait for the ack. */
+/* Main thread, at "migrate resume=true": the URI of the new channel. */
+void postcopy_preempt_set_resume_uri(const char *uri);
+/*
+ * Migration thread, before ADVISE, and on resume before RECV_BITMAP:
+ * connect and wait for the ack.
+ */
 bool postcopy_preempt_connect(Error **errp);
 /* The connected channel, or NULL (migration thread). */
 QEMUFile *postcopy_preempt_file(void);
-/* Migration thread, at the switch: start "mig/src/preempt". */
+/* Migration thread, at the switch and after RESUME_ACK: the sender. */
 void postcopy_preempt_start(void);
 /*
  * Migration thread, once every page was sent: let the sender drain the
  * queue and stop, then write EOS on the channel and flush it.
  */
 bool postcopy_preempt_finish(Error **errp);
-/* Migration thread (RAM cleanup): stop the sender, close the channel. */
+/*
+ * Migration thread (RAM cleanup, and a postcopy pause): stop the sender,
+ * close the channel.
+ */
 void postcopy_preempt_cleanup(void);
 /* Pages sent on the channel (any thread). */
 uint64_t postcopy_preempt_pages_sent(void);
@@ -59,12 +66,26 @@ uint64_t postcopy_preempt_pages_sent(void);
 void postcopy_preempt_incoming_channel(QIOChannel *ioc);
 /* Incoming thread, at ADVISE: is the channel there iff the capability is? */
 bool postcopy_preempt_incoming_check(Error **errp);
+/*
+ * Listen thread, at POSTCOPY_RESUME: the source must have opened a new
+ * channel (it did before RECV_BITMAP); start its thread.
+ */
+bool postcopy_preempt_incoming_resume(Error **errp);
 /* Incoming thread, at LISTEN: start "mig/dst/preempt". */
 void postcopy_preempt_incoming_start(void);
 /* After the listen thread reached EOF: wait for the channel's EOS. */
 bool postcopy_preempt_incoming_wait(Error **errp);
-/* Any thread: shut the channel down, join the thread, close it. */
+/*
+ * Any thread (the listen thread when postcopy pauses): shut the channel
+ * down, join the thread, close it.
+ */
 void postcopy_preempt_incoming_cleanup(void);
+/*
+ * "mig/dst/preempt" (ram.c's loader): a PING record (qmig's: flags
+ * RAM_SAVE_FLAG_HOOK, then be32 value; release-ram) after the pages
+ * before it were placed: answer PONG on the return path.
+ */
+bool postcopy_preempt_incoming_ping(QEMUFile *f, Error **errp);
 /* Pages placed from the channel (any thread). */
 uint64_t postcopy_preempt_pages_received(void);
 

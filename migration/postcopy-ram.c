@@ -553,6 +553,8 @@ static bool pc_pause(Error *err)
                  error_get_pretty(err));
     migration_incoming_rp_drop(mis);
     qemu_file_shutdown(old);
+    /* Both channels go before "paused": recovery brings a new pair. */
+    postcopy_preempt_incoming_cleanup();
     migrate_set_state(&mis->state, state, MIGRATION_STATUS_POSTCOPY_PAUSED);
 
     g_mutex_lock(&pc_in.pause_lock);
@@ -701,7 +703,8 @@ bool postcopy_incoming_resume(uint16_t len, Error **errp)
                    "(expected none)", len);
         return false;
     }
-    if (!pc_check_recovering("CMD_POSTCOPY_RESUME", errp)) {
+    if (!pc_check_recovering("CMD_POSTCOPY_RESUME", errp) ||
+        !postcopy_preempt_incoming_resume(errp)) {
         return false;
     }
     if (!migrate_set_state(&mis->state, MIGRATION_STATUS_POSTCOPY_RECOVER,

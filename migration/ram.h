@@ -57,6 +57,11 @@ bool ram_postcopy_resume_prepare(QEMUFile *f, Error **errp);
 bool ram_postcopy_reload_bitmap(const char *name, QEMUFile *from_dst,
                                 Error **errp);
 bool ram_postcopy_resume_check(Error **errp);
+/*
+ * Migration thread, after RESUME_ACK: release-ram settles the pages held
+ * back (ram-release.h), and the preempt sender starts on its new channel.
+ */
+void ram_postcopy_resume_done(void);
 /* Postcopy, destination, at LISTEN: page records are placed from now on. */
 void ram_postcopy_incoming_start(void);
 /*

@@ -28,6 +28,7 @@
 #include "savevm.h"
 #include "ram.h"
 #include "postcopy-recover.h"
+#include "ram-release.h"
 #include "return-path.h"
 #include "trace.h"
 
@@ -277,6 +278,7 @@ static bool rp_handle_one(MigrationRP *rp, Error **errp)
         if (value == MIG_RP_PING_END) {
             rp->end_acked = true;
         }
+        ram_release_acked(value);   /* release-ram's batches */
         return true;
     }
     rp_handle_shut(rp, value, errp);
@@ -477,7 +479,6 @@ bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
 {
     MigrationIncomingState *mis = migration_incoming_get_current();
     uint32_t value;
-    bool ok = true;
 
     if (len != RP_U32_LEN) {
         error_setg(errp, "PING command with a %u-byte payload (expected %u)",
@@ -488,6 +489,14 @@ bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
     if (qemu_file_get_error_obj(from_src, errp)) {
         return false;
     }
+    return migration_incoming_rp_pong(mis, value, errp);
+}
+
+bool migration_incoming_rp_pong(MigrationIncomingState *mis, uint32_t value,
+                                Error **errp)
+{
+    bool ok = true;
+
     g_mutex_lock(&mis->rp_mutex);
     if (!mis->to_src_file) {
         error_setg(errp, "CMD_PING (0x%x) received with no return path",

@@ -75,6 +75,12 @@ void migration_rp_send_end_ping(QEMUFile *f);
 /* Incoming thread: OPEN_RETURN_PATH (payload length @len) on @from_src. */
 bool migration_incoming_rp_open(QEMUFile *from_src, uint16_t len,
                                 Error **errp);
+/*
+ * Any destination thread (rp_mutex): PONG @value; false if there is no
+ * return path.
+ */
+bool migration_incoming_rp_pong(MigrationIncomingState *mis, uint32_t value,
+                                Error **errp);
 /* Incoming thread: a PING (payload length @len): answer PONG. */
 bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
                                 Error **errp);

@@ -50,6 +50,13 @@ static uint32_t next_section_id;
  * with a postcopy path (save_postcopy_prepare) iterate and complete.
  */
 static bool savevm_in_postcopy;
+/*
+ * The device description of the last precopy completion, kept past it:
+ * freeing its tree is not needed before the destination can run, so
+ * qemu_savevm_state_cleanup() does it, after the downtime.  Migration
+ * thread.
+ */
+static JsonBuilder *savevm_vmdesc_sent;
 
 static GPtrArray *savevm_list(void)
 {
@@ -339,6 +346,8 @@ bool qemu_savevm_state_complete_precopy(QEMUFile *f, Error **errp)
     savevm_put_vmdesc(f, vmdesc);
     qemu_fflush(f);
     trace_savevm_complete_flushed();
+    g_clear_object(&savevm_vmdesc_sent);
+    savevm_vmdesc_sent = g_steal_pointer(&vmdesc);
     return qemu_file_get_error_obj(f, errp) == 0;
 }
 
@@ -469,6 +478,7 @@ void qemu_savevm_state_cleanup(void)
     GPtrArray *list = savevm_list();
 
     savevm_in_postcopy = false;
+    g_clear_object(&savevm_vmdesc_sent);
 
     for (guint i = 0; i < list->len; i++) {
         SaveStateEntry *se = g_ptr_array_index(list, i);

@@ -23,12 +23,20 @@
  * - source-killed: the destination pauses and its guest runs on;
  * - bad-bitmap: a fake destination answers RECV_BITMAP with a wrong size
  *   or end mark: the source pauses again (error-desc says why), then
- *   recovers with the real destination.
+ *   recovers with the real destination;
+ * - preempt/...: pause-resume, proxy-cut and twice with postcopy-preempt
+ *   (both channels torn down and re-established), and cut-preempt: the
+ *   proxy cuts only the preempt channel, which pauses both sides too;
+ * - release-ram/proxy-cut, preempt/release-ram-cut: a cut with
+ *   release-ram; no page the source released may be one the destination
+ *   lost (the destination's memory alone is checked, the source's is
+ *   partly released), and the source's RSS fell during postcopy.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <glib.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -100,13 +108,23 @@ static void assert_source_stopped(QTestState *src)
 
 /* ---- a forwarding proxy that can cut the link ---- */
 
+/* The main channel and, with postcopy-preempt, the preempt channel. */
+#define PROXY_MAX_CONN      2
+#define PROXY_CUT_ALL       'a'
+/* From now on, what the source sends is read and dropped (never arrives). */
+#define PROXY_DROP          'd'
+
 typedef struct Proxy {
     int listen_fd;
     char *path;         /* where it listens */
     char *target;       /* unix socket path of the destination */
-    int cut_pipe[2];    /* a byte here closes everything */
+    /* A byte here: PROXY_CUT_ALL closes everything, '0' + i connection i. */
+    int cut_pipe[2];
     pthread_t thread;
     gint64 bytes;       /* forwarded, both ways (atomic) */
+    gint conns;         /* accepted so far (atomic) */
+    gint64 dropped;     /* bytes from the source dropped (atomic) */
+    bool drop;          /* the proxy thread's */
 } Proxy;
 
 static int unix_listen(const char *path)
@@ -135,14 +153,21 @@ static int unix_connect(const char *path)
     return fd;
 }
 
-/* Forward one chunk from @from to @to; false at EOF or error. */
-static bool proxy_pump(Proxy *px, int from, int to)
+/*
+ * Forward one chunk from @from to @to (or drop it, with @drop); false at
+ * EOF or error.
+ */
+static bool proxy_pump(Proxy *px, int from, int to, bool drop)
 {
     char buf[65536];
     ssize_t n = read(from, buf, sizeof(buf));
 
     if (n <= 0) {
         return false;
+    }
+    if (drop) {
+        g_atomic_pointer_add(&px->dropped, n);
+        return true;
     }
     for (ssize_t done = 0; done < n;) {
         ssize_t w = write(to, buf + done, n - done);
@@ -156,43 +181,126 @@ static bool proxy_pump(Proxy *px, int from, int to)
     return true;
 }
 
+/* Close connection @i (both of its sockets): a cut link, mid-stream. */
+static void proxy_close(int *a, int *b, int i)
+{
+    if (a[i] >= 0) {
+        close(a[i]);
+    }
+    if (b[i] >= 0) {
+        close(b[i]);
+    }
+    a[i] = b[i] = -1;
+}
+
+/*
+ * Connections are taken in order (the source connects the main channel,
+ * then the preempt channel) and each is connected on to the destination
+ * at once, so the destination sees the same order.
+ */
 static void *proxy_thread(void *opaque)
 {
     Proxy *px = opaque;
-    int a = accept(px->listen_fd, NULL, NULL);
-    int b = a >= 0 ? unix_connect(px->target) : -1;
+    int a[PROXY_MAX_CONN], b[PROXY_MAX_CONN];
+    int n = 0;
 
-    while (a >= 0) {
-        struct pollfd fds[3] = {
-            { .fd = a, .events = POLLIN },
-            { .fd = b, .events = POLLIN },
-            { .fd = px->cut_pipe[0], .events = POLLIN },
-        };
+    for (int i = 0; i < PROXY_MAX_CONN; i++) {
+        a[i] = b[i] = -1;
+    }
+    for (;;) {
+        struct pollfd fds[2 + 2 * PROXY_MAX_CONN];
+        int nf = 2;
+        char c;
 
-        if (poll(fds, 3, -1) < 0 && errno != EINTR) {
+        fds[0] = (struct pollfd){ .fd = px->cut_pipe[0], .events = POLLIN };
+        fds[1] = (struct pollfd){ .fd = n < PROXY_MAX_CONN ? px->listen_fd
+                                  : -1, .events = POLLIN };
+        for (int i = 0; i < n; i++) {
+            fds[nf++] = (struct pollfd){ .fd = a[i], .events = POLLIN };
+            fds[nf++] = (struct pollfd){ .fd = b[i], .events = POLLIN };
+        }
+        if (poll(fds, nf, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
             break;
         }
-        if (fds[2].revents ||
-            (fds[0].revents && !proxy_pump(px, a, b)) ||
-            (fds[1].revents && !proxy_pump(px, b, a))) {
-            break;
+        if (fds[0].revents) {
+            g_assert_cmpint(read(px->cut_pipe[0], &c, 1), ==, 1);
+            if (c == PROXY_CUT_ALL) {
+                break;
+            }
+            if (c == PROXY_DROP) {
+                px->drop = true;
+                continue;
+            }
+            g_assert_cmpint(c - '0', <, n);
+            proxy_close(a, b, c - '0');
+            continue;
+        }
+        if (fds[1].revents) {
+            a[n] = accept(px->listen_fd, NULL, NULL);
+            g_assert_cmpint(a[n], >=, 0);
+            b[n] = unix_connect(px->target);
+            n++;
+            g_atomic_int_set(&px->conns, n);
+        }
+        for (int i = 0; i < n; i++) {
+            if ((fds[2 + 2 * i].revents &&
+                 !proxy_pump(px, a[i], b[i], px->drop)) ||
+                (fds[3 + 2 * i].revents &&
+                 !proxy_pump(px, b[i], a[i], false))) {
+                /* One side ended: the other sees it, as over a real link. */
+                proxy_close(a, b, i);
+            }
         }
     }
-    /* A cut link: both ends see the connection reset, mid-stream. */
-    if (a >= 0) {
-        close(a);
-    }
-    if (b >= 0) {
-        close(b);
+    for (int i = 0; i < n; i++) {
+        proxy_close(a, b, i);
     }
     return NULL;
+}
+
+static void proxy_cut(Proxy *px, char which)
+{
+    g_assert_cmpint(write(px->cut_pipe[1], &which, 1), ==, 1);
+}
+
+static void proxy_free(Proxy *px)
+{
+    close(px->listen_fd);
+    close(px->cut_pipe[0]);
+    close(px->cut_pipe[1]);
+    g_free(px->target);
+    g_free(px->path);
 }
 
 typedef struct Pair {
     QTestState *src;
     QTestState *dst;
     char *uri;          /* where the destination listens first */
+    uint64_t src_rss;   /* the source's, at the switch (KiB) */
 } Pair;
+
+/*
+ * The variants the cases run in (set by each case's wrapper):
+ * postcopy-preempt on both sides; release-ram on the source.
+ */
+static bool with_preempt;
+static bool with_release;
+
+/* VmRSS of process @pid in KiB. */
+static uint64_t proc_rss_kib(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int)pid);
+    g_autofree char *txt = NULL;
+    const char *p;
+
+    g_assert_true(g_file_get_contents(path, &txt, NULL, NULL));
+    p = strstr(txt, "VmRSS:");
+    g_assert_nonnull(p);
+    return g_ascii_strtoull(p + strlen("VmRSS:"), NULL, 10);
+}
 
 /*
  * Source and destination, postcopy on, switched to postcopy; with @px the
@@ -217,6 +325,13 @@ static void pair_start(Pair *p, Proxy *px)
     }
     mig_set_capability(p->src, "postcopy-ram", true);
     mig_set_capability(p->dst, "postcopy-ram", true);
+    if (with_preempt) {
+        mig_set_capability(p->src, "postcopy-preempt", true);
+        mig_set_capability(p->dst, "postcopy-preempt", true);
+    }
+    if (with_release) {
+        mig_set_capability(p->src, "release-ram", true);
+    }
     mig_set_parameter(p->src, "max-bandwidth", SLOW_PRECOPY_BW);
     mig_set_parameter(p->src, "max-postcopy-bandwidth", POSTCOPY_BW);
     mig_migrate(p->src, via ? via : p->uri);
@@ -225,6 +340,7 @@ static void pair_start(Pair *p, Proxy *px)
     qtest_qmp_assert_success(p->src,
                              "{\"execute\": \"migrate-start-postcopy\"}");
     g_free(mig_wait_status(p->src, pc_active));
+    p->src_rss = proc_rss_kib(qtest_pid(p->src));
     g_free(mig_wait_status(p->dst, pc_active));
     /* The guest runs on the destination, asking for pages. */
     mig_wait_running(p->dst);
@@ -268,8 +384,21 @@ static void pair_finish(Pair *p)
     g_free(mig_wait_status(p->dst, (const char *const[]){ "completed",
                                                           NULL }));
     assert_source_stopped(p->src);
-    src_mem = mig_stamp_memory(p->src);
-    mig_check_dest(p->dst, src_mem, false);
+    if (with_release) {
+        uint64_t rss = proc_rss_kib(qtest_pid(p->src));
+
+        /*
+         * The source's copy is partly released (zero): the destination
+         * alone must hold every page, stamped, with none lost.
+         */
+        g_test_message("source RSS at the switch %" PRIu64 " KiB, at the "
+                       "end %" PRIu64 " KiB", p->src_rss, rss);
+        g_assert_cmpuint(rss + 16 * 1024, <, p->src_rss);
+        mig_check_dest(p->dst, NULL, false);
+    } else {
+        src_mem = mig_stamp_memory(p->src);
+        mig_check_dest(p->dst, src_mem, false);
+    }
     mig_quit_clean(p->src);
     mig_quit_clean(p->dst);
     g_free(p->uri);
@@ -361,27 +490,55 @@ static void test_bad_resume_uri(void)
     pair_finish(&p);
 }
 
-static void test_proxy_cut(void)
+/* With release-ram: what the source sends into the void before the cut. */
+#define PROXY_DROP_BYTES    (1 << 20)
+
+/* Cut @which of the proxy's connections while pages are flowing. */
+static void run_proxy_cut(char which)
 {
     Pair p;
     Proxy px = { 0 };
-    char c = 'x';
     gint64 before;
 
     pair_start(&p, &px);
+    g_assert_cmpint(g_atomic_int_get(&px.conns), ==, with_preempt ? 2 : 1);
     /* Cut while pages are flowing (the guest keeps asking for them). */
     before = g_atomic_pointer_get(&px.bytes);
     mig_wait_more_passes(p.dst, 1);
     g_assert_cmpint(g_atomic_pointer_get(&px.bytes), >, before);
-    g_assert_cmpint(write(px.cut_pipe[1], &c, 1), ==, 1);
-    pthread_join(px.thread, NULL);
+    if (with_release) {
+        gint64 end = g_get_monotonic_time() +
+                     qtest_timeout_s() * G_USEC_PER_SEC;
+
+        /*
+         * Pages the source sent and the destination never gets: a source
+         * that released them on sending (not on the destination's
+         * acknowledgement) has lost them for good.
+         */
+        proxy_cut(&px, PROXY_DROP);
+        while (g_atomic_pointer_get(&px.dropped) < PROXY_DROP_BYTES) {
+            g_assert_cmpint(g_get_monotonic_time(), <, end);
+            g_usleep(10 * 1000);    /* a counter: no event to wait on */
+        }
+    }
+    proxy_cut(&px, which);
+    /* Either cut pauses both sides (pair_recover waits for that). */
     pair_recover(&p, 1);
     pair_finish(&p);
-    close(px.listen_fd);
-    close(px.cut_pipe[0]);
-    close(px.cut_pipe[1]);
-    g_free(px.target);
-    g_free(px.path);
+    proxy_cut(&px, PROXY_CUT_ALL);
+    pthread_join(px.thread, NULL);
+    proxy_free(&px);
+}
+
+static void test_proxy_cut(void)
+{
+    run_proxy_cut(PROXY_CUT_ALL);
+}
+
+/* postcopy-preempt: only the preempt channel breaks. */
+static void test_cut_preempt(void)
+{
+    run_proxy_cut('1');
 }
 
 static void test_dest_killed(void)
@@ -517,6 +674,23 @@ static void test_bad_bitmap(void)
     run_bad_bitmap(4800, 0x1122334455667788ULL, "end mark incorrect");
 }
 
+/* The variants: the same cases with preempt and/or release-ram on. */
+#define RECOVERY_VARIANT(name, fn, preempt, release)    \
+    static void name(void)                              \
+    {                                                   \
+        with_preempt = preempt;                         \
+        with_release = release;                         \
+        fn();                                           \
+        with_preempt = with_release = false;            \
+    }
+
+RECOVERY_VARIANT(preempt_pause_resume, test_pause_resume, true, false)
+RECOVERY_VARIANT(preempt_proxy_cut, test_proxy_cut, true, false)
+RECOVERY_VARIANT(preempt_twice, test_twice, true, false)
+RECOVERY_VARIANT(preempt_cut_preempt, test_cut_preempt, true, false)
+RECOVERY_VARIANT(release_proxy_cut, test_proxy_cut, false, true)
+RECOVERY_VARIANT(preempt_release_proxy_cut, test_proxy_cut, true, true)
+
 int main(int argc, char **argv)
 {
     char **args = g_new0(char *, argc + 2);
@@ -527,6 +701,17 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     qtest_vmm_binary();
     mig_add_case("/postcopy-recovery/pause-resume", test_pause_resume, false);
+    mig_add_case("/postcopy-recovery/preempt/pause-resume",
+                 preempt_pause_resume, false);
+    mig_add_case("/postcopy-recovery/preempt/proxy-cut", preempt_proxy_cut,
+                 false);
+    mig_add_case("/postcopy-recovery/preempt/twice", preempt_twice, false);
+    mig_add_case("/postcopy-recovery/preempt/cut-preempt",
+                 preempt_cut_preempt, false);
+    mig_add_case("/postcopy-recovery/release-ram/proxy-cut",
+                 release_proxy_cut, false);
+    mig_add_case("/postcopy-recovery/preempt/release-ram-cut",
+                 preempt_release_proxy_cut, false);
     mig_add_case("/postcopy-recovery/pause-dest", test_pause_dest, false);
     mig_add_case("/postcopy-recovery/proxy-cut", test_proxy_cut, false);
     mig_add_case("/postcopy-recovery/twice", test_twice, false);

@@ -59,10 +59,15 @@ bool migrate_release_ram(void)
     return ram_test_caps[MIGRATION_CAPABILITY_RELEASE_RAM];
 }
 
-/* Postcopy is not exercised here (postcopy-test is the qtest). */
+/* Postcopy is not linked (postcopy-test is the qtest); a test may hook. */
+RAMTestPlaceFn *ram_test_place_page;
+
 bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
                          Error **errp)
 {
+    if (ram_test_place_page) {
+        return ram_test_place_page(rb, offset, data, errp);
+    }
     error_setg(errp, "postcopy is not linked into this unit test");
     return false;
 }
@@ -94,6 +99,12 @@ bool postcopy_preempt_finish(Error **errp)
 
 void postcopy_preempt_cleanup(void)
 {
+}
+
+bool postcopy_preempt_incoming_ping(QEMUFile *f, Error **errp)
+{
+    error_setg(errp, "postcopy preempt is not linked into this unit test");
+    return false;
 }
 
 void qemu_savevm_send_command(QEMUFile *f, uint16_t cmd, uint16_t len,

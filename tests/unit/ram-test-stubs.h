@@ -16,6 +16,10 @@ extern const SaveVMHandlers *ram_test_handlers;
 extern bool ram_test_caps[MIGRATION_CAPABILITY__MAX];
 /* What migrate_xbzrle_cache_size() reports (64 MiB unless changed). */
 extern uint64_t ram_test_xbzrle_cache_size;
+/* When set, postcopy_place_page() calls it instead of failing. */
+typedef bool RAMTestPlaceFn(RAMBlock *rb, uint64_t offset, const void *data,
+                            Error **errp);
+extern RAMTestPlaceFn *ram_test_place_page;
 
 /* Building hand-made streams (big-endian, u8-counted names). */
 void put_byte(GByteArray *s, uint8_t v);

@@ -505,6 +505,96 @@ static void test_round_trip(void)
     }
 }
 
+/* ---- Postcopy: assembling a huge page (ram_load_postcopy_channel) ---- */
+
+#define HP_PAGES 4      /* target pages per (pretend) huge page */
+
+static GByteArray *placed;      /* the one host page placed, as data */
+static uint64_t placed_offset;
+
+static bool record_place(RAMBlock *rb, uint64_t offset, const void *data,
+                         Error **errp)
+{
+    g_assert_null(placed);
+    g_assert_nonnull(data);     /* huge pages: never UFFDIO_ZEROPAGE */
+    placed = g_byte_array_new();
+    g_byte_array_append(placed, data, rb->page_size);
+    placed_offset = offset;
+    return true;
+}
+
+/* Load @s as a preempt channel into pc.ram with HP_PAGES-page pages. */
+static bool load_postcopy_channel(GByteArray *s, uint64_t *pages, char **msg)
+{
+    g_autoptr(QIOChannel) ioc = qio_channel_buffer_new_data(s->data, s->len);
+    QEMUFile *f = qemu_file_new_input(ioc);
+    RAMBlock *rb = dst_block();
+    size_t old_size = rb->page_size;
+    Error *err = NULL;
+    bool ok;
+
+    rb->page_size = HP_PAGES * PAGE;
+    ram_test_place_page = record_place;
+    ok = ram_load_postcopy_channel(f, pages, &err);
+    ram_test_place_page = NULL;
+    rb->page_size = old_size;
+    qemu_fclose(f);
+    *msg = err ? g_strdup(error_get_pretty(err)) : NULL;
+    error_free(err);
+    return ok;
+}
+
+/* Target pages 4..7 (one with a ZERO record) become one placement. */
+static void test_postcopy_huge_assembled(void)
+{
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autofree char *msg = NULL;
+    uint64_t pages = 0;
+
+    put64(s, 4 * PAGE | RAM_SAVE_FLAG_PAGE);
+    put_name(s, "pc.ram");
+    put_fill(s, 0x11, PAGE);
+    put64(s, 5 * PAGE | RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_CONTINUE);
+    put_byte(s, 0);
+    put64(s, 6 * PAGE | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_CONTINUE);
+    put_fill(s, 0x33, PAGE);
+    put64(s, 7 * PAGE | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_CONTINUE);
+    put_fill(s, 0x44, PAGE);
+    put64(s, RAM_SAVE_FLAG_EOS);
+    g_assert_true(load_postcopy_channel(s, &pages, &msg));
+    g_assert_cmpuint(pages, ==, 4);
+    g_assert_nonnull(placed);
+    g_assert_cmpuint(placed_offset, ==, 4 * PAGE);
+    g_assert_cmpuint(placed->len, ==, HP_PAGES * PAGE);
+    for (int i = 0; i < HP_PAGES; i++) {
+        static const uint8_t want[HP_PAGES] = { 0x11, 0, 0x33, 0x44 };
+
+        g_assert_cmpint(placed->data[i * PAGE], ==, want[i]);
+        g_assert_cmpint(placed->data[i * PAGE + PAGE - 1], ==, want[i]);
+    }
+    g_byte_array_unref(placed);
+    placed = NULL;
+}
+
+/* A gap inside a huge page is refused, and nothing is placed. */
+static void test_postcopy_huge_out_of_order(void)
+{
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autofree char *msg = NULL;
+    uint64_t pages = 0;
+
+    put64(s, 4 * PAGE | RAM_SAVE_FLAG_PAGE);
+    put_name(s, "pc.ram");
+    put_fill(s, 0x11, PAGE);
+    put64(s, 6 * PAGE | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_CONTINUE);
+    put_fill(s, 0x33, PAGE);
+    put64(s, RAM_SAVE_FLAG_EOS);
+    g_assert_false(load_postcopy_channel(s, &pages, &msg));
+    g_test_message("error: %s", msg);
+    g_assert_nonnull(strstr(msg, "does not continue the host page"));
+    g_assert_null(placed);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -526,6 +616,10 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/load/zero-value", test_zero_value);
     g_test_add_func("/ram/load/bad-version", test_bad_version);
     g_test_add_func("/ram/load/good-records", test_good_records);
+    g_test_add_func("/ram/postcopy/huge-assembled",
+                    test_postcopy_huge_assembled);
+    g_test_add_func("/ram/postcopy/huge-out-of-order",
+                    test_postcopy_huge_out_of_order);
     g_test_add_func("/ram/round-trip", test_round_trip);
     return g_test_run();
 }

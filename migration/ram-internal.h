@@ -1,0 +1,91 @@
+/*
+ * RAM migration internals shared by ram.c (the "ram" section, precopy,
+ * the destination) and ram-postcopy.c (the source after the postcopy
+ * switch: requests, the background walk, DISCARD, recovery).  Not for
+ * other files: the contract with the rest of migration is ram.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef MIGRATION_RAM_INTERNAL_H
+#define MIGRATION_RAM_INTERNAL_H
+
+#include "qemu-file.h"
+#include "system/ramblock.h"
+
+/*
+ * The iterate hook returns to the migration loop at least this often, so
+ * that it re-checks cancel, pending bytes and switchover.
+ */
+#define RAM_ITERATE_MAX_NS (50 * 1000 * 1000)
+#define RAM_ITERATE_CLOCK_EVERY 64      /* pages between clock checks */
+
+/* One block being sent. */
+typedef struct RAMSendBlock {
+    RAMBlock *rb;
+    unsigned long *bmap;        /* pages still to send */
+    /*
+     * release-ram in postcopy: pages sent since the switch (bitmap_mutex).
+     * A requested page that is clean and already sent is not sent again:
+     * its copy here may be released (zero) and, on the preempt channel,
+     * could overtake the real one.
+     */
+    unsigned long *sent;
+    bool reloaded;              /* recovery: RECV_BITMAP seen; bitmap_mutex */
+    uint64_t pages;
+} RAMSendBlock;
+
+/* Source state: between save_setup and save_cleanup; migration thread. */
+typedef struct RAMSaveState {
+    RAMSendBlock *blocks;       /* blocks whose pages are sent */
+    guint nr_blocks;
+    guint cur;                  /* walk position: block index... */
+    uint64_t cur_page;          /* ...and the next page to look at */
+    RAMBlock *last_sent;        /* for RAM_SAVE_FLAG_CONTINUE */
+    /* postcopy-preempt: the channel (set at the switch) and its CONTINUE. */
+    QEMUFile *preempt_f;
+    RAMBlock *preempt_last_sent;    /* the preempt sender's */
+    bool vm_stopped;            /* in save_live_complete_precopy */
+    int64_t rate_start_ns;      /* dirty_pages_rate period */
+    uint64_t rate_pages;        /* pages newly dirtied in the period */
+    bool multifd_flush;         /* a bitmap sync since the last flush */
+    bool postcopy;              /* past the switch; migration thread */
+    GMutex bitmap_mutex;        /* the bitmaps, in postcopy */
+    GMutex req_mutex;           /* requests, last_req; req_cond */
+    GCond req_cond;             /* a request was queued */
+    GQueue requests;            /* RAMRequest, oldest first */
+    RAMSendBlock *last_req;     /* block of the last REQ_PAGES_ID */
+    /* Recovery: blocks whose RECV_BITMAP arrived; bitmap_mutex. */
+    guint bitmaps_reloaded;
+} RAMSaveState;
+
+/* One page request from the destination (postcopy). */
+typedef struct RAMRequest {
+    RAMSendBlock *block;
+    uint64_t first;             /* page */
+    uint64_t npages;
+} RAMRequest;
+
+/* Between save_setup and save_cleanup (read atomically off-thread). */
+extern RAMSaveState *ram_save_state;
+/* Pages set in the migration bitmaps; stat64 (query-migrate reads it). */
+extern uint64_t ram_dirty_pages;
+
+/* ram.c, migration thread (in postcopy: bitmaps under bitmap_mutex). */
+void ram_bitmap_sync(RAMSaveState *st);
+/*
+ * Next dirty page at or after the walk position, wrapping around once;
+ * false when every bitmap is empty.
+ */
+bool ram_next_dirty(RAMSaveState *st, RAMSendBlock **sb, uint64_t *page);
+/* Send page @page of @b (its bit already cleared) on @f. */
+void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
+                   uint64_t page);
+void ram_put_eos(QEMUFile *f, RAMSaveState *st);
+
+/* ram-postcopy.c: the hooks' postcopy halves (migration thread). */
+/* Requests, then the walk; true once every page was sent. */
+bool ram_postcopy_iterate(QEMUFile *f, RAMSaveState *st);
+bool ram_save_postcopy_prepare(QEMUFile *f, void *opaque, Error **errp);
+bool ram_save_complete_postcopy(QEMUFile *f, void *opaque, Error **errp);
+
+#endif
