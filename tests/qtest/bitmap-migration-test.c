@@ -21,7 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -53,18 +52,6 @@ static bool skip_unless_qmig_kvm(void)
     return false;
 }
 
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    g_assert_cmpint(listen(fd, 1), ==, 0);
-    return fd;
-}
-
 /*
  * Start a stamp VM with a sparse 16 MiB disk0 and a qtest channel;
  * @incoming NULL for a source, else the destination's -incoming.
@@ -85,7 +72,7 @@ static DiskVM *disk_vm_start(const char *incoming)
     g_assert_nonnull(f);
     g_assert_cmpint(ftruncate(fileno(f), DISK_SIZE), ==, 0);
     fclose(f);
-    lfd = listen_unix(sock);
+    lfd = qtest_unix_listen(sock);
     extra = g_strdup_printf("-drive file=%s,format=raw,if=none,id=disk0 "
                             "-device qmig-disk,drive=disk0 -qtest unix:%s",
                             img, sock);
@@ -525,13 +512,7 @@ static void test_bad_names(void)
 
 int main(int argc, char **argv)
 {
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
 
     mig_add_case("/bitmap-migration/names/bad", test_bad_names, false);
     mig_add_case("/bitmap-migration/precopy/contents", test_bitmaps_migrate,

@@ -541,13 +541,7 @@ static void test_disk_guest(void)
 
 int main(int argc, char **argv)
 {
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
 
     if (mig_is_qemu()) {
         g_test_message("block migration is qmig only (QEMU removed it in "

@@ -18,77 +18,15 @@
 
 #include "libqtest.h"
 #include "migration-helpers.h"
-#include "stamp-check.h"
 
-#define RATE_START      0x00100000ULL
-#define RATE_PASSES     0x6000
 #define RATE_WSET_MIB   32
 #define RATE_BW_MIB     32
 #define RATE_DOWNTIME   500     /* ms: 16 MiB fit, the working set does not */
-
-static char *machine_args(const char *image, const char *extra)
-{
-    return g_strdup_printf("-accel kvm -m 150M -nodefaults "
-                           "-drive file=%s,format=raw %s", image,
-                           extra ? extra : "");
-}
-
-static QTestState *start_rate_source(const char *image)
-{
-    g_autofree char *args = machine_args(image, NULL);
-    QTestState *s = qtest_initf("%s", args);
-
-    g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), 'B', 1,
-                                    qtest_timeout_s()));
-    return s;
-}
 
 static void set_slow_link(QTestState *src)
 {
     mig_set_parameter(src, "max-bandwidth", RATE_BW_MIB << 20);
     mig_set_parameter(src, "downtime-limit", RATE_DOWNTIME);
-}
-
-/* The stamp invariant over the working set, and the passes carried on. */
-static void check_rate_dest(QTestState *dst)
-{
-    g_autofree char *dump = g_strdup_printf("%s.mem",
-                                            qtest_path(dst, "rate"));
-    g_autofree char *pdump = g_strdup_printf("%s.passes",
-                                             qtest_path(dst, "rate"));
-    g_autofree char *why = NULL;
-    g_autofree char *data = NULL;
-    size_t own;
-    gsize len = 0;
-    uint32_t passes;
-
-    mig_wait_running(dst);
-    mig_wait_more_passes(dst, 2);
-    qtest_qmp_assert_success(dst, "{\"execute\": \"stop\"}");
-    json_node_unref(qtest_qmp_eventwait(dst, "STOP"));
-    own = qtest_file_count_char(qtest_serial_path(dst), 'B');
-    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %llu, \"size\": %llu, "
-                             "\"filename\": \"%s\"}}",
-                             (unsigned long long)RATE_START,
-                             (unsigned long long)RATE_WSET_MIB << 20, dump);
-    if (!stamp_check_file(dump, RATE_START, &why)) {
-        g_error("rate guest's working set broken on the destination: %s",
-                why);
-    }
-    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %d, \"size\": 4, \"filename\": "
-                             "\"%s\"}}", RATE_PASSES, pdump);
-    g_assert_true(g_file_get_contents(pdump, &data, &len, NULL));
-    g_assert_cmpuint(len, ==, 4);
-    memcpy(&passes, data, 4);
-    passes = GUINT32_FROM_LE(passes);
-    if (passes <= own) {
-        g_error("destination counted %u passes but printed %zu itself: the "
-                "guest restarted instead of continuing", passes, own);
-    }
-    unlink(dump);
-    unlink(pdump);
 }
 
 static bool has_member(JsonNode *info, const char *name)
@@ -102,10 +40,11 @@ static void test_no_converge(void)
     static const char *const cancelled[] = { "cancelled", NULL };
     /* Flat out: a busy host slowing the guest must not make it converge. */
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *src = start_rate_source(image);
+    QTestState *src = mig_start_guest("kvm", image, NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
-    g_autofree char *dargs = machine_args(image, "-incoming defer");
+    g_autofree char *dargs = mig_machine_args("kvm", image,
+                                              "-incoming defer");
     QTestState *dst = qtest_initf("%s", dargs);
     gint64 deadline = g_get_monotonic_time() +
                       qtest_timeout_s() * G_USEC_PER_SEC;
@@ -151,10 +90,11 @@ static void test_auto_converge(void)
      * or the case would pass without auto-converge doing anything.
      */
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *src = start_rate_source(image);
+    QTestState *src = mig_start_guest("kvm", image, NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
-    g_autofree char *dargs = machine_args(image, "-incoming defer");
+    g_autofree char *dargs = mig_machine_args("kvm", image,
+                                              "-incoming defer");
     QTestState *dst = qtest_initf("%s", dargs);
     g_autofree char *hmp = NULL;
     g_autofree char *st = NULL;
@@ -212,7 +152,7 @@ static void test_auto_converge(void)
         g_assert_false(has_member(info, "cpu-throttle-percentage"));
         json_node_unref(info);
     }
-    check_rate_dest(dst);
+    mig_check_rate_dest(dst, RATE_WSET_MIB);
     mig_quit_clean(dst);
     mig_quit_clean(src);
     unlink(image);
@@ -256,18 +196,6 @@ static int64_t measure(QTestState *s, const char *mode, int64_t sample_pages)
     return rate;
 }
 
-static void expect_error(QTestState *s, const char *cmd, const char *what)
-{
-    JsonNode *rsp = qtest_qmp(s, "%s", cmd);
-
-    g_assert_true(qmp_rsp_is_error(rsp));
-    if (!strstr(qmp_rsp_error_desc(rsp), what)) {
-        g_error("'%s' failed with '%s', expected it to mention '%s'", cmd,
-                qmp_rsp_error_desc(rsp), what);
-    }
-    json_node_unref(rsp);
-}
-
 /*
  * The rate guest, flat out, rewrites its whole working set many times a
  * second even on a loaded host: over one second both modes see about the
@@ -276,7 +204,7 @@ static void expect_error(QTestState *s, const char *cmd, const char *what)
 static void test_dirty_rate_busy(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *src = start_rate_source(image);
+    QTestState *src = mig_start_guest("kvm", image, NULL);
     JsonNode *ret;
     int64_t rate;
 
@@ -293,24 +221,32 @@ static void test_dirty_rate_busy(void)
     g_assert_cmpint(rate, >=, RATE_WSET_MIB / 3);
     g_assert_cmpint(rate, <=, RATE_WSET_MIB * 2);
 
-    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
-                 "{\"calc-time\": 0}}", "out of range");
-    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
-                 "{\"calc-time\": 1, \"sample-pages\": 5}}", "out of range");
-    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
-                 "{\"calc-time\": 1, \"mode\": \"dirty-bitmap\", "
-                 "\"sample-pages\": 512}}", "page-sampling");
-    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
-                 "{\"calc-time\": 1, \"mode\": \"dirty-ring\"}}",
-                 "dirty-ring");
-    expect_error(src, "{\"execute\": \"migrate-set-capabilities\", "
-                 "\"arguments\": {\"capabilities\": [{\"capability\": "
-                 "\"dirty-limit\", \"state\": true}]}}", "dirty-ring-size");
+    qtest_qmp_assert_error(src, "out of range",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 0}}");
+    qtest_qmp_assert_error(src, "out of range",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 1, "
+                           "\"sample-pages\": 5}}");
+    qtest_qmp_assert_error(src, "page-sampling",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 1, \"mode\": "
+                           "\"dirty-bitmap\", \"sample-pages\": 512}}");
+    qtest_qmp_assert_error(src, "dirty-ring",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 1, \"mode\": "
+                           "\"dirty-ring\"}}");
+    qtest_qmp_assert_error(src, "dirty-ring-size",
+                           "{\"execute\": \"migrate-set-capabilities\", "
+                           "\"arguments\": {\"capabilities\": "
+                           "[{\"capability\": \"dirty-limit\", \"state\": "
+                           "true}]}}");
     /* One at a time. */
     qtest_qmp_assert_success(src, "{\"execute\": \"calc-dirty-rate\", "
                              "\"arguments\": {\"calc-time\": 2}}");
-    expect_error(src, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
-                 "{\"calc-time\": 1}}", "already being measured");
+    qtest_qmp_assert_error(src, "already being measured",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 1}}");
     mig_quit_clean(src);
     unlink(image);
 }
@@ -331,7 +267,7 @@ static void test_dirty_rate_idle(void)
     g_assert_true(g_file_get_contents(fill, &data, &len, NULL));
     memcpy(data + 0x1f8, &two, 4);
     g_assert_true(g_file_set_contents(image, data, len, NULL));
-    args = machine_args(image, NULL);
+    args = mig_machine_args("kvm", image, NULL);
     s = qtest_initf("%s", args);
     g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), 'F', 1,
                                     qtest_timeout_s()));

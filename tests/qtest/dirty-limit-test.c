@@ -15,11 +15,7 @@
 
 #include "libqtest.h"
 #include "migration-helpers.h"
-#include "stamp-check.h"
 
-#define RING_ARGS       "-accel kvm,dirty-ring-size=4096 -m 150M -nodefaults"
-#define RATE_START      0x00100000ULL
-#define RATE_PASSES     0x6000
 #define RATE_WSET_MIB   32
 #define LIMIT_MB        16      /* far below what the guest dirties */
 #define LIMIT_PERIOD_MS 200     /* x-vcpu-dirty-limit-period */
@@ -27,34 +23,6 @@
 #define MIG_BW_MIB      32
 #define MIG_DOWNTIME    500
 #define MIG_LIMIT_MB    8
-
-static char *machine_args(const char *image, const char *extra)
-{
-    return g_strdup_printf(RING_ARGS " -drive file=%s,format=raw %s", image,
-                           extra ? extra : "");
-}
-
-static QTestState *start_rate_vm(const char *image)
-{
-    g_autofree char *args = machine_args(image, NULL);
-    QTestState *s = qtest_initf("%s", args);
-
-    g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), 'B', 1,
-                                    qtest_timeout_s()));
-    return s;
-}
-
-static void expect_error(QTestState *s, const char *cmd, const char *what)
-{
-    JsonNode *rsp = qtest_qmp(s, "%s", cmd);
-
-    g_assert_true(qmp_rsp_is_error(rsp));
-    if (!strstr(qmp_rsp_error_desc(rsp), what)) {
-        g_error("'%s' failed with '%s', expected it to mention '%s'", cmd,
-                qmp_rsp_error_desc(rsp), what);
-    }
-    json_node_unref(rsp);
-}
 
 static void expect_hmp(QTestState *s, const char *cmd, const char *what)
 {
@@ -124,7 +92,7 @@ static bool near_limit(int64_t rate)
 static void test_set_query_cancel(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *s = start_rate_vm(image);
+    QTestState *s = mig_start_guest(MIG_ACCEL_RING, image, NULL);
     int64_t first, last;
 
     g_assert_cmpuint(limit_count(s), ==, 0);
@@ -164,21 +132,25 @@ static void test_set_query_cancel(void)
 static void test_errors(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 10);
-    QTestState *s = start_rate_vm(image);
+    QTestState *s = mig_start_guest(MIG_ACCEL_RING, image, NULL);
     QTestState *plain;
 
-    expect_error(s, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
-                 "{\"cpu-index\": 1, \"dirty-rate\": 10}}",
-                 "incorrect cpu index specified");
-    expect_error(s, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
-                 "{\"cpu-index\": -1, \"dirty-rate\": 10}}",
-                 "incorrect cpu index specified");
-    expect_error(s, "{\"execute\": \"cancel-vcpu-dirty-limit\", "
-                 "\"arguments\": {\"cpu-index\": 7}}",
-                 "incorrect cpu index specified");
-    expect_error(s, "{\"execute\": \"set-vcpu-dirty-limit\", \"arguments\": "
-                 "{\"dirty-rate\": \"fast\"}}", "dirty-rate");
-    expect_error(s, "{\"execute\": \"set-vcpu-dirty-limit\"}", "dirty-rate");
+    qtest_qmp_assert_error(s, "incorrect cpu index specified",
+                           "{\"execute\": \"set-vcpu-dirty-limit\", "
+                           "\"arguments\": {\"cpu-index\": 1, "
+                           "\"dirty-rate\": 10}}");
+    qtest_qmp_assert_error(s, "incorrect cpu index specified",
+                           "{\"execute\": \"set-vcpu-dirty-limit\", "
+                           "\"arguments\": {\"cpu-index\": -1, "
+                           "\"dirty-rate\": 10}}");
+    qtest_qmp_assert_error(s, "incorrect cpu index specified",
+                           "{\"execute\": \"cancel-vcpu-dirty-limit\", "
+                           "\"arguments\": {\"cpu-index\": 7}}");
+    qtest_qmp_assert_error(s, "dirty-rate",
+                           "{\"execute\": \"set-vcpu-dirty-limit\", "
+                           "\"arguments\": {\"dirty-rate\": \"fast\"}}");
+    qtest_qmp_assert_error(s, "dirty-rate",
+                           "{\"execute\": \"set-vcpu-dirty-limit\"}");
     expect_hmp(s, "set_vcpu_dirty_limit fast", "invalid dirty_rate");
     expect_hmp(s, "set_vcpu_dirty_limit 10 3", "incorrect cpu index");
     g_assert_cmpuint(limit_count(s), ==, 0);
@@ -191,8 +163,9 @@ static void test_errors(void)
 
     /* No ring: set is refused with QEMU's words, cancel does nothing. */
     plain = mig_start_source(NULL);
-    expect_error(plain, "{\"execute\": \"set-vcpu-dirty-limit\", "
-                 "\"arguments\": {\"dirty-rate\": 10}}", "dirty-ring-size");
+    qtest_qmp_assert_error(plain, "dirty-ring-size",
+                           "{\"execute\": \"set-vcpu-dirty-limit\", "
+                           "\"arguments\": {\"dirty-rate\": 10}}");
     qtest_qmp_assert_success(plain, "{\"execute\": "
                              "\"cancel-vcpu-dirty-limit\"}");
     g_assert_cmpuint(limit_count(plain), ==, 0);
@@ -205,7 +178,7 @@ static void test_errors(void)
 static void test_hmp_dirty_rate(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 10);
-    QTestState *s = start_rate_vm(image);
+    QTestState *s = mig_start_guest(MIG_ACCEL_RING, image, NULL);
     gint64 deadline = g_get_monotonic_time() +
                       qtest_timeout_s() * G_USEC_PER_SEC;
 
@@ -243,44 +216,6 @@ static void test_hmp_dirty_rate(void)
     unlink(image);
 }
 
-/* The rate guest's working set and pass counter on the destination. */
-static void check_rate_dest(QTestState *dst)
-{
-    g_autofree char *dump = g_strdup_printf("%s.mem",
-                                            qtest_path(dst, "rate"));
-    g_autofree char *pdump = g_strdup_printf("%s.passes",
-                                             qtest_path(dst, "rate"));
-    g_autofree char *why = NULL;
-    g_autofree char *data = NULL;
-    gsize len = 0;
-    uint32_t passes;
-    size_t own;
-
-    mig_wait_running(dst);
-    mig_wait_more_passes(dst, 2);
-    qtest_qmp_assert_success(dst, "{\"execute\": \"stop\"}");
-    json_node_unref(qtest_qmp_eventwait(dst, "STOP"));
-    own = qtest_file_count_char(qtest_serial_path(dst), 'B');
-    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %llu, \"size\": %llu, "
-                             "\"filename\": \"%s\"}}",
-                             (unsigned long long)RATE_START,
-                             (unsigned long long)RATE_WSET_MIB << 20, dump);
-    if (!stamp_check_file(dump, RATE_START, &why)) {
-        g_error("working set broken on the destination: %s", why);
-    }
-    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %d, \"size\": 4, \"filename\": "
-                             "\"%s\"}}", RATE_PASSES, pdump);
-    g_assert_true(g_file_get_contents(pdump, &data, &len, NULL));
-    g_assert_cmpuint(len, ==, 4);
-    memcpy(&passes, data, 4);
-    /* The guest went on counting from the source's passes. */
-    g_assert_cmpuint(GUINT32_FROM_LE(passes), >, own);
-    unlink(dump);
-    unlink(pdump);
-}
-
 /*
  * The flat-out rate guest over a 32 MiB/s link does not converge (see
  * converge-test's no-converge case); with dirty-limit it does, the
@@ -291,10 +226,11 @@ static void test_migration(void)
 {
     static const char *const done[] = { "completed", NULL };
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *src = start_rate_vm(image);
+    QTestState *src = mig_start_guest(MIG_ACCEL_RING, image, NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
-    g_autofree char *dargs = machine_args(image, "-incoming defer");
+    g_autofree char *dargs = mig_machine_args(MIG_ACCEL_RING, image,
+                                              "-incoming defer");
     QTestState *dst = qtest_initf("%s", dargs);
     g_autofree char *hmp = NULL;
     g_autofree char *st = NULL;
@@ -323,9 +259,9 @@ static void test_migration(void)
             if (!seen) {
                 hmp = qtest_hmp(src, "info migrate");
                 /* Manual changes are refused while migration owns them. */
-                expect_error(src, "{\"execute\": "
-                             "\"cancel-vcpu-dirty-limit\"}",
-                             "while migration is running");
+                qtest_qmp_assert_error(src, "while migration is running",
+                                       "{\"execute\": "
+                                       "\"cancel-vcpu-dirty-limit\"}");
                 seen = true;
             }
         }
@@ -346,7 +282,7 @@ static void test_migration(void)
     }
     /* The migration's limits end with it. */
     g_assert_cmpuint(limit_count(src), ==, 0);
-    check_rate_dest(dst);
+    mig_check_rate_dest(dst, RATE_WSET_MIB);
     mig_quit_clean(dst);
     mig_quit_clean(src);
     unlink(image);

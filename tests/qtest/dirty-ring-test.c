@@ -13,58 +13,11 @@
 #include "libqtest.h"
 #include "migration-helpers.h"
 
-#define RING_ARGS       "-accel kvm,dirty-ring-size=4096 -m 150M -nodefaults"
 #define RATE_WSET_MIB   32
 /* Slower than the stamp guest dirties memory: it cannot converge. */
 #define PRECOPY_BW      (64ULL << 20)
 /* Dirty syncs (rounds read from the rings) before the cap is lifted. */
 #define PRECOPY_SYNCS   4
-
-static QTestState *start_vm(const char *image, const char *extra)
-{
-    return qtest_initf(RING_ARGS " -drive file=%s,format=raw %s", image,
-                       extra ? extra : "");
-}
-
-static void wait_serial(QTestState *s, char c)
-{
-    g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), c, 1,
-                                    qtest_timeout_s()));
-}
-
-static void expect_error(QTestState *s, const char *cmd, const char *what)
-{
-    JsonNode *rsp = qtest_qmp(s, "%s", cmd);
-
-    g_assert_true(qmp_rsp_is_error(rsp));
-    if (!strstr(qmp_rsp_error_desc(rsp), what)) {
-        g_error("'%s' failed with '%s', expected it to mention '%s'", cmd,
-                qmp_rsp_error_desc(rsp), what);
-    }
-    json_node_unref(rsp);
-}
-
-/* Wait until @s's migration has synced its dirty pages @n times. */
-static void wait_dirty_syncs(QTestState *s, int64_t n)
-{
-    gint64 deadline = g_get_monotonic_time() +
-                      qtest_timeout_s() * G_USEC_PER_SEC;
-
-    for (;;) {
-        g_autoptr(JsonNode) info = mig_query(s);
-        g_autofree char *status = mig_status(s);
-
-        if (strcmp(status, "setup")) {
-            g_assert_cmpstr(status, ==, "active");
-        }
-        if (json_object_has_member(json_node_get_object(info), "ram") &&
-            mig_ram_counter(info, "dirty-sync-count") >= n) {
-            return;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(MIG_POLL_MS * 1000);
-    }
-}
 
 /*
  * Precopy with the ring harvesting the dirty pages: the stamp guest
@@ -74,38 +27,32 @@ static void wait_dirty_syncs(QTestState *s, int64_t n)
  */
 static void test_precopy(void)
 {
-    g_autofree char *args = g_strdup_printf(
-        RING_ARGS " -drive file=%s,format=raw",
-        qtest_guest_image("QTEST_GUEST_STAMP"));
-    QTestState *src = qtest_initf("%s", args);
+    QTestState *src = mig_start_guest(MIG_ACCEL_RING,
+                                      qtest_guest_image("QTEST_GUEST_STAMP"),
+                                      NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
     QTestState *dst = mig_start_dest(uri, NULL);
-    g_autoptr(GBytes) src_mem = NULL;
     g_autoptr(JsonNode) info = NULL;
 
-    wait_serial(src, 'B');
     mig_set_parameter(src, "max-bandwidth", PRECOPY_BW);
     mig_migrate(src, uri);
     /* Several dirty rounds from the rings, then let it converge. */
-    wait_dirty_syncs(src, PRECOPY_SYNCS);
+    mig_wait_dirty_syncs(src, PRECOPY_SYNCS);
     mig_set_unlimited(src);
     mig_wait_completed(src);
     qtest_assert_status(src, "postmigrate");
     info = mig_query(src);
     g_assert_cmpint(mig_ram_counter(info, "dirty-sync-count"), >,
                     PRECOPY_SYNCS);
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    mig_check_dest_and_quit(src, dst, true);
 }
 
 /* calc-dirty-rate in dirty-ring mode: the total and each vCPU's share. */
 static void test_dirty_rate(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 10);
-    QTestState *s = start_vm(image, NULL);
+    QTestState *s = mig_start_guest(MIG_ACCEL_RING, image, NULL);
     gint64 deadline = g_get_monotonic_time() +
                       qtest_timeout_s() * G_USEC_PER_SEC;
     JsonNode *ret = NULL;
@@ -113,10 +60,10 @@ static void test_dirty_rate(void)
     JsonArray *vcpus;
     JsonObject *v;
 
-    wait_serial(s, 'B');
-    expect_error(s, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
-                 "{\"calc-time\": 1, \"mode\": \"dirty-ring\", "
-                 "\"sample-pages\": 512}}", "page-sampling");
+    qtest_qmp_assert_error(s, "page-sampling",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 1, \"mode\": "
+                           "\"dirty-ring\", \"sample-pages\": 512}}");
     qtest_qmp_assert_success(s, "{\"execute\": \"calc-dirty-rate\", "
                              "\"arguments\": {\"calc-time\": 1, "
                              "\"mode\": \"dirty-ring\"}}");
@@ -150,10 +97,11 @@ static void test_dirty_rate(void)
     json_node_unref(ret);
     /* With the ring, dirty-limit only has QEMU's other rule to meet. */
     mig_set_capability(s, "auto-converge", true);
-    expect_error(s, "{\"execute\": \"migrate-set-capabilities\", "
-                 "\"arguments\": {\"capabilities\": [{\"capability\": "
-                 "\"dirty-limit\", \"state\": true}]}}",
-                 "dirty-limit conflicts with auto-converge");
+    qtest_qmp_assert_error(s, "dirty-limit conflicts with auto-converge",
+                           "{\"execute\": \"migrate-set-capabilities\", "
+                           "\"arguments\": {\"capabilities\": "
+                           "[{\"capability\": \"dirty-limit\", \"state\": "
+                           "true}]}}");
     mig_set_capability(s, "auto-converge", false);
     mig_set_capability(s, "dirty-limit", true);
     mig_quit_clean(s);
@@ -165,13 +113,15 @@ static void test_refused_without_ring(void)
 {
     QTestState *s = mig_start_source(NULL);
 
-    expect_error(s, "{\"execute\": \"calc-dirty-rate\", \"arguments\": "
-                 "{\"calc-time\": 1, \"mode\": \"dirty-ring\"}}",
-                 "mode dirty-ring is not enabled");
-    expect_error(s, "{\"execute\": \"migrate-set-capabilities\", "
-                 "\"arguments\": {\"capabilities\": [{\"capability\": "
-                 "\"dirty-limit\", \"state\": true}]}}",
-                 "dirty-ring-size");
+    qtest_qmp_assert_error(s, "mode dirty-ring is not enabled",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 1, \"mode\": "
+                           "\"dirty-ring\"}}");
+    qtest_qmp_assert_error(s, "dirty-ring-size",
+                           "{\"execute\": \"migrate-set-capabilities\", "
+                           "\"arguments\": {\"capabilities\": "
+                           "[{\"capability\": \"dirty-limit\", \"state\": "
+                           "true}]}}");
     mig_quit_clean(s);
 }
 

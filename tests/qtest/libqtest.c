@@ -65,6 +65,18 @@ const char *qtest_vmm_binary(void)
     return b;
 }
 
+void qtest_main_init(int *argc, char ***argv)
+{
+    /* Room for the option and the NULL that ends argv; kept for good. */
+    char **args = g_new0(char *, *argc + 2);
+
+    memcpy(args, *argv, sizeof(char *) * *argc);
+    args[(*argc)++] = (char *)"--keep-going";
+    *argv = args;
+    g_test_init(argc, argv, NULL);
+    qtest_vmm_binary();
+}
+
 bool qtest_vmm_is_qemu(const char *binary)
 {
     g_autofree char *base = g_path_get_basename(binary);
@@ -811,6 +823,28 @@ void qtest_assert_status(QTestState *s, const char *status)
     g_assert_cmpint(running, ==, g_str_equal(status, "running"));
 }
 
+void qtest_qmp_assert_error(QTestState *s, const char *needle,
+                            const char *fmt, ...)
+{
+    g_autofree char *cmd = NULL;
+    g_autoptr(JsonNode) rsp = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    cmd = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    rsp = qtest_qmp(s, "%s", cmd);
+    if (!qmp_rsp_is_error(rsp)) {
+        g_autofree char *txt = qmp_to_string(rsp);
+        g_error("'%s' succeeded (%s), expected an error mentioning '%s'",
+                cmd, txt, needle);
+    }
+    if (!strstr(qmp_rsp_error_desc(rsp), needle)) {
+        g_error("'%s' failed with '%s', expected it to mention '%s'", cmd,
+                qmp_rsp_error_desc(rsp), needle);
+    }
+}
+
 char *qtest_hmp(QTestState *s, const char *fmt, ...)
 {
     va_list ap;
@@ -897,6 +931,22 @@ char *qmp_to_string(JsonNode *node)
 
     json_generator_set_root(gen, node);
     return json_generator_to_data(gen, NULL);
+}
+
+/* ---- sockets ----------------------------------------------------------- */
+
+int qtest_unix_listen(const char *path)
+{
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
+    strcpy(addr.sun_path, path);
+    unlink(path);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
+    g_assert_cmpint(listen(fd, 1), ==, 0);
+    return fd;
 }
 
 /* ---- serial ------------------------------------------------------------ */

@@ -41,6 +41,12 @@ bool qtest_kvm_available(void);
 const char *qtest_guest_image(const char *env_name);
 /* Upper bound in seconds for any single wait (env QTEST_TIMEOUT). */
 int qtest_timeout_s(void);
+/*
+ * main()'s set-up for a qtest program: g_test_init() with "--keep-going"
+ * added (every failed case is reported, not just the first), then
+ * qtest_vmm_binary(), so a missing variable is a setup error up front.
+ */
+void qtest_main_init(int *argc, char ***argv);
 
 /* ---- process lifecycle ------------------------------------------------ */
 
@@ -146,6 +152,12 @@ char *qtest_query_status(QTestState *s, bool *running);
 void qtest_assert_status(QTestState *s, const char *status);
 /* human-monitor-command; returns the text (caller frees). */
 char *qtest_hmp(QTestState *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+/*
+ * Send the printf-formatted command and fail the test unless it is refused
+ * with an error whose "desc" contains @needle.
+ */
+void qtest_qmp_assert_error(QTestState *s, const char *needle,
+                            const char *fmt, ...) G_GNUC_PRINTF(3, 4);
 
 /* ---- replies ----------------------------------------------------------- */
 
@@ -157,6 +169,15 @@ const char *qmp_rsp_error_desc(JsonNode *rsp);
 JsonNode *qmp_rsp_member(JsonNode *rsp, const char *name);
 /* Serialize for failure messages (caller frees). */
 char *qmp_to_string(JsonNode *node);
+
+/* ---- sockets ----------------------------------------------------------- */
+
+/*
+ * A listening AF_UNIX stream socket at @path (any stale file there is
+ * removed first), for a test that plays one end itself.  Fails the test
+ * on any error.
+ */
+int qtest_unix_listen(const char *path);
 
 /* ---- serial ------------------------------------------------------------ */
 

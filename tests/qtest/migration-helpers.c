@@ -49,13 +49,19 @@ bool mig_qemu_older_than(QTestState *s, int major, int minor)
     return ma < major || (ma == major && mi < minor);
 }
 
+char *mig_machine_args(const char *accel, const char *image,
+                       const char *extra)
+{
+    return g_strdup_printf("-accel %s -m 150M -nodefaults "
+                           "-drive file=%s,format=raw %s", accel, image,
+                           extra ? extra : "");
+}
+
 /* The machine both sides must agree on. */
 static char *stamp_machine_args(const char *extra)
 {
-    return g_strdup_printf("-accel kvm -m 150M -nodefaults "
-                           "-drive file=%s,format=raw %s",
-                           qtest_guest_image("QTEST_GUEST_STAMP"),
-                           extra ? extra : "");
+    return mig_machine_args("kvm", qtest_guest_image("QTEST_GUEST_STAMP"),
+                            extra);
 }
 
 static void wait_serial_or_fail(QTestState *s, char c, size_t n)
@@ -68,13 +74,20 @@ static void wait_serial_or_fail(QTestState *s, char c, size_t n)
     }
 }
 
-QTestState *mig_start_source(const char *extra)
+QTestState *mig_start_guest(const char *accel, const char *image,
+                            const char *extra)
 {
-    g_autofree char *args = stamp_machine_args(extra);
+    g_autofree char *args = mig_machine_args(accel, image, extra);
     QTestState *s = qtest_initf("%s", args);
 
     wait_serial_or_fail(s, 'B', 1);
     return s;
+}
+
+QTestState *mig_start_source(const char *extra)
+{
+    return mig_start_guest("kvm", qtest_guest_image("QTEST_GUEST_STAMP"),
+                           extra);
 }
 
 QTestState *mig_start_dest(const char *incoming, const char *extra)
@@ -92,6 +105,16 @@ bool mig_dest_exits_on_error(QTestState *dst)
     return mig_qemu_older_than(dst, 9, 1);
 }
 
+QTestState *mig_start_pair(const char *src_extra, const char *dst_extra,
+                           QTestState **dst, char **uri)
+{
+    QTestState *src = mig_start_source(src_extra);
+
+    *uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
+    *dst = mig_start_dest(*uri, dst_extra);
+    return src;
+}
+
 /* ---- commands ----------------------------------------------------------- */
 
 void mig_set_capability(QTestState *s, const char *cap, bool on)
@@ -100,6 +123,15 @@ void mig_set_capability(QTestState *s, const char *cap, bool on)
                              "\"arguments\": {\"capabilities\": [{"
                              "\"capability\": \"%s\", \"state\": %s}]}}",
                              cap, on ? "true" : "false");
+}
+
+void mig_set_capability_both(QTestState *src, QTestState *dst,
+                             const char *cap, bool on)
+{
+    mig_set_capability(src, cap, on);
+    if (dst) {
+        mig_set_capability(dst, cap, on);
+    }
 }
 
 void mig_set_parameter(QTestState *s, const char *name, uint64_t value)
@@ -239,6 +271,38 @@ void mig_wait_completed(QTestState *src)
     g_autofree char *st = mig_wait_status(src, want);
 }
 
+void mig_wait_dirty_syncs(QTestState *s, int64_t n)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      qtest_timeout_s() * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(s);
+        g_autofree char *status = mig_status(s);
+
+        if (strcmp(status, "setup")) {
+            g_assert_cmpstr(status, ==, "active");
+        }
+        if (json_object_has_member(json_node_get_object(info), "ram") &&
+            mig_ram_counter(info, "dirty-sync-count") >= n) {
+            return;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+const char *mig_error_desc(JsonNode *info)
+{
+    const char *desc = info_str(info, "error-desc");
+
+    if (!desc) {
+        g_autofree char *txt = qmp_to_string(info);
+        g_error("failed migration without error-desc: %s", txt);
+    }
+    return desc;
+}
+
 void mig_wait_running(QTestState *s)
 {
     gint64 deadline = g_get_monotonic_time() +
@@ -273,6 +337,12 @@ void mig_wait_more_passes(QTestState *s, size_t n)
     wait_serial_or_fail(s, 'B', now + n);
 }
 
+static void stop_and_wait(QTestState *s)
+{
+    qtest_qmp_assert_success(s, "{\"execute\": \"stop\"}");
+    json_node_unref(qtest_qmp_eventwait(s, "STOP"));
+}
+
 GBytes *mig_stamp_memory(QTestState *s)
 {
     g_autofree char *dump = g_strdup_printf("%s.%d",
@@ -285,8 +355,7 @@ GBytes *mig_stamp_memory(QTestState *s)
     gsize len = 0;
 
     if (running) {
-        qtest_qmp_assert_success(s, "{\"execute\": \"stop\"}");
-        json_node_unref(qtest_qmp_eventwait(s, "STOP"));
+        stop_and_wait(s);
     }
     qtest_qmp_assert_success(s, "{\"execute\": \"pmemsave\", \"arguments\": "
                              "{\"val\": %llu, \"size\": %llu, "
@@ -346,13 +415,14 @@ static void check_dest_follows_source(GBytes *src, GBytes *dst,
 }
 
 /*
- * The stamp guest counts its passes at STAMP_PASSES_ADDR from boot.  The
- * destination printed only the passes it ran itself, and the source had
- * run at least one before migrating: a count not above the destination's
- * own 'B's means the guest was restarted there (CPU state lost), which the
- * memory checks alone cannot see once a full pass has run.
+ * The stamp guest (and the rate guest) counts its passes at
+ * STAMP_PASSES_ADDR from boot.  The destination printed only the passes
+ * it ran itself, and the source had run at least one before migrating: a
+ * count not above the destination's own 'B's means the guest was
+ * restarted there (CPU state lost), which the memory checks alone cannot
+ * see once a full pass has run.
  */
-#define STAMP_PASSES_ADDR 0x6000
+#define STAMP_PASSES_ADDR MIG_RATE_PASSES
 
 static void check_dest_continued(QTestState *dst)
 {
@@ -395,6 +465,44 @@ void mig_check_dest(QTestState *dst, GBytes *src_mem, bool resume)
     if (resume) {
         cont_and_wait(dst);
     }
+}
+
+void mig_check_dest_and_quit(QTestState *src, QTestState *dst,
+                             bool compare_src)
+{
+    g_autoptr(GBytes) src_mem = compare_src ? mig_stamp_memory(src) : NULL;
+
+    mig_check_dest(dst, src_mem, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+void mig_check_rate_memory(QTestState *dst, uint32_t wset_mib)
+{
+    g_autofree char *dump = g_strdup_printf("%s.mem",
+                                            qtest_path(dst, "rate"));
+    g_autofree char *why = NULL;
+
+    mig_wait_running(dst);
+    mig_wait_more_passes(dst, 2);
+    stop_and_wait(dst);
+    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %llu, \"size\": %llu, "
+                             "\"filename\": \"%s\"}}",
+                             (unsigned long long)MIG_RATE_START,
+                             (unsigned long long)wset_mib << 20, dump);
+    if (!stamp_check_file(dump, MIG_RATE_START, &why)) {
+        g_error("rate guest's working set broken on the destination: %s",
+                why);
+    }
+    unlink(dump);
+}
+
+void mig_check_rate_dest(QTestState *dst, uint32_t wset_mib)
+{
+    mig_check_rate_memory(dst, wset_mib);
+    /* Still stopped: its own count of passes is final. */
+    check_dest_continued(dst);
 }
 
 void mig_assert_running(QTestState *s)

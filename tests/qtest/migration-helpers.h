@@ -28,6 +28,11 @@
 #define MIG_POLL_MS 10
 /* A bandwidth no link here reaches: "unlimited" (QEMU's max is INT64). */
 #define MIG_BW_UNLIMITED (100ULL << 30)
+/* -accel for a VM with the KVM dirty ring. */
+#define MIG_ACCEL_RING "kvm,dirty-ring-size=4096"
+/* The rate guest's working set starts here; its pass counter (le32). */
+#define MIG_RATE_START 0x00100000ULL
+#define MIG_RATE_PASSES 0x6000
 
 /* ---- VMs ---------------------------------------------------------------- */
 
@@ -41,6 +46,18 @@ bool mig_is_qemu(void);
  */
 bool mig_qemu_older_than(QTestState *s, int major, int minor);
 
+/*
+ * The machine every migration test runs (150 MiB, no default devices):
+ * "-accel @accel", the boot disk @image and @extra options (caller frees).
+ */
+char *mig_machine_args(const char *accel, const char *image,
+                       const char *extra);
+/*
+ * Start that machine and wait for the guest's first 'B' (the stamp and
+ * rate guests print one per pass), so it is known to run.
+ */
+QTestState *mig_start_guest(const char *accel, const char *image,
+                            const char *extra);
 /*
  * Start a VM running the stamp guest (150 MiB) with @extra options and
  * wait for its first 'B', so the guest is known to run before migration.
@@ -57,10 +74,20 @@ QTestState *mig_start_dest(const char *incoming, const char *extra);
  * migrate-incoming is given exit-on-error=false (see mig_incoming).
  */
 bool mig_dest_exits_on_error(QTestState *dst);
+/*
+ * The usual pair: a stamp source with @src_extra, and a destination with
+ * @dst_extra listening on "unix:" a socket in the source's directory.
+ * Returns the source; *@dst and *@uri (caller frees) are set.
+ */
+QTestState *mig_start_pair(const char *src_extra, const char *dst_extra,
+                           QTestState **dst, char **uri);
 
 /* ---- commands ----------------------------------------------------------- */
 
 void mig_set_capability(QTestState *s, const char *cap, bool on);
+/* The same on @src and, unless NULL, on @dst (caps both sides agree on). */
+void mig_set_capability_both(QTestState *src, QTestState *dst,
+                             const char *cap, bool on);
 void mig_set_parameter(QTestState *s, const char *name, uint64_t value);
 /* migrate-set-parameters for an unthrottled run with QEMU's downtime. */
 void mig_set_unlimited(QTestState *s);
@@ -94,6 +121,16 @@ int64_t mig_info_int(JsonNode *info, const char *name);
 char *mig_wait_status(QTestState *s, const char *const *want);
 /* Wait for completed; on failed, fail the test showing error-desc. */
 void mig_wait_completed(QTestState *src);
+/*
+ * Poll until @s's migration has synced its dirty pages @n times; fails
+ * the test on timeout or when it leaves setup/active.
+ */
+void mig_wait_dirty_syncs(QTestState *s, int64_t n);
+/*
+ * "error-desc" of a failed migration's query-migrate reply @info (owned
+ * by @info); fails the test, showing the reply, when it has none.
+ */
+const char *mig_error_desc(JsonNode *info);
 /* Poll until query-status says "running" (the destination resumed). */
 void mig_wait_running(QTestState *s);
 
@@ -117,6 +154,19 @@ void mig_check_stamp(QTestState *s, bool resume);
  * With @resume it runs on afterwards (for another hop).
  */
 void mig_check_dest(QTestState *dst, GBytes *src_mem, bool resume);
+/*
+ * The end of a successful stamp migration: mig_check_dest() of @dst (with
+ * @compare_src, against the stopped source's memory), then both quit.
+ */
+void mig_check_dest_and_quit(QTestState *src, QTestState *dst,
+                             bool compare_src);
+/*
+ * The rate guest on a destination: it runs on (two more passes), then,
+ * stopped, its working set of @wset_mib MiB holds the stamp invariant.
+ */
+void mig_check_rate_memory(QTestState *dst, uint32_t wset_mib);
+/* The same, and its pass counter went on from the source's. */
+void mig_check_rate_dest(QTestState *dst, uint32_t wset_mib);
 /* Fail unless @s is alive and its guest is running. */
 void mig_assert_running(QTestState *s);
 /* qtest_quit(), failing the test if the VMM ended by a signal. */

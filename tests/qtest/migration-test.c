@@ -48,10 +48,9 @@ static void migrate_and_check(QTestState *src, QTestState *dst,
 
 static void test_unix(void)
 {
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autoptr(JsonNode) info = NULL;
 
     migrate_and_check(src, dst, uri, false);
@@ -341,10 +340,9 @@ static void test_unreachable(void)
 static void test_dest_killed(void)
 {
     static const char *const failed[] = { "failed", NULL };
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autofree char *st = NULL;
     int status;
 
@@ -480,13 +478,11 @@ static void test_bad_streams(void)
 static void test_pause_before_switchover(void)
 {
     static const char *const pre[] = { "pre-switchover", NULL };
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autofree char *st = NULL;
     g_autofree char *dst_st = NULL;
-    g_autoptr(GBytes) src_mem = NULL;
     bool running = true;
 
     mig_set_capability(src, "pause-before-switchover", true);
@@ -505,10 +501,7 @@ static void test_pause_before_switchover(void)
                              "\"pre-switchover\"}}");
     mig_wait_completed(src);
     qtest_assert_status(src, "postmigrate");
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    mig_check_dest_and_quit(src, dst, true);
 }
 
 /*
@@ -519,15 +512,13 @@ static void test_pause_before_switchover(void)
 static void test_bandwidth_limited(void)
 {
     static const char *const active[] = { "active", NULL };
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autofree char *st = NULL;
     gint64 deadline = g_get_monotonic_time() +
                       (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
     int64_t first = -1;
-    g_autoptr(GBytes) src_mem = NULL;
 
     mig_set_parameter(src, "downtime-limit", 300);
     mig_set_parameter(src, "max-bandwidth", SLOW_BW);
@@ -557,10 +548,7 @@ static void test_bandwidth_limited(void)
     mig_assert_running(src);
     mig_set_parameter(src, "max-bandwidth", MIG_BW_UNLIMITED);
     mig_wait_completed(src);
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    mig_check_dest_and_quit(src, dst, true);
 }
 
 /* A -> B -> A -> B: each hop a fresh process, the guest runs throughout. */
@@ -583,14 +571,7 @@ static void test_ping_pong(void)
 
 int main(int argc, char **argv)
 {
-    /* Report every failed case, not just the first. */
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();     /* a missing variable is a setup error */
+    qtest_main_init(&argc, &argv);
 
     mig_add_case("/migration/precopy/unix", test_unix, false);
     mig_add_case("/migration/precopy/tcp", test_tcp, false);

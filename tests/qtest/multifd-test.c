@@ -297,12 +297,9 @@ static void test_refused_uris(void)
 
     set_multifd(src, &c);
     for (int i = 0; uris[i]; i++) {
-        g_autoptr(JsonNode) rsp = NULL;
-
-        rsp = qtest_qmp(src, "{\"execute\": \"migrate\", \"arguments\": "
-                        "{\"uri\": \"%s\"}}", uris[i]);
-        g_assert_true(qmp_rsp_is_error(rsp));
-        g_assert_nonnull(strstr(qmp_rsp_error_desc(rsp), "multi"));
+        qtest_qmp_assert_error(src, "multi", "{\"execute\": \"migrate\", "
+                               "\"arguments\": {\"uri\": \"%s\"}}",
+                               uris[i]);
     }
     mig_assert_running(src);
     mig_quit_clean(src);
@@ -310,13 +307,7 @@ static void test_refused_uris(void)
 
 int main(int argc, char **argv)
 {
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
 
     mig_add_case("/multifd/unix/1", test_unix_1, false);
     mig_add_case("/multifd/unix/2", test_unix_2, false);

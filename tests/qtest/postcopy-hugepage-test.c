@@ -125,43 +125,18 @@ static void skip_case(gconstpointer why)
     g_test_skip(why);
 }
 
-/* Wait until @s's precopy has synced its dirty pages @n times. */
-static void wait_dirty_syncs(QTestState *s, int64_t n)
-{
-    gint64 deadline = g_get_monotonic_time() +
-                      qtest_timeout_s() * G_USEC_PER_SEC;
-
-    for (;;) {
-        g_autoptr(JsonNode) info = mig_query(s);
-        g_autofree char *status = mig_status(s);
-
-        if (strcmp(status, "setup")) {
-            g_assert_cmpstr(status, ==, "active");
-        }
-        if (json_object_has_member(json_node_get_object(info), "ram") &&
-            mig_ram_counter(info, "dirty-sync-count") >= n) {
-            return;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(MIG_POLL_MS * 1000);
-    }
-}
-
 static void run_hugepage(bool preempt, bool release_ram)
 {
     QTestState *src, *dst;
     g_autofree char *uri = NULL;
     g_autoptr(JsonNode) info = NULL;
     g_autoptr(JsonNode) dinfo = NULL;
-    g_autoptr(GBytes) src_mem = NULL;
 
     src = mig_start_source(HUGE_RAM);
     uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
     dst = mig_start_dest(uri, HUGE_RAM);
-    mig_set_capability(src, "postcopy-ram", true);
-    mig_set_capability(dst, "postcopy-ram", true);
-    mig_set_capability(src, "postcopy-preempt", preempt);
-    mig_set_capability(dst, "postcopy-preempt", preempt);
+    mig_set_capability_both(src, dst, "postcopy-ram", true);
+    mig_set_capability_both(src, dst, "postcopy-preempt", preempt);
     mig_set_capability(dst, "postcopy-blocktime", preempt);
     mig_set_capability(src, "release-ram", release_ram);
     /* Never converges: the stamp guest rewrites ~99 MiB all the time. */
@@ -169,7 +144,7 @@ static void run_hugepage(bool preempt, bool release_ram)
     mig_set_parameter(src, "max-bandwidth", PRECOPY_BW);
     mig_set_parameter(src, "max-postcopy-bandwidth", POSTCOPY_BW);
     mig_migrate(src, uri);
-    wait_dirty_syncs(src, DIRTY_ROUNDS);
+    mig_wait_dirty_syncs(src, DIRTY_ROUNDS);
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate-start-postcopy\"}");
     g_free(mig_wait_status(src, to_postcopy));
     mig_wait_completed(src);
@@ -182,7 +157,7 @@ static void run_hugepage(bool preempt, bool release_ram)
                     DIRTY_ROUNDS);
     g_assert_cmpint(mig_ram_counter(info, "postcopy-requests"), >, 0);
     mig_wait_running(dst);
-    g_free(mig_wait_status(dst, (const char *const[]){ "completed", NULL }));
+    mig_wait_completed(dst);
     if (!mig_is_qemu()) {
         dinfo = mig_query(dst);
         g_test_message("destination: %" G_GINT64_FORMAT " pages requested, "
@@ -199,14 +174,8 @@ static void run_hugepage(bool preempt, bool release_ram)
             g_assert_cmpint(mig_info_int(dinfo, "postcopy-blocktime"), >, 0);
         }
     }
-    if (release_ram) {
-        mig_check_dest(dst, NULL, false);
-    } else {
-        src_mem = mig_stamp_memory(src);
-        mig_check_dest(dst, src_mem, false);
-    }
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    /* release-ram leaves nothing on the source to compare with. */
+    mig_check_dest_and_quit(src, dst, !release_ram);
 }
 
 static void test_postcopy(void)

@@ -170,7 +170,8 @@ static bool proxy_pump(Proxy *px, int from, int to, bool drop)
         return true;
     }
     for (ssize_t done = 0; done < n;) {
-        ssize_t w = write(to, buf + done, n - done);
+        /* A peer that closed is a broken link here, not a SIGPIPE. */
+        ssize_t w = send(to, buf + done, n - done, MSG_NOSIGNAL);
 
         if (w <= 0) {
             return false;

@@ -22,40 +22,18 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "libqtest.h"
 #include "migration-helpers.h"
-#include "stamp-check.h"
 
 #define SLOW_PRECOPY_BW     (8ULL << 20)    /* 150 MiB cannot go in time */
 #define POSTCOPY_BW         (32ULL << 20)   /* background takes seconds */
 #define STAMP_START         0x00100000ULL
 #define STAMP_SIZE          (99ULL << 20)
-#define RATE_START          0x00100000ULL
 #define RATE_WSET_MIB       32
 
 static const char *const to_postcopy[] = { "postcopy-active", "completed",
                                            NULL };
-
-static void set_postcopy(QTestState *src, QTestState *dst)
-{
-    mig_set_capability(src, "postcopy-ram", true);
-    if (dst) {
-        mig_set_capability(dst, "postcopy-ram", true);
-    }
-}
-
-static const char *error_desc(JsonNode *info)
-{
-    JsonObject *o = json_node_get_object(info);
-
-    if (!json_object_has_member(o, "error-desc")) {
-        g_autofree char *txt = qmp_to_string(info);
-        g_error("failed migration without error-desc: %s", txt);
-    }
-    return json_object_get_string_member(o, "error-desc");
-}
 
 /* Wait until precopy runs, then switch. */
 static void start_postcopy(QTestState *src)
@@ -68,26 +46,16 @@ static void start_postcopy(QTestState *src)
     g_free(mig_wait_status(src, to_postcopy));
 }
 
-static void assert_source_stopped(QTestState *src)
-{
-    bool running = true;
-    g_autofree char *st = qtest_query_status(src, &running);
-
-    g_assert_false(running);
-    g_assert_cmpstr(st, ==, "postmigrate");
-}
-
 /* The common case; @release_ram on the source. */
 static void run_postcopy(bool release_ram)
 {
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autoptr(JsonNode) info = NULL;
     int64_t requests;
 
-    set_postcopy(src, dst);
+    mig_set_capability_both(src, dst, "postcopy-ram", true);
     if (release_ram) {
         mig_set_capability(src, "release-ram", true);
     }
@@ -103,7 +71,7 @@ static void run_postcopy(bool release_ram)
                    mig_ram_counter(info, "postcopy-bytes"));
     g_assert_cmpint(requests, >, 0);
     g_assert_cmpint(mig_ram_counter(info, "postcopy-bytes"), >, 0);
-    assert_source_stopped(src);
+    qtest_assert_status(src, "postmigrate");
     if (release_ram) {
         /* Released pages read as zero here; the guest had stamped them. */
         g_autofree char *dump = g_strdup_printf("%s", qtest_path(src,
@@ -125,14 +93,8 @@ static void run_postcopy(bool release_ram)
                        zero);
         g_assert_cmpuint(zero, >, 0);
         unlink(dump);
-        mig_check_dest(dst, NULL, false);
-    } else {
-        g_autoptr(GBytes) src_mem = mig_stamp_memory(src);
-
-        mig_check_dest(dst, src_mem, false);
     }
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    mig_check_dest_and_quit(src, dst, !release_ram);
 }
 
 static void test_postcopy(void)
@@ -149,38 +111,20 @@ static void test_release_ram(void)
 static void test_rate_guest(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    g_autofree char *args = g_strdup_printf("-accel kvm -m 150M -nodefaults "
-                                            "-drive file=%s,format=raw",
-                                            image);
-    QTestState *src = qtest_initf("%s", args);
+    g_autofree char *args = mig_machine_args("kvm", image, NULL);
+    QTestState *src = mig_start_guest("kvm", image, NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
     QTestState *dst = qtest_initf("%s -incoming %s", args, uri);
-    g_autofree char *dump = g_strdup_printf("%s", qtest_path(dst, "r.mem"));
-    g_autofree char *why = NULL;
 
-    g_assert_true(qtest_wait_serial(src, qtest_serial_path(src), 'B', 1,
-                                    qtest_timeout_s()));
-    set_postcopy(src, dst);
+    mig_set_capability_both(src, dst, "postcopy-ram", true);
     mig_set_parameter(src, "max-bandwidth", 32ULL << 20);
     mig_set_parameter(src, "downtime-limit", 100);
     mig_migrate(src, uri);
     start_postcopy(src);
     mig_wait_completed(src);
     g_assert_cmpint(mig_ram_counter(mig_query(src), "postcopy-bytes"), >, 0);
-    mig_wait_running(dst);
-    mig_wait_more_passes(dst, 2);
-    qtest_qmp_assert_success(dst, "{\"execute\": \"stop\"}");
-    json_node_unref(qtest_qmp_eventwait(dst, "STOP"));
-    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %llu, \"size\": %llu, "
-                             "\"filename\": \"%s\"}}", RATE_START,
-                             (unsigned long long)RATE_WSET_MIB << 20, dump);
-    if (!stamp_check_file(dump, RATE_START, &why)) {
-        g_error("rate guest's working set broken on the destination: %s",
-                why);
-    }
-    unlink(dump);
+    mig_check_rate_memory(dst, RATE_WSET_MIB);
     mig_quit_clean(src);
     mig_quit_clean(dst);
     unlink(image);
@@ -190,12 +134,10 @@ static void test_rate_guest(void)
 static void test_no_capability(void)
 {
     static const char *const active[] = { "active", NULL };
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autoptr(JsonNode) rsp = NULL;
-    g_autoptr(GBytes) src_mem = NULL;
     g_autofree char *st = NULL;
     g_autofree char *txt = NULL;
 
@@ -212,10 +154,7 @@ static void test_no_capability(void)
     g_assert_cmpstr(st, ==, "active");
     mig_set_unlimited(src);
     mig_wait_completed(src);
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    mig_check_dest_and_quit(src, dst, true);
 }
 
 /* ---- hostile input ---- */
@@ -291,9 +230,9 @@ static void run_bad_discard(uint64_t start, uint64_t len)
     mig_incoming(dst, uri, true);
     st = mig_wait_status(dst, failed);
     info = mig_query(dst);
-    g_test_message("destination: %s", error_desc(info));
-    g_assert_nonnull(strstr(error_desc(info), "CMD_POSTCOPY_RAM_DISCARD"));
-    g_assert_nonnull(strstr(error_desc(info), "pc.ram"));
+    g_test_message("destination: %s", mig_error_desc(info));
+    g_assert_nonnull(strstr(mig_error_desc(info), "CMD_POSTCOPY_RAM_DISCARD"));
+    g_assert_nonnull(strstr(mig_error_desc(info), "pc.ram"));
     unlink(file);
     mig_quit_clean(dst);
 }
@@ -307,20 +246,6 @@ static void test_bad_discard(void)
     run_bad_discard(4097, 4096);                /* unaligned */
 }
 
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, path);
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fd, 1), ==, 0);
-    return fd;
-}
-
 /* A fake destination asks for a page outside pc.ram. */
 static void test_bad_request(void)
 {
@@ -329,7 +254,7 @@ static void test_bad_request(void)
     QTestState *src = mig_start_source(NULL);
     const char *path = qtest_path(src, "fake.sock");
     g_autofree char *uri = g_strdup_printf("unix:%s", path);
-    int lfd = listen_unix(path);
+    int lfd = qtest_unix_listen(path);
     g_autoptr(GByteArray) req = g_byte_array_new();
     g_autoptr(JsonNode) info = NULL;
     g_autofree char *st = NULL;
@@ -356,8 +281,8 @@ static void test_bad_request(void)
     g_assert_cmpint(write(cfd, req->data, req->len), ==, req->len);
     st = mig_wait_status(src, failed);
     info = mig_query(src);
-    g_test_message("source: %s", error_desc(info));
-    g_assert_nonnull(strstr(error_desc(info), "request overrun"));
+    g_test_message("source: %s", mig_error_desc(info));
+    g_assert_nonnull(strstr(mig_error_desc(info), "request overrun"));
     close(cfd);
     close(lfd);
     /* It never switched: its guest runs on, memory intact. */
@@ -369,13 +294,7 @@ static void test_bad_request(void)
 
 int main(int argc, char **argv)
 {
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
     mig_add_case("/postcopy/basic", test_postcopy, false);
     mig_add_case("/postcopy/rate-guest", test_rate_guest, false);
     mig_add_case("/postcopy/no-capability", test_no_capability, false);

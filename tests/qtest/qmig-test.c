@@ -840,15 +840,7 @@ int main(int argc, char **argv)
 {
     size_t i;
 
-    /* Report every failed case, not just the first. */
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    /* Resolve the binary now: a missing variable is a setup error. */
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
     for (i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_test_add_data_func(cases[i].path, &cases[i], run_case);
     }

@@ -25,30 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <glib.h>
 
 #include "migration-helpers.h"
-
-static void set_return_path(QTestState *src, QTestState *dst)
-{
-    mig_set_capability(src, "return-path", true);
-    if (dst) {
-        mig_set_capability(dst, "return-path", true);
-    }
-}
-
-static const char *error_desc(JsonNode *info)
-{
-    JsonObject *o = json_node_get_object(info);
-
-    if (!json_object_has_member(o, "error-desc")) {
-        g_autofree char *txt = qmp_to_string(info);
-        g_error("failed migration without error-desc: %s", txt);
-    }
-    return json_object_get_string_member(o, "error-desc");
-}
 
 /* After a failed migration the source's guest runs on, memory intact. */
 static void check_source_survived(QTestState *src)
@@ -77,20 +57,15 @@ static void check_dest_exited(QTestState *dst)
 
 static void test_precopy(void)
 {
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
-    g_autoptr(GBytes) src_mem = NULL;
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
 
-    set_return_path(src, dst);
+    mig_set_capability_both(src, dst, "return-path", true);
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     mig_wait_completed(src);
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    mig_check_dest_and_quit(src, dst, true);
 }
 
 /*
@@ -104,14 +79,13 @@ static void test_precopy(void)
 static void test_dest_fails(void)
 {
     static const char *const failed[] = { "failed", NULL };
-    QTestState *src = mig_start_source("-smp 2");
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, "-smp 1");
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair("-smp 2", "-smp 1", &dst, &uri);
     g_autofree char *st = NULL;
     g_autoptr(JsonNode) info = NULL;
 
-    set_return_path(src, dst);
+    mig_set_capability_both(src, dst, "return-path", true);
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     st = mig_wait_status(src, failed);
@@ -119,8 +93,8 @@ static void test_dest_fails(void)
     /* (QEMU 7.2 fails this way without an error-desc.) */
     if (!mig_is_qemu()) {
         info = mig_query(src);
-        g_test_message("source error-desc: %s", error_desc(info));
-        g_assert_nonnull(strstr(error_desc(info),
+        g_test_message("source error-desc: %s", mig_error_desc(info));
+        g_assert_nonnull(strstr(mig_error_desc(info),
                                 "The destination failed to load"));
     }
     check_source_survived(src);
@@ -128,20 +102,6 @@ static void test_dest_fails(void)
 }
 
 /* ---- a fake destination answering with a bad message (qmig only) ---- */
-
-static int listen_unix(const char *path)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, path);
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fd, 1), ==, 0);
-    return fd;
-}
 
 typedef struct BadMessage {
     const char *name;
@@ -179,13 +139,13 @@ static void run_bad_message(const BadMessage *m)
     QTestState *src = mig_start_source(NULL);
     const char *path = qtest_path(src, "fake.sock");
     g_autofree char *uri = g_strdup_printf("unix:%s", path);
-    int lfd = listen_unix(path);
+    int lfd = qtest_unix_listen(path);
     int cfd;
     uint8_t head[8];
     g_autofree char *st = NULL;
     g_autoptr(JsonNode) info = NULL;
 
-    set_return_path(src, NULL);
+    mig_set_capability(src, "return-path", true);
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     cfd = accept(lfd, NULL, NULL);
@@ -201,9 +161,9 @@ static void run_bad_message(const BadMessage *m)
     /* Reading nothing more: the source must not hang in a write. */
     st = mig_wait_status(src, failed);
     info = mig_query(src);
-    g_test_message("%s: %s", m->name, error_desc(info));
+    g_test_message("%s: %s", m->name, mig_error_desc(info));
     if (m->error) {
-        g_assert_nonnull(strstr(error_desc(info), m->error));
+        g_assert_nonnull(strstr(mig_error_desc(info), m->error));
     }
     if (cfd >= 0) {
         close(cfd);
@@ -255,13 +215,13 @@ static void run_unconfirmed(bool return_path)
     QTestState *src = mig_start_source(NULL);
     const char *path = qtest_path(src, "fake.sock");
     g_autofree char *uri = g_strdup_printf("unix:%s", path);
-    int lfd = listen_unix(path);
+    int lfd = qtest_unix_listen(path);
     g_autofree char *st = NULL;
     g_autoptr(JsonNode) info = NULL;
     int cfd;
 
     if (return_path) {
-        set_return_path(src, NULL);
+        mig_set_capability(src, "return-path", true);
     }
     mig_set_unlimited(src);
     mig_migrate(src, uri);
@@ -271,20 +231,15 @@ static void run_unconfirmed(bool return_path)
     close(cfd);
     close(lfd);
     if (!return_path) {
-        bool running = true;
-        g_autofree char *rs = NULL;
-
         st = mig_wait_status(src, completed);
-        rs = qtest_query_status(src, &running);
-        g_assert_false(running);
-        g_assert_cmpstr(rs, ==, "postmigrate");
+        qtest_assert_status(src, "postmigrate");
         mig_quit_clean(src);
         return;
     }
     st = mig_wait_status(src, failed);
     info = mig_query(src);
-    g_test_message("source error-desc: %s", error_desc(info));
-    g_assert_nonnull(strstr(error_desc(info), "return path"));
+    g_test_message("source error-desc: %s", mig_error_desc(info));
+    g_assert_nonnull(strstr(mig_error_desc(info), "return path"));
     check_source_survived(src);
     mig_quit_clean(src);
 }
@@ -321,26 +276,17 @@ static void test_file_refused(void)
     QTestState *src = mig_start_source(NULL);
     g_autofree char *uri = g_strdup_printf("file:%s",
                                            qtest_path(src, "out.bin"));
-    g_autoptr(JsonNode) rsp = NULL;
 
-    set_return_path(src, NULL);
-    rsp = qtest_qmp(src, "{\"execute\": \"migrate\", \"arguments\": "
-                    "{\"uri\": \"%s\"}}", uri);
-    g_assert_true(qmp_rsp_is_error(rsp));
-    g_assert_nonnull(strstr(qmp_rsp_error_desc(rsp), "return-path"));
+    mig_set_capability(src, "return-path", true);
+    qtest_qmp_assert_error(src, "return-path", "{\"execute\": \"migrate\", "
+                           "\"arguments\": {\"uri\": \"%s\"}}", uri);
     mig_assert_running(src);
     mig_quit_clean(src);
 }
 
 int main(int argc, char **argv)
 {
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
 
     mig_add_case("/return-path/precopy", test_precopy, false);
     mig_add_case("/return-path/dest-fails", test_dest_fails, false);

@@ -126,12 +126,10 @@ static void check_hmp(QTestState *src)
 static void test_xbzrle_stamp(void)
 {
     static const char *const active[] = { "active", NULL };
-    QTestState *src = mig_start_source(NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    QTestState *dst = mig_start_dest(uri, NULL);
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autofree char *st = NULL;
-    g_autoptr(GBytes) src_mem = NULL;
     g_autoptr(JsonNode) info = NULL;
     g_autoptr(JsonNode) fin = NULL;
     int64_t pages, bytes, syncs;
@@ -198,24 +196,18 @@ static void test_xbzrle_stamp(void)
     g_assert_cmpint(xbz_int(fin, "cache-size"), ==, BIG_CACHE);
     check_hmp(src);
 
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
-    mig_quit_clean(src);
-    mig_quit_clean(dst);
+    mig_check_dest_and_quit(src, dst, true);
 }
 
 /* QEMU's rules on the capability and the cache size. */
 static void test_xbzrle_refusals(void)
 {
     QTestState *src = mig_start_source(NULL);
-    g_autoptr(JsonNode) rsp = NULL;
-    g_autoptr(JsonNode) rsp2 = NULL;
     g_autoptr(JsonNode) info = NULL;
 
-    rsp = qtest_qmp(src, "{\"execute\": \"migrate-set-parameters\", "
-                    "\"arguments\": {\"xbzrle-cache-size\": 5000}}");
-    g_assert_true(qmp_rsp_is_error(rsp));
-    g_assert_nonnull(strstr(qmp_rsp_error_desc(rsp), "power of two"));
+    qtest_qmp_assert_error(src, "power of two",
+                           "{\"execute\": \"migrate-set-parameters\", "
+                           "\"arguments\": {\"xbzrle-cache-size\": 5000}}");
 
     if (mig_is_qemu()) {
         /* QEMU 7.2 (the one packaged here) accepts this pair. */
@@ -225,14 +217,12 @@ static void test_xbzrle_refusals(void)
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate-set-parameters\", "
                              "\"arguments\": {\"multifd-compression\": "
                              "\"zlib\"}}");
-    rsp2 = qtest_qmp(src, "{\"execute\": \"migrate-set-capabilities\", "
-                     "\"arguments\": {\"capabilities\": ["
-                     "{\"capability\": \"xbzrle\", \"state\": true}, "
-                     "{\"capability\": \"multifd\", \"state\": true}]}}");
-    g_assert_true(qmp_rsp_is_error(rsp2));
-    g_assert_nonnull(strstr(qmp_rsp_error_desc(rsp2),
-                            "Multifd compression is not compatible with "
-                            "xbzrle"));
+    qtest_qmp_assert_error(src, "Multifd compression is not compatible with "
+                           "xbzrle",
+                           "{\"execute\": \"migrate-set-capabilities\", "
+                           "\"arguments\": {\"capabilities\": ["
+                           "{\"capability\": \"xbzrle\", \"state\": true}, "
+                           "{\"capability\": \"multifd\", \"state\": true}]}}");
 
     /* Without a migration, xbzrle-cache follows the capability only. */
     mig_set_capability(src, "xbzrle", true);
@@ -244,13 +234,7 @@ static void test_xbzrle_refusals(void)
 
 int main(int argc, char **argv)
 {
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
 
     mig_add_case("/xbzrle/stamp", test_xbzrle_stamp, false);
     mig_add_case("/xbzrle/refusals", test_xbzrle_refusals, false);
