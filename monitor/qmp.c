@@ -16,6 +16,7 @@ void monitor_qmp_send(Monitor *mon, JsonNode *msg)
     g_autofree char *line = g_strconcat(text, "\n", NULL);
 
     monitor_write(mon, line, strlen(line));
+    trace_monitor_qmp_sent(strlen(line));
 }
 
 static void monitor_qmp_send_object(Monitor *mon, JsonObject *obj)
@@ -145,6 +146,7 @@ static void monitor_qmp_read(void *opaque, const uint8_t *buf, int size)
 {
     Monitor *mon = opaque;
 
+    trace_monitor_qmp_read(size);
     json_streamer_feed(mon->streamer, (const char *)buf, size);
 }
 

@@ -18,6 +18,8 @@
 #include "system/kvm.h"
 #include "../../migration/multifd.h"
 #include "../../migration/return-path.h"
+#include "../../migration/postcopy-ram.h"
+#include "../../migration/postcopy-preempt.h"
 #include "../../accel/kvm/kvm-internal.h"
 #include "fuzz-target.h"
 
@@ -44,6 +46,16 @@ bool migrate_capability(MigrationCapability cap)
 }
 
 bool migrate_postcopy_ram(void)
+{
+    return false;
+}
+
+bool migrate_postcopy_preempt(void)
+{
+    return false;
+}
+
+bool migrate_release_ram(void)
 {
     return false;
 }
@@ -140,4 +152,95 @@ static void __attribute__((constructor)) fuzz_stub_cpu_list(void)
 CPUState *current_cpu_get(void)
 {
     return NULL;
+}
+
+/*
+ * Postcopy (postcopy-ram.c needs userfaultfd, the return path and the
+ * migration state): the fuzzer's destination has postcopy-ram off, as
+ * by default, so every postcopy command is refused, as it would be
+ * there.  postcopy_discard_parse() is covered by its own tests.
+ */
+static bool fuzz_no_postcopy(const char *what, Error **errp)
+{
+    error_setg(errp, "%s: postcopy is not enabled on this destination", what);
+    return false;
+}
+
+PostcopyIncomingState postcopy_incoming_state(void)
+{
+    return POSTCOPY_INCOMING_NONE;
+}
+
+bool postcopy_incoming_advise(QEMUFile *f, uint16_t len, Error **errp)
+{
+    return fuzz_no_postcopy("CMD_POSTCOPY_ADVISE", errp);
+}
+
+bool postcopy_incoming_discard(QEMUFile *f, uint16_t len, Error **errp)
+{
+    return fuzz_no_postcopy("CMD_POSTCOPY_RAM_DISCARD", errp);
+}
+
+bool postcopy_incoming_listen(QEMUFile *main, uint16_t len, Error **errp)
+{
+    return fuzz_no_postcopy("CMD_POSTCOPY_LISTEN", errp);
+}
+
+bool postcopy_incoming_run(uint16_t len, Error **errp)
+{
+    return fuzz_no_postcopy("CMD_POSTCOPY_RUN", errp);
+}
+
+bool postcopy_incoming_recv_bitmap(QEMUFile *f, uint16_t len, Error **errp)
+{
+    return fuzz_no_postcopy("CMD_RECV_BITMAP", errp);
+}
+
+bool postcopy_incoming_resume(uint16_t len, Error **errp)
+{
+    return fuzz_no_postcopy("CMD_POSTCOPY_RESUME", errp);
+}
+
+bool postcopy_incoming_wait(Error **errp)
+{
+    return fuzz_no_postcopy("postcopy", errp);
+}
+
+bool postcopy_place_page(RAMBlock *rb, uint64_t offset, const void *data,
+                         Error **errp)
+{
+    return fuzz_no_postcopy("postcopy page", errp);
+}
+
+void postcopy_mark_received(RAMBlock *rb, uint64_t offset)
+{
+}
+
+uint64_t postcopy_pagesize_summary(void)
+{
+    return 0;
+}
+
+bool postcopy_preempt_incoming_ping(QEMUFile *f, Error **errp)
+{
+    return fuzz_no_postcopy("preempt channel ping", errp);
+}
+
+/* Source side, reached only through handlers the fuzzer never calls. */
+QEMUFile *postcopy_preempt_file(void)
+{
+    return NULL;
+}
+
+void postcopy_preempt_start(void)
+{
+}
+
+bool postcopy_preempt_finish(Error **errp)
+{
+    return true;
+}
+
+void postcopy_preempt_cleanup(void)
+{
 }
