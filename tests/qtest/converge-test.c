@@ -34,25 +34,38 @@ static bool has_member(JsonNode *info, const char *name)
     return json_object_has_member(json_node_get_object(info), name);
 }
 
+/*
+ * The flat-out rate guest (a busy host slowing it must not make it
+ * converge on its own) and a deferred destination listening on a unix
+ * socket, the source's link capped at RATE_BW_MIB.  Returns the source.
+ */
+static QTestState *start_rate_pair(const char *image, QTestState **dst,
+                                   char **uri)
+{
+    QTestState *src = mig_start_guest("kvm", image, NULL);
+    g_autofree char *dargs = mig_machine_args("kvm", image,
+                                              "-incoming defer");
+
+    *uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
+    *dst = qtest_initf("%s", dargs);
+    mig_incoming(*dst, *uri, true);
+    set_slow_link(src);
+    return src;
+}
+
 /* Without auto-converge the migration never gets there: sync after sync. */
 static void test_no_converge(void)
 {
     static const char *const cancelled[] = { "cancelled", NULL };
-    /* Flat out: a busy host slowing the guest must not make it converge. */
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *src = mig_start_guest("kvm", image, NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    g_autofree char *dargs = mig_machine_args("kvm", image,
-                                              "-incoming defer");
-    QTestState *dst = qtest_initf("%s", dargs);
+    g_autofree char *uri = NULL;
+    QTestState *dst;
+    QTestState *src = start_rate_pair(image, &dst, &uri);
     gint64 deadline = g_get_monotonic_time() +
                       qtest_timeout_s() * G_USEC_PER_SEC;
     g_autofree char *st = NULL;
     int64_t syncs = 0;
 
-    mig_incoming(dst, uri, true);
-    set_slow_link(src);
     mig_migrate(src, uri);
     while (syncs < 5) {
         JsonNode *info = mig_query(src);
@@ -85,25 +98,19 @@ static void test_auto_converge(void)
 {
     static const char *const done[] = { "completed", NULL };
     /*
-     * Flat out (no delay), as in test_no_converge: a guest slowed by a
-     * loaded host must still outrun the link until the throttle is high,
-     * or the case would pass without auto-converge doing anything.
+     * Flat out: the guest must outrun the link until the throttle is
+     * high, or the case would pass without auto-converge doing anything.
      */
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *src = mig_start_guest("kvm", image, NULL);
-    g_autofree char *uri = g_strdup_printf("unix:%s",
-                                           qtest_path(src, "mig.sock"));
-    g_autofree char *dargs = mig_machine_args("kvm", image,
-                                              "-incoming defer");
-    QTestState *dst = qtest_initf("%s", dargs);
+    g_autofree char *uri = NULL;
+    QTestState *dst;
+    QTestState *src = start_rate_pair(image, &dst, &uri);
     g_autofree char *hmp = NULL;
     g_autofree char *st = NULL;
     int64_t max_pct = 0;
     gint64 deadline = g_get_monotonic_time() +
                       qtest_timeout_s() * 2 * G_USEC_PER_SEC;
 
-    mig_incoming(dst, uri, true);
-    set_slow_link(src);
     mig_set_capability(src, "auto-converge", true);
     /* 60, 80, 99: few steps, so the case stays short. */
     mig_set_parameter(src, "cpu-throttle-initial", 60);

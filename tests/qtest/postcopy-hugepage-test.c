@@ -208,8 +208,7 @@ int main(int argc, char **argv)
     long prev = -1;
     int ret;
 
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
     /*
      * Cases run in subprocesses: the parent reserves the pages for all of
      * them, and skips them itself (a subprocess that skips reads as

@@ -208,8 +208,7 @@ static void test_mismatch_dest(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
     mig_add_case("/postcopy-preempt/blocktime", test_preempt_blocktime,
                  false);
     mig_add_case("/postcopy-preempt/release-ram", test_preempt_release_ram,

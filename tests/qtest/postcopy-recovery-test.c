@@ -127,20 +127,6 @@ typedef struct Proxy {
     bool drop;          /* the proxy thread's */
 } Proxy;
 
-static int unix_listen(const char *path)
-{
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpuint(strlen(path), <, sizeof(addr.sun_path));
-    strcpy(addr.sun_path, path);
-    unlink(path);
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
-    g_assert_cmpint(listen(fd, 1), ==, 0);
-    return fd;
-}
-
 static int unix_connect(const char *path)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -317,7 +303,7 @@ static void pair_start(Pair *p, Proxy *px)
     p->dst = mig_start_dest(p->uri, NULL);
     if (px) {
         px->path = g_strdup(qtest_path(p->src, "proxy.sock"));
-        px->listen_fd = unix_listen(px->path);
+        px->listen_fd = qtest_unix_listen(px->path);
         px->target = g_strdup(p->uri + strlen("unix:"));
         g_assert_cmpint(pipe(px->cut_pipe), ==, 0);
         g_assert_cmpint(pthread_create(&px->thread, NULL, proxy_thread, px),
@@ -635,7 +621,7 @@ static void run_bad_bitmap(uint64_t size, uint64_t end, const char *needle)
     wait_paused(p.dst);
     path = qtest_path(p.src, "fake.sock");
     uri = g_strdup_printf("unix:%s", path);
-    lfd = unix_listen(path);
+    lfd = qtest_unix_listen(path);
     qtest_qmp_assert_success(p.src, "{\"execute\": \"migrate\", "
                              "\"arguments\": {\"uri\": \"%s\", "
                              "\"resume\": true}}", uri);
@@ -694,13 +680,7 @@ RECOVERY_VARIANT(preempt_release_proxy_cut, test_proxy_cut, true, true)
 
 int main(int argc, char **argv)
 {
-    char **args = g_new0(char *, argc + 2);
-
-    memcpy(args, argv, sizeof(char *) * argc);
-    args[argc++] = (char *)"--keep-going";
-    argv = args;
-    g_test_init(&argc, &argv, NULL);
-    qtest_vmm_binary();
+    qtest_main_init(&argc, &argv);
     mig_add_case("/postcopy-recovery/pause-resume", test_pause_resume, false);
     mig_add_case("/postcopy-recovery/preempt/pause-resume",
                  preempt_pause_resume, false);
