@@ -17,7 +17,8 @@ cd "$top"
 # side-by-side peer of the benchmark and of the guest compatibility test.
 pkgs="meson ninja-build gcc pkg-config binutils python3 libglib2.0-dev
       libjson-glib-dev zlib1g-dev libzstd-dev liburing-dev libibverbs-dev
-      librdmacm-dev qemu-system-x86 clang libclang-rt-14-dev"
+      librdmacm-dev libunicorn-dev qemu-system-x86 clang
+      libclang-rt-14-dev"
 
 missing=""
 for p in $pkgs; do
