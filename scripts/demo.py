@@ -4,8 +4,9 @@
 
 The stamp guest adds 1 to the first byte of every 4 KiB page in
 [1 MiB, 100 MiB) forever and prints 'B' on COM1 after each pass, counting
-passes at 0x6000.  The demo boots it under KVM in a source qmig, starts a
-destination qmig with -incoming defer, migrates the running guest over a
+passes at 0x6000.  The demo boots it in a source qmig (under KVM where
+/dev/kvm is usable, else under the software accelerator tcg, or as
+--accel says), starts a destination qmig with -incoming defer, migrates the running guest over a
 unix socket while showing progress from query-migrate, then checks the
 destination: its guest runs on, its pass count continued from the
 source's (CPU state moved, not rebooted), and its memory satisfies the
@@ -20,7 +21,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from qmplib import VM, stamp_check  # noqa: E402
+from qmplib import VM, default_accel, stamp_check  # noqa: E402
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSES_ADDR = 0x6000
@@ -102,14 +103,19 @@ def main():
     ap.add_argument('--build', default=os.path.join(TOP, 'build'))
     ap.add_argument('--mem', default='150M')
     ap.add_argument('--downtime-limit', type=int, default=300)
+    ap.add_argument('--accel', choices=['kvm', 'tcg'],
+                    help='accelerator of both VMs (default: kvm where '
+                    '/dev/kvm is usable, else tcg)')
     args = ap.parse_args()
 
     binary = os.path.join(args.build, 'qmig')
     image = os.path.join(args.build, 'tests/migration/i386/stamp.img')
-    if not os.access('/dev/kvm', os.R_OK | os.W_OK):
-        raise SystemExit('demo: /dev/kvm is not usable here; qmig needs KVM')
+    accel, why = default_accel()
+    if args.accel:
+        accel, why = args.accel, '--accel'
+    print('accelerator: %s (%s)' % (accel, why))
 
-    common = ['-accel', 'kvm', '-m', args.mem,
+    common = ['-accel', accel, '-m', args.mem,
               '-drive', 'file=%s,format=raw' % image]
     with tempfile.TemporaryDirectory(prefix='qmig-demo-') as work:
         print('source:      %s %s' % (binary, ' '.join(common)))

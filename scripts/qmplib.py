@@ -128,6 +128,23 @@ class VM:
         self.log.close()
 
 
+def kvm_usable():
+    """Can this process open /dev/kvm read-write (what -accel kvm needs)?"""
+    try:
+        os.close(os.open('/dev/kvm', os.O_RDWR | os.O_CLOEXEC))
+        return True
+    except OSError:
+        return False
+
+
+def default_accel():
+    """The accelerator the demo and the benchmark use unless told:
+    (accel, why), kvm where /dev/kvm is usable, else the software one."""
+    if kvm_usable():
+        return 'kvm', '/dev/kvm is usable'
+    return 'tcg', 'no usable /dev/kvm'
+
+
 def stamp_check(data, base=1 << 20, page=4096):
     """The stamp invariant on a memory dump starting at @base: walking the
     pages upward, each page's first byte equals the previous page's except

@@ -8,7 +8,7 @@
  * already exists on the destination).
  *
  * Disk writes come from the test itself through the qtest protocol
- * (-qtest next to -accel kvm): outl to the qmig-disk registers copies
+ * (-qtest next to the -accel of the run): outl to the qmig-disk registers copies
  * guest RAM to the disk at exactly the sectors a case chooses, at exactly
  * the moment it chooses (e.g. while the migration is active), so the
  * expected dirty counts are known.  The stamp guest runs meanwhile.
@@ -40,9 +40,9 @@ typedef struct DiskVM {
     FILE *qin;
 } DiskVM;
 
-static bool skip_unless_qmig_kvm(void)
+static bool skip_unless_qmig(void)
 {
-    if (mig_skip_without_kvm_or_guest()) {
+    if (mig_skip_without_accel_or_guest()) {
         return true;
     }
     if (mig_is_qemu()) {
@@ -251,7 +251,7 @@ static void test_bitmaps_migrate(void)
     g_autoptr(JsonNode) rsp = NULL;
     g_autoptr(JsonObject) busy = NULL;
 
-    if (skip_unless_qmig_kvm()) {
+    if (skip_unless_qmig()) {
         return;
     }
     src = disk_vm_start(NULL);
@@ -314,7 +314,7 @@ static void test_mapping_migrate(void)
     g_autoptr(JsonNode) rsp = NULL;
     JsonArray *arr;
 
-    if (skip_unless_qmig_kvm()) {
+    if (skip_unless_qmig()) {
         return;
     }
     src = disk_vm_start(NULL);
@@ -363,7 +363,7 @@ static void test_dest_bitmap_exists(void)
     g_autofree char *err = NULL;
     bool running;
 
-    if (skip_unless_qmig_kvm()) {
+    if (skip_unless_qmig()) {
         return;
     }
     src = disk_vm_start(NULL);
@@ -402,7 +402,7 @@ static void test_long_name_refused(void)
     g_autoptr(JsonNode) info = NULL;
     JsonObject *o;
 
-    if (skip_unless_qmig_kvm()) {
+    if (skip_unless_qmig()) {
         return;
     }
     src = disk_vm_start(NULL);
@@ -460,7 +460,7 @@ static void test_bad_names(void)
     g_autofree char *long_err = NULL;
     DiskVM *vm;
 
-    if (skip_unless_qmig_kvm()) {
+    if (skip_unless_qmig()) {
         return;
     }
     vm = disk_vm_start(NULL);

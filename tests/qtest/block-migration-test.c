@@ -445,10 +445,10 @@ static void test_dest_no_disk(void)
  */
 static char *disk_guest_args(const char *data, const char *extra)
 {
-    return g_strdup_printf("-accel kvm -m 150M -nodefaults "
+    return g_strdup_printf("-accel %s -m 150M -nodefaults "
                            "-drive file=%s,format=raw,snapshot=on "
                            "-drive file=%s,format=raw,if=none,id=d0 "
-                           "-device qmig-disk,drive=d0 %s",
+                           "-device qmig-disk,drive=d0 %s", qtest_accel(),
                            qtest_guest_image("QTEST_GUEST_DISK"), data,
                            extra ? extra : "");
 }
@@ -493,7 +493,7 @@ static void test_disk_guest(void)
     QTestState *src, *dst;
 
     if (!qtest_guest_image("QTEST_GUEST_DISK") ||
-        mig_skip_without_kvm_or_guest()) {
+        mig_skip_without_accel_or_guest()) {
         return;
     }
     td = test_dir_new();

@@ -495,11 +495,11 @@ static QTestState *start_disk_guest(const char *guest, char **img)
 
     *img = g_strdup(qtest_path(s, "data.img"));
     make_image(*img, DISK_BYTES);
-    args = g_strdup_printf("-accel kvm -m 150M "
+    args = g_strdup_printf("-accel %s -m 150M "
                            "-drive file=%s,format=raw,snapshot=on "
                            "-drive file=%s,format=raw,if=none,id=d0 "
                            "-device qmig-disk,drive=d0 -serial file:%s",
-                           guest, *img, qtest_serial_path(s));
+                           qtest_accel(), guest, *img, qtest_serial_path(s));
     qtest_start(s, qtest_vmm_binary(), 1, args);
     return s;
 }
@@ -518,8 +518,7 @@ static void test_disk_guest(void)
     if (!guest || skip_qemu()) {
         return;
     }
-    if (!qtest_kvm_available()) {
-        g_test_skip("needs /dev/kvm");
+    if (qtest_skip_without_accel()) {
         return;
     }
     s = start_disk_guest(guest, &img);

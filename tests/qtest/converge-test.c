@@ -42,8 +42,8 @@ static bool has_member(JsonNode *info, const char *name)
 static QTestState *start_rate_pair(const char *image, QTestState **dst,
                                    char **uri)
 {
-    QTestState *src = mig_start_guest("kvm", image, NULL);
-    g_autofree char *dargs = mig_machine_args("kvm", image,
+    QTestState *src = mig_start_guest(qtest_accel(), image, NULL);
+    g_autofree char *dargs = mig_machine_args(qtest_accel(), image,
                                               "-incoming defer");
 
     *uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
@@ -211,7 +211,7 @@ static int64_t measure(QTestState *s, const char *mode, int64_t sample_pages)
 static void test_dirty_rate_busy(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    QTestState *src = mig_start_guest("kvm", image, NULL);
+    QTestState *src = mig_start_guest(qtest_accel(), image, NULL);
     JsonNode *ret;
     int64_t rate;
 
@@ -274,7 +274,7 @@ static void test_dirty_rate_idle(void)
     g_assert_true(g_file_get_contents(fill, &data, &len, NULL));
     memcpy(data + 0x1f8, &two, 4);
     g_assert_true(g_file_set_contents(image, data, len, NULL));
-    args = mig_machine_args("kvm", image, NULL);
+    args = mig_machine_args(qtest_accel(), image, NULL);
     s = qtest_initf("%s", args);
     g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), 'F', 1,
                                     qtest_timeout_s()));

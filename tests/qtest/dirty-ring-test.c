@@ -128,8 +128,11 @@ static void test_refused_without_ring(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    mig_add_case("/dirty-ring/precopy", test_precopy, false);
-    mig_add_case("/dirty-ring/dirty-rate", test_dirty_rate, false);
+    mig_add_case_kvm("/dirty-ring/precopy", test_precopy, false,
+                     MIG_NEEDS_RING);
+    mig_add_case_kvm("/dirty-ring/dirty-rate", test_dirty_rate, false,
+                     MIG_NEEDS_RING);
+    /* Under every accelerator: the refusals without a ring. */
     mig_add_case("/dirty-ring/refused-without-ring",
                  test_refused_without_ring, false);
     return g_test_run();

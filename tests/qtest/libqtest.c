@@ -40,6 +40,9 @@ struct QTestState {
     int wstatus;
     QTestQMP *qmp[QTEST_MAX_QMP];
     int n_qmp;
+    char *accel;            /* first -accel name, "default" without one */
+    bool is_qemu;           /* the binary is QEMU, not qmig */
+    bool guest_noted;       /* qtest_note_guest_ran() done for this VM */
 };
 
 /* ---- environment ------------------------------------------------------ */
@@ -92,6 +95,75 @@ bool qtest_kvm_available(void)
         return false;
     }
     close(fd);
+    return true;
+}
+
+const char *qtest_accel(void)
+{
+    static const char *accel;
+
+    if (!accel) {
+        const char *env = g_getenv("QTEST_ACCEL");
+
+        accel = env && *env ? env : qtest_kvm_available() ? "kvm" : "tcg";
+    }
+    return accel;
+}
+
+/* Does the accelerator spec @spec ("kvm,dirty-ring-size=N") name @name? */
+static bool accel_spec_is(const char *spec, const char *name)
+{
+    size_t n = strlen(name);
+
+    return !strncmp(spec, name, n) && (spec[n] == '\0' || spec[n] == ',');
+}
+
+bool qtest_accel_is(const char *name)
+{
+    return accel_spec_is(qtest_accel(), name);
+}
+
+bool qtest_accel_in_run(const char *name)
+{
+    const char *list = g_getenv("QTEST_ACCELS");
+    g_auto(GStrv) names = NULL;
+    int i;
+
+    if (!list || !*list) {
+        return g_str_equal(name, "tcg") ||
+               (g_str_equal(name, "kvm") && qtest_kvm_available());
+    }
+    names = g_strsplit(list, ",", -1);
+    for (i = 0; names[i]; i++) {
+        if (g_str_equal(g_strstrip(names[i]), name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool qtest_skip_without_accel(void)
+{
+    if (qtest_accel_is("kvm") && !qtest_kvm_available()) {
+        g_test_skip("QTEST_ACCEL=kvm but /dev/kvm is not usable here (run "
+                    "with QTEST_ACCEL=tcg)");
+        return true;
+    }
+    return false;
+}
+
+bool qtest_skip_unless_kvm(const char *what)
+{
+    g_autofree char *why = NULL;
+
+    if (qtest_skip_without_accel()) {
+        return true;
+    }
+    if (qtest_accel_is("kvm")) {
+        return false;
+    }
+    why = g_strdup_printf("needs %s; running under %s", what, qtest_accel());
+    g_test_skip(why);
     return true;
 }
 
@@ -330,6 +402,18 @@ void qtest_start(QTestState *s, const char *binary, int n_qmp,
         g_autofree char *line = g_strjoinv(" ", (char **)argv->pdata);
         g_test_message("starting: %s", line);
     }
+    s->is_qemu = qtest_vmm_is_qemu(binary);
+    g_free(s->accel);
+    s->accel = g_strdup("default");
+    for (i = 1; i + 1 < (int)argv->len - 1; i++) {
+        if (g_str_equal(g_ptr_array_index(argv, i), "-accel")) {
+            const char *spec = g_ptr_array_index(argv, i + 1);
+
+            g_free(s->accel);
+            s->accel = g_strndup(spec, strcspn(spec, ","));
+            break;
+        }
+    }
     s->pid = spawn((char **)argv->pdata, qtest_path(s, "stdout.txt"),
                    qtest_path(s, "stderr.txt"));
 
@@ -383,6 +467,7 @@ int qtest_quit(QTestState *s)
     remove_tmpdir(s->tmpdir);
     g_hash_table_destroy(s->paths);
     g_free(s->tmpdir);
+    g_free(s->accel);
     g_free(s);
     return status;
 }
@@ -971,13 +1056,105 @@ bool qtest_wait_serial(QTestState *s, const char *path, char c,
     gint64 deadline = deadline_after(timeout_s);
 
     for (;;) {
-        if (qtest_file_count_char(path, c) >= count) {
-            return true;
-        }
-        if (g_get_monotonic_time() > deadline || (s && qtest_exited(s))) {
+        bool seen = qtest_file_count_char(path, c) >= count;
+
+        if (!seen &&
+            (g_get_monotonic_time() > deadline || (s && qtest_exited(s)))) {
             /* One last look: the output may have landed before the exit. */
-            return qtest_file_count_char(path, c) >= count;
+            seen = qtest_file_count_char(path, c) >= count;
+            if (!seen) {
+                return false;
+            }
+        }
+        if (seen) {
+            if (s && count >= 1 && s->tmpdir &&
+                g_str_equal(path, qtest_serial_path(s))) {
+                qtest_note_guest_ran(s);
+            }
+            return true;
         }
         g_usleep(10 * 1000);
     }
+}
+
+/* ---- proof that guests ran --------------------------------------------- */
+
+#define GUEST_RAN_ENV "QTEST_GUEST_RAN_LOG"
+
+void qtest_note_guest_ran(QTestState *s)
+{
+    const char *log = g_getenv(GUEST_RAN_ENV);
+    g_autofree char *line = NULL;
+    int fd;
+
+    if (s->guest_noted || !log || !*log) {
+        return;
+    }
+    s->guest_noted = true;
+    line = g_strdup_printf("accel=%s vmm=%s\n", s->accel ? s->accel : "none",
+                           s->is_qemu ? "qemu" : "qmig");
+    /* O_APPEND: children of one program write in turn, lines stay whole. */
+    fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        g_test_message("cannot record a running guest in %s: %s", log,
+                       strerror(errno));
+        return;
+    }
+    if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+        g_test_message("short write recording a running guest in %s", log);
+    }
+    close(fd);
+}
+
+static char *guest_ran_log;
+
+/* The top-level process: one TAP comment per accel/VMM pair seen. */
+static void guest_ran_report(void)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GHashTable) counts = NULL;
+    g_auto(GStrv) lines = NULL;
+    GHashTableIter it;
+    gpointer key, value;
+    int i;
+
+    if (!g_file_get_contents(guest_ran_log, &text, NULL, NULL)) {
+        return;
+    }
+    unlink(guest_ran_log);
+    counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    lines = g_strsplit(text, "\n", -1);
+    for (i = 0; lines[i]; i++) {
+        if (*lines[i]) {
+            gpointer n = g_hash_table_lookup(counts, lines[i]);
+
+            g_hash_table_replace(counts, g_strdup(lines[i]),
+                                 GINT_TO_POINTER(GPOINTER_TO_INT(n) + 1));
+        }
+    }
+    g_hash_table_iter_init(&it, counts);
+    while (g_hash_table_iter_next(&it, &key, &value)) {
+        printf("# qmig-guest-ran %s count=%d\n", (char *)key,
+               GPOINTER_TO_INT(value));
+    }
+    fflush(stdout);
+}
+
+/*
+ * Before main(), in every test program that links libqtest: the process
+ * that finds no log named in its environment is the top-level one; it
+ * names one for itself and its g_test_trap_subprocess children (they
+ * inherit the environment) and reports it at exit.
+ */
+static void __attribute__((constructor)) guest_ran_init(void)
+{
+    if (g_getenv(GUEST_RAN_ENV)) {
+        return;
+    }
+    guest_ran_log = g_strdup_printf("%s/qtest-guest-ran-%d-%08x",
+                                    g_get_tmp_dir(), (int)getpid(),
+                                    g_random_int());
+    unlink(guest_ran_log);
+    g_setenv(GUEST_RAN_ENV, guest_ran_log, TRUE);
+    atexit(guest_ran_report);
 }

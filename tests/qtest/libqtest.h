@@ -37,6 +37,36 @@ const char *qtest_vmm_binary(void);
 bool qtest_vmm_is_qemu(const char *binary);
 /* Can this process open /dev/kvm read-write? */
 bool qtest_kvm_available(void);
+/*
+ * The accelerator the guests of this run execute under: $QTEST_ACCEL when
+ * set (meson registers each guest-booting program once per accelerator
+ * with it), else "kvm" when /dev/kvm can be opened read-write, else "tcg".
+ * Every test that boots a guest passes it as "-accel" (also to QEMU).
+ */
+const char *qtest_accel(void);
+/* Is qtest_accel(), up to any ",option", the accelerator @name? */
+bool qtest_accel_is(const char *name);
+/*
+ * Is @name one of the accelerators this test run covers: the comma list
+ * $QTEST_ACCELS (meson sets the configured -Dqtest_accels), else kvm when
+ * /dev/kvm is usable, and tcg.  Cases that need two accelerators at once
+ * (migration between them) are registered only when both are covered.
+ */
+bool qtest_accel_in_run(const char *name);
+/*
+ * For a case that boots a guest, called where skips are decided (the
+ * parent, not a g_test_trap_subprocess child): true, with the case
+ * skipped and the reason given, when qtest_accel() cannot run here (kvm
+ * was asked for and /dev/kvm is not usable).
+ */
+bool qtest_skip_without_accel(void);
+/*
+ * For a case whose feature only KVM has (the dirty ring, the dirty
+ * limit): true, with the case skipped as "needs @what; running under
+ * ACCEL", unless qtest_accel() is kvm; also true (and skipped) when it is
+ * kvm but /dev/kvm is not usable.
+ */
+bool qtest_skip_unless_kvm(const char *what);
 /* $NAME if it names a file, else g_test_skip() with the reason and NULL. */
 const char *qtest_guest_image(const char *env_name);
 /* Upper bound in seconds for any single wait (env QTEST_TIMEOUT). */
@@ -185,9 +215,25 @@ int qtest_unix_listen(const char *path);
 size_t qtest_file_count_char(const char *path, char c);
 /*
  * Poll the file at @path (it only grows) until @c occurs @count times.
- * Returns false after @timeout_s, or early if @s's child exits.
+ * Returns false after @timeout_s, or early if @s's child exits.  A
+ * success with @count >= 1 on @s's own serial capture is guest output,
+ * so it also counts as qtest_note_guest_ran(@s).
  */
 bool qtest_wait_serial(QTestState *s, const char *path, char c,
                        size_t count, int timeout_s);
+
+/*
+ * Proof for the test summary that guests really ran (a suite whose every
+ * guest case skipped must not pass as green).  Call it only on evidence
+ * that guest code executed in @s: output the guest itself wrote (qmig has
+ * no firmware, so nothing else writes its UARTs).  Each test program
+ * closes its TAP output with one comment line per accelerator and VMM,
+ *     # qmig-guest-ran accel=tcg vmm=qmig count=N
+ * which scripts/test-summary.py looks for.  Cases run in
+ * g_test_trap_subprocess children, whose stdout glib swallows, so the
+ * children append to a file the top-level process names in the
+ * environment ($QTEST_GUEST_RAN_LOG) and reads back at exit.
+ */
+void qtest_note_guest_ran(QTestState *s);
 
 #endif

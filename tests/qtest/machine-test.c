@@ -32,13 +32,12 @@ static void test_memfd_backend(void)
     g_autofree char *why = NULL;
     QTestState *s;
 
-    if (!qtest_kvm_available() || !img) {
-        g_test_skip("needs /dev/kvm and the stamp guest");
+    if (!img || qtest_skip_without_accel()) {
         return;
     }
-    s = qtest_initf("-accel kvm -drive file=%s,format=raw "
+    s = qtest_initf("-accel %s -drive file=%s,format=raw "
                     "-object memory-backend-memfd,id=mem0,size=150M,share=on "
-                    "-machine memory-backend=mem0", img);
+                    "-machine memory-backend=mem0", qtest_accel(), img);
     g_assert_true(qtest_wait_serial(s, qtest_serial_path(s), 'B', 3,
                                     qtest_timeout_s()));
     maps_path = g_strdup_printf("/proc/%d/maps", (int)qtest_pid(s));

@@ -18,10 +18,9 @@
 
 /* ---- VMs ---------------------------------------------------------------- */
 
-bool mig_skip_without_kvm_or_guest(void)
+bool mig_skip_without_accel_or_guest(void)
 {
-    if (!qtest_kvm_available()) {
-        g_test_skip("no /dev/kvm (or no access to it): skipping KVM test");
+    if (qtest_skip_without_accel()) {
         return true;
     }
     return qtest_guest_image("QTEST_GUEST_STAMP") == NULL;
@@ -60,8 +59,8 @@ char *mig_machine_args(const char *accel, const char *image,
 /* The machine both sides must agree on. */
 static char *stamp_machine_args(const char *extra)
 {
-    return mig_machine_args("kvm", qtest_guest_image("QTEST_GUEST_STAMP"),
-                            extra);
+    return mig_machine_args(qtest_accel(),
+                            qtest_guest_image("QTEST_GUEST_STAMP"), extra);
 }
 
 static void wait_serial_or_fail(QTestState *s, char c, size_t n)
@@ -86,8 +85,8 @@ QTestState *mig_start_guest(const char *accel, const char *image,
 
 QTestState *mig_start_source(const char *extra)
 {
-    return mig_start_guest("kvm", qtest_guest_image("QTEST_GUEST_STAMP"),
-                           extra);
+    return mig_start_guest(qtest_accel(),
+                           qtest_guest_image("QTEST_GUEST_STAMP"), extra);
 }
 
 QTestState *mig_start_dest(const char *incoming, const char *extra)
@@ -538,6 +537,7 @@ typedef struct MigCase {
     char *path;
     void (*fn)(void);
     int qemu_min;           /* major * 100 + minor; 0: any */
+    const char *kvm_feature;    /* only KVM has it: what, for the skip */
 } MigCase;
 
 /*
@@ -596,7 +596,10 @@ static void run_case(gconstpointer opaque)
         c->fn();
         return;
     }
-    if (mig_skip_without_kvm_or_guest()) {
+    if (mig_skip_without_accel_or_guest()) {
+        return;
+    }
+    if (c->kvm_feature && qtest_skip_unless_kvm(c->kvm_feature)) {
         return;
     }
     probe_vmm();
@@ -621,8 +624,7 @@ static void run_case(gconstpointer opaque)
     }
 }
 
-void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
-                           int major, int minor)
+static MigCase *add_case(const char *path, void (*fn)(void), bool slow)
 {
     MigCase *c;
 
@@ -631,18 +633,38 @@ void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
      * -m mode, so there every case is registered.
      */
     if (slow && !g_test_slow() && !g_test_subprocess()) {
-        return;
+        return NULL;
     }
     c = g_new0(MigCase, 1);
     c->path = g_strdup(path);
     c->fn = fn;
-    c->qemu_min = major * 100 + minor;
     g_test_add_data_func(c->path, c, run_case);
+    return c;
+}
+
+void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
+                           int major, int minor)
+{
+    MigCase *c = add_case(path, fn, slow);
+
+    if (c) {
+        c->qemu_min = major * 100 + minor;
+    }
 }
 
 void mig_add_case(const char *path, void (*fn)(void), bool slow)
 {
-    mig_add_case_qemu_min(path, fn, slow, 0, 0);
+    add_case(path, fn, slow);
+}
+
+void mig_add_case_kvm(const char *path, void (*fn)(void), bool slow,
+                      const char *feature)
+{
+    MigCase *c = add_case(path, fn, slow);
+
+    if (c) {
+        c->kvm_feature = feature;
+    }
 }
 
 #define RATE_D_OFFSET 0x1f4

@@ -28,16 +28,25 @@
 #define MIG_POLL_MS 10
 /* A bandwidth no link here reaches: "unlimited" (QEMU's max is INT64). */
 #define MIG_BW_UNLIMITED (100ULL << 30)
-/* -accel for a VM with the KVM dirty ring. */
+/*
+ * -accel for a VM with the KVM dirty ring (its cases are added with
+ * mig_add_case_kvm, so they skip under any other accelerator).
+ */
 #define MIG_ACCEL_RING "kvm,dirty-ring-size=4096"
+/* The skip reasons of those cases. */
+#define MIG_NEEDS_RING "KVM's dirty ring"
+#define MIG_NEEDS_DIRTY_LIMIT "KVM's dirty ring (the dirty limit uses it)"
 /* The rate guest's working set starts here; its pass counter (le32). */
 #define MIG_RATE_START 0x00100000ULL
 #define MIG_RATE_PASSES 0x6000
 
 /* ---- VMs ---------------------------------------------------------------- */
 
-/* True (and the test skipped with the reason) without KVM or the guest. */
-bool mig_skip_without_kvm_or_guest(void);
+/*
+ * True (and the test skipped with the reason) when the accelerator of the
+ * run (qtest_accel()) is not usable here or the stamp guest is not built.
+ */
+bool mig_skip_without_accel_or_guest(void);
 /* Is the binary under test QEMU rather than qmig? */
 bool mig_is_qemu(void);
 /*
@@ -49,6 +58,7 @@ bool mig_qemu_older_than(QTestState *s, int major, int minor);
 /*
  * The machine every migration test runs (150 MiB, no default devices):
  * "-accel @accel", the boot disk @image and @extra options (caller frees).
+ * @accel is qtest_accel() unless a case needs a particular one.
  */
 char *mig_machine_args(const char *accel, const char *image,
                        const char *extra);
@@ -59,8 +69,9 @@ char *mig_machine_args(const char *accel, const char *image,
 QTestState *mig_start_guest(const char *accel, const char *image,
                             const char *extra);
 /*
- * Start a VM running the stamp guest (150 MiB) with @extra options and
- * wait for its first 'B', so the guest is known to run before migration.
+ * Start a VM running the stamp guest (150 MiB, -accel qtest_accel()) with
+ * @extra options and wait for its first 'B', so the guest is known to run
+ * before migration.
  */
 QTestState *mig_start_source(const char *extra);
 /*
@@ -183,6 +194,12 @@ void mig_add_case(const char *path, void (*fn)(void), bool slow);
 /* The same, skipped when the VMM is a QEMU older than @major.@minor. */
 void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
                            int major, int minor);
+/*
+ * The same for a case whose @feature only KVM has: under another
+ * accelerator it is skipped as "needs @feature; running under ACCEL".
+ */
+void mig_add_case_kvm(const char *path, void (*fn)(void), bool slow,
+                      const char *feature);
 
 /*
  * A temporary copy of the rate guest (tests/migration/i386/rate.S) with

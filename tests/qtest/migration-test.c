@@ -1,9 +1,11 @@
 /*
- * Migration qtests: two VMM processes, the stamp guest running under KVM,
- * a precopy migration driven over QMP, then the stamp invariant checked
- * on the destination after its guest has run on.  Fault cases check that
- * the source keeps its guest and that a destination fed bad input fails
- * cleanly.
+ * Migration qtests: two VMM processes, the stamp guest running under the
+ * run's accelerator (qtest_accel(): kvm, or tcg), a precopy migration
+ * driven over QMP, then the stamp invariant checked on the destination
+ * after its guest has run on.  Fault cases check that the source keeps
+ * its guest and that a destination fed bad input fails cleanly.  Where
+ * the run covers both kvm and tcg, two more cases migrate from one
+ * accelerator to the other: one stream format serves both.
  *
  * Runs against qmig (QTEST_QMIG_BINARY, set by meson) or, for comparison,
  * against QEMU (QTEST_QMIG_BINARY=qemu-system-x86_64).  Quick cases run by
@@ -569,6 +571,39 @@ static void test_ping_pong(void)
     mig_quit_clean(src);
 }
 
+/* ---- across accelerators ---------------------------------------------- */
+
+/*
+ * A stamp guest under @src_accel migrates to a destination under
+ * @dst_accel and runs on there: the usual ending (its passes go on from
+ * the source's count, memory holds the stamp invariant and follows the
+ * source's) shows the CPU state and RAM one wrote the other loaded.
+ */
+static void migrate_across(const char *src_accel, const char *dst_accel)
+{
+    const char *image = qtest_guest_image("QTEST_GUEST_STAMP");
+    QTestState *src = mig_start_guest(src_accel, image, NULL);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(src, "mig.sock"));
+    g_autofree char *more = g_strdup_printf("-incoming %s", uri);
+    g_autofree char *dargs = mig_machine_args(dst_accel, image, more);
+    QTestState *dst = qtest_initf("%s", dargs);
+
+    migrate_and_check(src, dst, uri, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+static void test_kvm_to_tcg(void)
+{
+    migrate_across("kvm", "tcg");
+}
+
+static void test_tcg_to_kvm(void)
+{
+    migrate_across("tcg", "kvm");
+}
+
 int main(int argc, char **argv)
 {
     qtest_main_init(&argc, &argv);
@@ -588,5 +623,16 @@ int main(int argc, char **argv)
     mig_add_case("/migration/slow/bandwidth-limited", test_bandwidth_limited,
                  true);
     mig_add_case("/migration/slow/ping-pong", test_ping_pong, true);
+    /*
+     * Both accelerators in this run and KVM usable: added to the kvm
+     * registration only (meson runs this program once per accelerator),
+     * and never against QEMU, whose kvm and tcg CPU models differ.
+     */
+    if (qtest_accel_is("kvm") && qtest_kvm_available() &&
+        qtest_accel_in_run("kvm") && qtest_accel_in_run("tcg") &&
+        !mig_is_qemu()) {
+        mig_add_case("/migration/accel/kvm-to-tcg", test_kvm_to_tcg, false);
+        mig_add_case("/migration/accel/tcg-to-kvm", test_tcg_to_kvm, false);
+    }
     return g_test_run();
 }

@@ -111,8 +111,8 @@ static void test_release_ram(void)
 static void test_rate_guest(void)
 {
     g_autofree char *image = mig_rate_image(RATE_WSET_MIB, 0);
-    g_autofree char *args = mig_machine_args("kvm", image, NULL);
-    QTestState *src = mig_start_guest("kvm", image, NULL);
+    g_autofree char *args = mig_machine_args(qtest_accel(), image, NULL);
+    QTestState *src = mig_start_guest(qtest_accel(), image, NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
     QTestState *dst = qtest_initf("%s -incoming %s", args, uri);

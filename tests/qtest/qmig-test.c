@@ -1,7 +1,8 @@
 /*
- * Foundation qtests: one qmig process, real KVM guests, QMP/HMP, command
- * line.  Every case runs unchanged against QEMU (QTEST_QEMU_BINARY with
- * QTEST_QMIG_BINARY unset), which is how the harness itself is checked.
+ * Foundation qtests: one qmig process, real guests (under qtest_accel():
+ * kvm, or tcg where there is no KVM), QMP/HMP, command line.  Every case
+ * runs unchanged against QEMU (QTEST_QEMU_BINARY with QTEST_QMIG_BINARY
+ * unset), which is how the harness itself is checked.
  *
  * Guests (tests/migration/i386) come from the environment:
  * QTEST_GUEST_STAMP, QTEST_GUEST_FILL, QTEST_GUEST_SMP,
@@ -26,14 +27,10 @@
 
 #define STAMP_SIZE (STAMP_END - STAMP_START)
 
-/* Skip (return true) unless KVM is usable. */
-static bool skip_without_kvm(void)
+/* Skip (return true) unless the run's accelerator is usable here. */
+static bool skip_without_accel(void)
 {
-    if (!qtest_kvm_available()) {
-        g_test_skip("no /dev/kvm (or no access to it): skipping KVM test");
-        return true;
-    }
-    return false;
+    return qtest_skip_without_accel();
 }
 
 static bool is_qemu(void)
@@ -46,15 +43,15 @@ static QTestState *start_stamp(const char *extra)
 {
     const char *img;
 
-    if (skip_without_kvm()) {
+    if (skip_without_accel()) {
         return NULL;
     }
     img = qtest_guest_image("QTEST_GUEST_STAMP");
     if (!img) {
         return NULL;
     }
-    return qtest_initf("-accel kvm -m 150M -drive file=%s,format=raw %s",
-                       img, extra ? extra : "");
+    return qtest_initf("-accel %s -m 150M -drive file=%s,format=raw %s",
+                       qtest_accel(), img, extra ? extra : "");
 }
 
 /*
@@ -68,7 +65,7 @@ static QTestState *start_paused_n(int n_qmp, const char *extra)
     const char *img;
     QTestState *s;
 
-    if (skip_without_kvm()) {
+    if (skip_without_accel()) {
         return NULL;
     }
     img = qtest_guest_image("QTEST_GUEST_STAMP");
@@ -76,8 +73,9 @@ static QTestState *start_paused_n(int n_qmp, const char *extra)
         return NULL;
     }
     s = qtest_new();
-    args = g_strdup_printf("-accel kvm -m 64M -S -drive file=%s,format=raw "
-                           "-serial file:%s %s", img, qtest_serial_path(s),
+    args = g_strdup_printf("-accel %s -m 64M -S -drive file=%s,format=raw "
+                           "-serial file:%s %s", qtest_accel(), img,
+                           qtest_serial_path(s),
                            extra ? extra : "");
     qtest_start(s, qtest_vmm_binary(), n_qmp, args);
     return s;
@@ -242,12 +240,15 @@ static void test_cmdline_bad_memory(void)
 
 static void test_cmdline_missing_drive(void)
 {
-    if (skip_without_kvm()) {
+    g_autofree char *args = NULL;
+
+    if (skip_without_accel()) {
         return;
     }
-    assert_run_fails("-display none -accel kvm -m 64M "
-                     "-drive file=/nonexistent/qtest.img,format=raw",
-                     "/nonexistent/qtest.img");
+    args = g_strdup_printf("-display none -accel %s -m 64M "
+                           "-drive file=/nonexistent/qtest.img,format=raw",
+                           qtest_accel());
+    assert_run_fails(args, "/nonexistent/qtest.img");
 }
 
 static void test_cmdline_bad_serial(void)
@@ -354,14 +355,14 @@ static void test_qmp_capabilities_first(void)
     QTestQMP *q;
     JsonNode *rsp;
 
-    if (skip_without_kvm()) {
+    if (skip_without_accel()) {
         return;
     }
     /* A second monitor left un-negotiated so the test controls it. */
     s = qtest_new();
     sock = g_strdup(qtest_path(s, "raw.sock"));
-    args = g_strdup_printf("-accel kvm -m 64M -S -drive file=%s,format=raw "
-                           "-qmp unix:%s,server=on,wait=off",
+    args = g_strdup_printf("-accel %s -m 64M -S -drive file=%s,format=raw "
+                           "-qmp unix:%s,server=on,wait=off", qtest_accel(),
                            qtest_guest_image("QTEST_GUEST_STAMP"), sock);
     qtest_start(s, qtest_vmm_binary(), 1, args);
     q = qtest_qmp_connect(s, sock);
@@ -388,7 +389,7 @@ static void test_qmp_many_monitors(void)
     JsonNode *rsp;
     int i;
 
-    if (skip_without_kvm()) {
+    if (skip_without_accel()) {
         return;
     }
     img = qtest_guest_image("QTEST_GUEST_STAMP");
@@ -396,8 +397,9 @@ static void test_qmp_many_monitors(void)
         return;
     }
     s = qtest_new();
-    args = g_strdup_printf("-accel kvm -m 150M -drive file=%s,format=raw "
-                           "-serial file:%s", img, qtest_serial_path(s));
+    args = g_strdup_printf("-accel %s -m 150M -drive file=%s,format=raw "
+                           "-serial file:%s", qtest_accel(), img,
+                           qtest_serial_path(s));
     qtest_start(s, qtest_vmm_binary(), 3, args);
     wait_serial_or_fail(s, 'B', 1);
 
@@ -502,8 +504,9 @@ static void test_hmp(void)
     /* A readline monitor on its own socket. */
     s = qtest_new();
     hsock = qtest_path(s, "hmp.sock");
-    args = g_strdup_printf("-accel kvm -m 64M -S -drive file=%s,format=raw "
+    args = g_strdup_printf("-accel %s -m 64M -S -drive file=%s,format=raw "
                            "-monitor unix:%s,server=on,wait=off",
+                           qtest_accel(),
                            qtest_guest_image("QTEST_GUEST_STAMP"), hsock);
     qtest_start(s, qtest_vmm_binary(), 1, args);
     fd = unix_connect_retry(hsock);
@@ -591,15 +594,15 @@ static QTestState *start_guest(const char *env, const char *extra)
 {
     const char *img;
 
-    if (skip_without_kvm()) {
+    if (skip_without_accel()) {
         return NULL;
     }
     img = qtest_guest_image(env);
     if (!img) {
         return NULL;
     }
-    return qtest_initf("-accel kvm -m 64M -drive file=%s,format=raw %s",
-                       img, extra);
+    return qtest_initf("-accel %s -m 64M -drive file=%s,format=raw %s",
+                       qtest_accel(), img, extra);
 }
 
 static void test_smp(void)
@@ -729,7 +732,7 @@ static void test_fill(void)
     QTestState *s;
     g_autofree char *args = NULL;
 
-    if (skip_without_kvm()) {
+    if (skip_without_accel()) {
         return;
     }
     src = qtest_guest_image("QTEST_GUEST_FILL");
@@ -745,8 +748,8 @@ static void test_fill(void)
     img_path = qtest_path(s, "fill.img");
     dump_path = qtest_path(s, "fill.bin");
     g_assert_true(g_file_set_contents(img_path, image, len, NULL));
-    args = g_strdup_printf("-accel kvm -m 64M -drive file=%s,format=raw "
-                           "-serial file:%s", img_path,
+    args = g_strdup_printf("-accel %s -m 64M -drive file=%s,format=raw "
+                           "-serial file:%s", qtest_accel(), img_path,
                            qtest_serial_path(s));
     qtest_start(s, qtest_vmm_binary(), 1, args);
     wait_serial_or_fail(s, 'F', 1);
@@ -781,7 +784,7 @@ static void test_fill(void)
 typedef struct QmigCase {
     const char *path;
     void (*fn)(void);
-    bool kvm;               /* needs /dev/kvm */
+    bool vm;                /* runs guest code: needs the run's -accel */
     const char *guest;      /* env var naming the guest image it needs */
 } QmigCase;
 
@@ -821,8 +824,7 @@ static void run_case(gconstpointer opaque)
         c->fn();
         return;
     }
-    if (c->kvm && !qtest_kvm_available()) {
-        g_test_skip("no /dev/kvm (or no access to it): skipping KVM test");
+    if (c->vm && qtest_skip_without_accel()) {
         return;
     }
     if (c->guest && !qtest_guest_image(c->guest)) {
