@@ -12,11 +12,12 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "block/block-backend.h"
+#include "config-host.h"
 #include "hw/boards.h"
 #include "hw/i386/pc.h"
 #include "hw/char/serial.h"
 #include "hw/misc/port92.h"
-#include "system/kvm.h"
+#include "system/accel-ops.h"
 #include "system/ramblock.h"
 #include "trace.h"
 
@@ -122,7 +123,7 @@ static bool pc_ram_map(RAMBlock *rb, uint64_t gpa, uint64_t offset,
     GuestMemSection *sec = guest_mem_map(gpa, rb, offset, size);
 
     trace_pc_ram_map(rb->idstr, gpa, offset, size);
-    return !kvm_enabled() || kvm_set_user_memory(sec, errp);
+    return !current_accel || current_accel->set_user_memory(sec, errp);
 }
 
 /* Up to 3 GiB below 4 GiB (the rest is the PCI/APIC hole), the remainder
@@ -152,18 +153,18 @@ static bool pc_cpus_init(MachineState *ms, Error **errp)
 {
     CPUState *bsp = NULL;
 
-    if (!kvm_enabled()) {
+    if (!current_accel) {
         return true;    /* -accel qtest: memory only, no vCPU runs */
     }
     for (unsigned i = 0; i < ms->smp_cpus; i++) {
-        CPUState *cpu = kvm_create_vcpu(i, errp);
+        CPUState *cpu = current_accel->create_vcpu(i, errp);
 
         if (!cpu) {
             return false;
         }
         bsp = bsp ? bsp : cpu;
     }
-    return kvm_cpu_reset_realmode(bsp, PC_BOOT_SECTOR_ADDR, errp);
+    return current_accel->cpu_reset_realmode(bsp, PC_BOOT_SECTOR_ADDR, errp);
 }
 
 static void pc_serial_init(MachineState *ms)
@@ -217,13 +218,27 @@ static bool pc_boot_sector_load(MachineState *ms, Error **errp)
     return true;
 }
 
+static bool pc_accel_init(MachineState *ms, Error **errp)
+{
+    switch (ms->accel) {
+    case ACCEL_KVM:
+        return accel_init(&kvm_accel_ops, ms, errp);
+#ifdef CONFIG_TCG
+    case ACCEL_TCG:
+        return accel_init(&tcg_accel_ops, ms, errp);
+#endif
+    default:
+        return true;    /* qtest: no accelerator */
+    }
+}
+
 bool machine_init(MachineState *ms, Error **errp)
 {
     assert(bql_locked());
     if (!pc_check_config(ms, errp)) {
         return false;
     }
-    if (ms->accel == ACCEL_KVM && !kvm_init(&ms->kvm, errp)) {
+    if (!pc_accel_init(ms, errp)) {
         return false;
     }
     if (!pc_memory_init(ms, errp) ||
@@ -236,8 +251,8 @@ bool machine_init(MachineState *ms, Error **errp)
         !pc_boot_sector_load(ms, errp)) {
         return false;
     }
-    if (kvm_enabled()) {
-        kvm_start_vcpus();      /* parked until vm_start() */
+    if (current_accel) {
+        current_accel->start_vcpus();   /* parked until vm_start() */
     }
     return true;
 }

@@ -24,6 +24,7 @@
 #include "migration/register.h"
 #include "migration/vmstate.h"
 #include "migration/qemu-file.h"
+#include "system/accel-ops.h"
 #include "system/cpus.h"
 #include "system/kvm.h"
 #include "system/kvm-cpu-state.h"
@@ -167,7 +168,6 @@ static void expect_bad(Entry *e, size_t off, uint32_t be32, const char *what)
 int main(int argc, char **argv)
 {
     MachineState ms = { .smp_cpus = 2, .accel = ACCEL_KVM };
-    KVMConfig cfg = { 0 };
     static RAMBlock rb;
     static GuestMemSection sec;
     g_autofree char *code = NULL;
@@ -189,7 +189,7 @@ int main(int argc, char **argv)
     }
     bql_lock();
     if (!g_file_get_contents(argv[1], &code, &code_len, NULL) ||
-        !kvm_init(&cfg, &error_abort)) {
+        !accel_init(&kvm_accel_ops, &ms, &error_abort)) {
         return 1;
     }
     rb.host = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
