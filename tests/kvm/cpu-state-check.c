@@ -1,6 +1,7 @@
 /*
- * Stand-alone check of the KVM vCPU/irqchip VMState (built and run by
- * cpu-state-check.sh, not by meson: it needs /dev/kvm).  A 2-vCPU VM runs
+ * Stand-alone check of the vCPU/irqchip VMState (hw/i386/x86-*-state.c)
+ * over KVM's state hooks (built and run by cpu-state-check.sh, or by
+ * meson, which skips it without /dev/kvm).  A 2-vCPU VM runs
  * cpu-state-guest.S; we pause it, save every registered section, clobber
  * vCPU 0 (registers, segments, the x87/SSE area), load the sections back
  * and resume.  The guest must continue exactly: its counts (EBX, ESI) go
@@ -24,6 +25,8 @@
 #include "migration/register.h"
 #include "migration/vmstate.h"
 #include "migration/qemu-file.h"
+#include "hw/i386/x86-state.h"
+#include "system/accel-ops.h"
 #include "system/cpus.h"
 #include "system/kvm.h"
 #include "system/kvm-cpu-state.h"
@@ -58,6 +61,18 @@ int vmstate_register(uint32_t instance_id, const VMStateDescription *vmsd,
     entries[nr_entries] = (Entry){ instance_id, vmsd, opaque };
     return nr_entries++;
 }
+
+/*
+ * KVM's state hooks, as the machine's AccelOps gives them to the
+ * accelerator-neutral sections (hw/i386/x86-*-state.c).
+ */
+static const AccelOps check_kvm_ops = {
+    .name = "kvm",
+    .cpu_get_state = kvm_cpu_get_state,
+    .cpu_put_state = kvm_cpu_put_state,
+    .irqchip_get = kvm_irqchip_get,
+    .irqchip_put = kvm_irqchip_put,
+};
 
 /* ---- the probe port ---- */
 static bool no_load;
@@ -200,8 +215,11 @@ int main(int argc, char **argv)
     kvm_set_user_memory(&sec, &error_abort);
     memcpy(rb.host + 0x7c00, code, code_len);
     portio_register("probe", 0x500, 3, &probe_ops, NULL);
+    current_accel = &check_kvm_ops;
+    x86_irqchip_state_register(kvm_has_adjust_clock());
     cpu0 = kvm_create_vcpu(0, &error_abort);
-    kvm_create_vcpu(1, &error_abort);
+    x86_cpu_state_register(cpu0);
+    x86_cpu_state_register(kvm_create_vcpu(1, &error_abort));
     kvm_cpu_reset_realmode(cpu0, 0x7c00, &error_abort);
     kvm_start_vcpus();
     resume_all_vcpus();
