@@ -26,4 +26,9 @@ const AccelOps kvm_accel_ops = {
     .start_vcpus = kvm_start_vcpus,
     .kick = kvm_cpu_kick,
     .set_irq = kvm_set_irq,
+    .cpu_get_state = kvm_cpu_get_state,
+    .cpu_put_state = kvm_cpu_put_state,
+    .irqchip_get = kvm_irqchip_get,
+    .irqchip_put = kvm_irqchip_put,
+    .dirty_log = &kvm_dirty_log_ops,
 };

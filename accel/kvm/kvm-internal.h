@@ -116,6 +116,13 @@ bool kvm_dirty_ring_logging_pinned(void);
 /* kvm-dirty-ring.c: vCPU thread, no BQL, after KVM_EXIT_DIRTY_RING_FULL. */
 void kvm_dirty_ring_handle_full(CPUState *cpu);
 
+/*
+ * kvm-cpu-state.c, machine creation, BQL: find which MSRs of
+ * x86_cpu_msr_list this KVM can read and write back (once, on the first
+ * vCPU created, before it runs); kvm_cpu_get_state() saves only those.
+ */
+void kvm_cpu_probe_msrs(CPUState *cpu);
+
 /* kvm-cpu.c: install the SIG_IPI handler (once, from kvm_init()). */
 bool kvm_init_kick_signal(Error **errp);
 

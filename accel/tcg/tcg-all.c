@@ -96,5 +96,9 @@ const AccelOps tcg_accel_ops = {
     .start_vcpus = tcg_start_vcpus,
     .kick = tcg_cpu_kick,
     .set_irq = tcg_set_irq,
+    .cpu_get_state = tcg_cpu_get_state,
+    .cpu_put_state = tcg_cpu_put_state,
+    .irqchip_get = tcg_irqchip_get,
+    .irqchip_put = tcg_irqchip_put,
     .dirty_log = &tcg_dirty_log_ops,
 };

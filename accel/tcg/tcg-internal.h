@@ -21,6 +21,7 @@
 #include <unicorn/unicorn.h>
 #include "hw/core/cpu.h"
 #include "system/ramblock.h"
+#include "system/accel-ops.h"
 
 /* Where a real machine's firmware would be: a page of helper code. */
 #define TCG_STUB_ADDR       0xfffff000ULL
@@ -140,6 +141,12 @@ bool tcg_apic_take_ipis(TCGCPU *tc);
 
 /* tcg-irqchip.c, BQL: ISA line @irq is at @level. */
 void tcg_irqchip_set_irq(int irq, int level);
+/* tcg-irqchip.c, BQL, vCPUs parked: the AccelOps state hooks. */
+bool tcg_irqchip_get(X86IrqchipPart part, void *state, Error **errp);
+bool tcg_irqchip_put(X86IrqchipPart part, const void *state, Error **errp);
+/* tcg-cpu-state.c, BQL, @cpu parked: the AccelOps CPU state hooks. */
+bool tcg_cpu_get_state(CPUState *cpu, X86CPUSaved *st, Error **errp);
+bool tcg_cpu_put_state(CPUState *cpu, const X86CPUSaved *st, Error **errp);
 
 /* tcg-dirty.c, vCPU thread at exec entry: apply the dirty-log hook. */
 void tcg_dirty_apply(TCGCPU *tc);

@@ -18,6 +18,8 @@
 #include "hw/char/serial.h"
 #include "hw/misc/port92.h"
 #include "system/accel-ops.h"
+#include "system/kvm-cpu-state.h"
+#include "hw/i386/x86-state.h"
 #include "system/ramblock.h"
 #include "trace.h"
 
@@ -162,6 +164,7 @@ static bool pc_cpus_init(MachineState *ms, Error **errp)
         if (!cpu) {
             return false;
         }
+        x86_cpu_state_register(cpu);
         bsp = bsp ? bsp : cpu;
     }
     return current_accel->cpu_reset_realmode(bsp, PC_BOOT_SECTOR_ADDR, errp);
@@ -218,18 +221,38 @@ static bool pc_boot_sector_load(MachineState *ms, Error **errp)
     return true;
 }
 
-static bool pc_accel_init(MachineState *ms, Error **errp)
+static const AccelOps *pc_accel_ops(AccelKind kind)
 {
-    switch (ms->accel) {
+    switch (kind) {
     case ACCEL_KVM:
-        return accel_init(&kvm_accel_ops, ms, errp);
+        return &kvm_accel_ops;
 #ifdef CONFIG_TCG
     case ACCEL_TCG:
-        return accel_init(&tcg_accel_ops, ms, errp);
+        return &tcg_accel_ops;
 #endif
     default:
-        return true;    /* qtest: no accelerator */
+        return NULL;    /* qtest: no accelerator, no vCPU */
     }
+}
+
+/*
+ * The accelerator, and the VM-wide interrupt controller and timer
+ * sections, which every accelerator fills the same way.  The clock
+ * section is left out only on a KVM host without KVM_CAP_ADJUST_CLOCK.
+ */
+static bool pc_accel_init(MachineState *ms, Error **errp)
+{
+    const AccelOps *ops = pc_accel_ops(ms->accel);
+
+    if (!ops) {
+        return true;
+    }
+    if (!accel_init(ops, ms, errp)) {
+        return false;
+    }
+    x86_irqchip_state_register(!accel_is(&kvm_accel_ops) ||
+                               kvm_has_adjust_clock());
+    return true;
 }
 
 bool machine_init(MachineState *ms, Error **errp)
