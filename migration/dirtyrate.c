@@ -11,17 +11,20 @@
  *    changed, scaled to the block, is the estimate.  It costs nothing
  *    while the guest runs, and cannot see a page rewritten with the same
  *    contents.
- *  - dirty-bitmap: KVM's dirty log, the same one migration uses
- *    (kvm_dirty_log_start/sync/stop): exact, counts each page written in
- *    the window once, and costs the guest a write fault per page.  The
- *    log has one owner: refused while a migration runs, and migration is
- *    refused while it measures (dirtyrate_dirty_log_in_use).
- *  - dirty-ring (only with -accel kvm,dirty-ring-size=N): the same log
- *    read through the per-vCPU rings; each vCPU's harvested entries over
- *    the window give its own rate (reported as vcpu-dirty-rate), their sum
- *    the total.  A page counts once per vCPU that wrote it and once more
- *    each time a harvest re-armed it (a ring that filled up), as in QEMU.
- *    It shares the log's single-owner rule with dirty-bitmap.
+ *  - dirty-bitmap: the dirty log, the same one migration uses
+ *    (dirty_log_start/sync/stop, system/dirty-log.c), with any
+ *    accelerator: exact, counts each page written in the window once, and
+ *    costs the guest a write fault per page under KVM.  The log has one
+ *    owner: refused while a migration runs, and migration is refused
+ *    while it measures (dirtyrate_dirty_log_in_use).
+ *  - dirty-ring (only where the accelerator counts per vCPU,
+ *    dirty_log_per_vcpu(): KVM with -accel kvm,dirty-ring-size=N): the
+ *    same log read through the per-vCPU rings; each vCPU's harvested
+ *    entries over the window give its own rate (reported as
+ *    vcpu-dirty-rate), their sum the total.  A page counts once per
+ *    vCPU that wrote it and once more each time a harvest re-armed it (a
+ *    ring that filled up), as in QEMU.  It shares the log's single-owner
+ *    rule with dirty-bitmap.
  *
  * Either way the result counts distinct pages: a guest that rewrites a
  * working set of W MiB faster than once per calc-time shows W / calc-time.
@@ -39,7 +42,7 @@
 #include "qemu/bitmap.h"
 #include "qemu/thread.h"
 #include "hw/core/cpu.h"
-#include "system/kvm.h"
+#include "system/dirty-log.h"
 #include "system/ramblock.h"
 #include "migration/dirtyrate.h"
 #include "migration/misc.h"
@@ -184,7 +187,7 @@ static unsigned long **dirtyrate_log_bitmaps(GPtrArray *blocks)
         RAMBlock *rb = g_ptr_array_index(blocks, i);
 
         maps[i] = bitmap_new(rb->used_length >> TARGET_PAGE_BITS);
-        kvm_dirty_log_sync(rb, maps[i]);
+        dirty_log_sync(rb, maps[i]);
     }
     return maps;
 }
@@ -198,7 +201,7 @@ static uint64_t dirtyrate_log_count(GPtrArray *blocks, unsigned long **maps)
         uint64_t pages = rb->used_length >> TARGET_PAGE_BITS;
 
         bitmap_zero(maps[i], pages);
-        dirty += kvm_dirty_log_sync(rb, maps[i]);
+        dirty += dirty_log_sync(rb, maps[i]);
         g_free(maps[i]);
     }
     g_free(maps);
@@ -213,10 +216,10 @@ static GArray *dirtyrate_ring_counts(void)
     GArray *counts = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     CPUState *cpu;
 
-    kvm_dirty_ring_reap();
+    dirty_log_vcpu_reap();
     /* cpu_list is read-only once the machine exists. */
     CPU_FOREACH(cpu) {
-        uint64_t n = kvm_dirty_ring_vcpu_pages(cpu);
+        uint64_t n = dirty_log_vcpu_pages(cpu);
 
         g_array_append_val(counts, n);
     }
@@ -276,7 +279,7 @@ static void *dirtyrate_thread(void *opaque)
     if (maps || ring_start) {
         dirty = maps ? dirtyrate_log_count(blocks, maps) :
                 dirtyrate_ring_rates(ring_start, elapsed_ms, &vcpu_mb);
-        kvm_dirty_log_stop();
+        dirty_log_stop();
         __atomic_store_n(&dirtyrate_log_in_use, false, __ATOMIC_SEQ_CST);
     } else {
         dirty = dirtyrate_sample_compare(samples, sampled_bytes);
@@ -339,28 +342,29 @@ static bool dirtyrate_parse(JsonObject *args, DirtyRateConfig *cfg,
                    DIRTYRATE_MIN_SAMPLE_PAGES, DIRTYRATE_MAX_SAMPLE_PAGES);
         return false;
     }
-    if (cfg->mode == DIRTY_RATE_MODE_DIRTY_RING &&
-        !kvm_dirty_ring_enabled()) {
-        /* QEMU's words; the ring needs -accel kvm,dirty-ring-size=N. */
+    if (cfg->mode == DIRTY_RATE_MODE_DIRTY_RING && !dirty_log_per_vcpu()) {
+        /* QEMU's words, then what it takes and what is running. */
         error_setg(errp, "mode dirty-ring is not enabled, use other method "
-                   "instead.");
+                   "instead: it requires KVM with the dirty ring "
+                   "(-accel kvm,dirty-ring-size=N); the running accelerator "
+                   "is %s", dirty_log_accel_name());
         return false;
     }
     return true;
 }
 
-/* dirty-bitmap, dirty-ring: take KVM's dirty log, unless a migration has it. */
+/* dirty-bitmap, dirty-ring: take the dirty log, unless a migration has it. */
 static bool dirtyrate_take_log(DirtyRateMode mode, Error **errp)
 {
     MigrationState *s = migrate_get_current();
 
     if (migration_is_running() || s->thread_created) {
         error_setg(errp, "mode %s cannot measure while a migration runs: it "
-                   "uses the same KVM dirty log; use page-sampling",
+                   "uses the same dirty log; use page-sampling",
                    mode_names[mode]);
         return false;
     }
-    if (!kvm_dirty_log_start(errp)) {
+    if (!dirty_log_start(errp)) {
         error_prepend(errp, "mode %s: ", mode_names[mode]);
         return false;
     }

@@ -11,7 +11,6 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "system/kvm.h"
 #include "qemu/main-loop.h"
 #include "io/channel.h"
 #include "monitor/monitor.h"
@@ -905,8 +904,9 @@ static bool migrate_check_can_start(MigrationState *s, const char *uri,
         return false;
     }
     if (dirtyrate_dirty_log_in_use()) {
-        error_setg(errp, "calc-dirty-rate is measuring in dirty-bitmap mode "
-                   "with the KVM dirty log; migrate when it is done");
+        error_setg(errp, "calc-dirty-rate is measuring with the dirty log "
+                   "(mode dirty-bitmap or dirty-ring); migrate when it is "
+                   "done");
         return false;
     }
     if (runstate_check(RUN_STATE_SHUTDOWN) ||

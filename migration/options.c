@@ -11,7 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "system/kvm.h"
+#include "system/dirty-log.h"
 #include "monitor/qmp-commands.h"
 #include "migration/misc.h"
 #include "system/runstate.h"
@@ -260,10 +260,14 @@ static bool caps_check(const bool *caps, Error **errp)
                        " either of then available currently");
             return false;
         }
-        /* It limits each vCPU from its own count in the KVM dirty ring. */
-        if (!kvm_dirty_ring_enabled()) {
+        /*
+         * It limits each vCPU from its own dirty page count, which only
+         * KVM's dirty ring keeps.
+         */
+        if (!dirty_log_per_vcpu()) {
             error_setg(errp, "dirty-limit requires KVM with accelerator"
-                       " property 'dirty-ring-size' set");
+                       " property 'dirty-ring-size' set; the running"
+                       " accelerator is %s", dirty_log_accel_name());
             return false;
         }
     }

@@ -66,7 +66,7 @@
 #include "qapi/error.h"
 #include "qemu/bitmap.h"
 #include "system/ramblock.h"
-#include "system/kvm.h"
+#include "system/dirty-log.h"
 #include "migration/register.h"
 #include "qemu-file.h"
 #include "migration-stats.h"
@@ -438,7 +438,7 @@ void ram_bitmap_sync(RAMSaveState *st)
     uint64_t added = 0;
 
     for (guint i = 0; i < st->nr_blocks; i++) {
-        added += kvm_dirty_log_sync(st->blocks[i].rb, st->blocks[i].bmap);
+        added += dirty_log_sync(st->blocks[i].rb, st->blocks[i].bmap);
     }
     stat64_add(&ram_dirty_pages, added);
     stat64_add(&mig_stats.dirty_sync_count, 1);
@@ -748,7 +748,7 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
         ram_save_state_free(st);
         return false;
     }
-    if (!kvm_dirty_log_start(errp)) {
+    if (!dirty_log_start(errp)) {
         ram_xbzrle_cleanup();
         ram_save_state_free(st);
         return false;
@@ -758,7 +758,7 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
         RAMSendBlock *b = &st->blocks[i];
 
         /* Drop what was logged before now: the scan covers it. */
-        kvm_dirty_log_sync(b->rb, b->bmap);
+        dirty_log_sync(b->rb, b->bmap);
         ram_mark_populated(b->rb, b->bmap);
         stat64_add(&ram_dirty_pages, bitmap_count_one(b->bmap, b->pages));
     }
@@ -850,7 +850,7 @@ static void ram_save_cleanup(void *opaque)
     if (!ram_save_state) {
         return;
     }
-    kvm_dirty_log_stop();
+    dirty_log_stop();
     ram_xbzrle_cleanup();
     ram_save_state_free(ram_save_state);
     ram_save_state = NULL;

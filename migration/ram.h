@@ -1,8 +1,9 @@
 /*
  * RAM migration (migration/ram.c): the "ram" live section, version 4.
  *
- * Source: the migration thread walks a dirty bitmap per RAMBlock (KVM's
- * dirty log plus the blocks' soft dirty bits), sending each dirty page as
+ * Source: the migration thread walks a dirty bitmap per RAMBlock (the
+ * accelerator's dirty log plus the blocks' soft dirty bits, both from
+ * dirty_log_sync(), system/dirty-log.c), sending each dirty page as
  * a ZERO record (all-zero page) or a PAGE record (sent by reference with
  * qemu_put_buffer_async).  Destination: the incoming thread checks every
  * record (block known, offset + page within used length, flags known)

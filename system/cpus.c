@@ -15,7 +15,7 @@
 #include "qemu/main-loop.h"
 #include "hw/core/cpu.h"
 #include "system/cpus.h"
-#include "system/kvm.h"
+#include "system/accel-ops.h"
 #include "trace.h"
 
 /* Read-only after machine creation; the array itself exists from start-up. */
@@ -134,6 +134,14 @@ void cpu_wait_io_event(CPUState *cpu)
     }
 }
 
+void cpu_wait_kick(CPUState *cpu)
+{
+    assert(bql_locked());
+    if (!cpu->stop && !cpu->exit_thread) {
+        g_cond_wait(&cpu_halt_cond, bql_mutex());
+    }
+}
+
 void cpu_park_self(CPUState *cpu)
 {
     trace_cpu_park_self(cpu->cpu_index);
@@ -145,8 +153,8 @@ void cpu_kick(CPUState *cpu)
 {
     trace_cpu_kick(cpu->cpu_index);
     g_cond_broadcast(&cpu_halt_cond);
-    if (kvm_enabled()) {
-        kvm_cpu_kick(cpu);
+    if (current_accel) {
+        current_accel->kick(cpu);
     }
 }
 

@@ -8,16 +8,29 @@
  * wall time (cpu_throttle_sleep_request, system/cpus.c), the same
  * mechanism auto-converge uses, but with a share of its own per vCPU.
  *
+ * It needs a dirty page count per vCPU, which only KVM's dirty ring keeps
+ * (-accel kvm,dirty-ring-size=N): set-vcpu-dirty-limit and the dirty-limit
+ * capability are refused, and cancel does nothing, unless
+ * dirty_log_per_vcpu() says the accelerator counts per vCPU, so the
+ * limiter only ever starts with KVM's ring (dirtylimit_start asserts it).
+ * The counts come through the accelerator-neutral dirty log
+ * (dirty_log_vcpu_reap/pages, include/system/dirty-log.h).  Keeping the
+ * rings filling while no migration owns the log (see below) is a matter
+ * of how KVM's ring works, not of dirty tracking, so those stay KVM calls
+ * (kvm_dirty_ring_logging_get...), all behind that check, and no-ops
+ * without KVM's ring.  Routing them through DirtyLogOps would add four
+ * KVM-shaped hooks with a single implementation.
+ *
  * The limiter thread ("dirtylimit") runs while at least one vCPU is
  * limited.  Every DIRTYLIMIT_TICK_MS it
- *  - harvests the KVM dirty rings (kvm_dirty_ring_reap): often enough
+ *  - harvests the KVM dirty rings (dirty_log_vcpu_reap): often enough
  *    that a ring never fills between harvests, which matters on hosts
  *    that overwrite entries past a full ring (see kvm-dirty-ring.c);
  *  - asks each limited vCPU to sleep (1 - run_share) of the tick, so it
  *    runs run_share of the wall time.
  * Every period (x-vcpu-dirty-limit-period ms) it computes each vCPU's
  * dirty rate from the entries harvested from its ring over the period
- * (kvm_dirty_ring_vcpu_pages: pages written, each counted once per
+ * (dirty_log_vcpu_pages: pages written, each counted once per
  * harvest) and corrects the vCPU's run share.
  *
  * The controller is a multiplicative proportional controller on the run
@@ -39,7 +52,7 @@
  * migration's apply and cancel), so starting and joining the thread
  * happen under it; the thread never takes the BQL.  dl_lock protects the
  * per-vCPU state the thread shares with the QMP handlers.  Order: BQL,
- * then dl_lock, then the ring's lock (kvm_dirty_ring_reap).
+ * then dl_lock, then the ring's lock (dirty_log_vcpu_reap).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -49,6 +62,7 @@
 #include "qemu/thread.h"
 #include "hw/core/cpu.h"
 #include "system/cpus.h"
+#include "system/dirty-log.h"
 #include "system/kvm.h"
 #include "system/ramblock.h"
 #include "system/dirtylimit.h"
@@ -122,7 +136,7 @@ static void dirtylimit_rearm_bh(void *opaque)
 
 static void dirtylimit_harvest(void)
 {
-    kvm_dirty_ring_reap();
+    dirty_log_vcpu_reap();
     if (kvm_dirty_ring_take_overflow_unowned() &&
         !__atomic_exchange_n(&dl_rearm_pending, true, __ATOMIC_SEQ_CST)) {
         main_loop_schedule(dirtylimit_rearm_bh, NULL);
@@ -165,7 +179,7 @@ static void dirtylimit_period_end(int64_t elapsed_us)
 
     for (guint i = 0; i < dl_nvcpus; i++) {
         DirtyLimitVcpu *v = &dl_vcpus[i];
-        uint64_t pages = kvm_dirty_ring_vcpu_pages(qemu_get_cpu(i));
+        uint64_t pages = dirty_log_vcpu_pages(qemu_get_cpu(i));
         uint64_t bytes = (pages - v->pages_start) << TARGET_PAGE_BITS;
 
         v->pages_start = pages;
@@ -240,16 +254,16 @@ static void dirtylimit_start(void)
 {
     guint n = cpu_list->len;
 
-    assert(bql_locked() && !dl_running);
+    assert(bql_locked() && !dl_running && dirty_log_per_vcpu());
     kvm_dirty_ring_logging_get();
     /* Entries from before are not this limiter's business. */
-    kvm_dirty_ring_reap();
+    dirty_log_vcpu_reap();
     g_mutex_lock(&dl_lock);
     dl_vcpus = g_new0(DirtyLimitVcpu, n);
     dl_nvcpus = n;
     for (guint i = 0; i < n; i++) {
         dl_vcpus[i].run_share = 1.0;
-        dl_vcpus[i].pages_start = kvm_dirty_ring_vcpu_pages(qemu_get_cpu(i));
+        dl_vcpus[i].pages_start = dirty_log_vcpu_pages(qemu_get_cpu(i));
     }
     dl_nlimited = 0;
     dl_max_rate = 0;
@@ -406,8 +420,11 @@ void qmp_cancel_vcpu_dirty_limit(JsonObject *args, JsonNode **ret,
 {
     int index;
 
-    /* As QEMU: without the ring there is nothing to cancel, no error. */
-    if (!kvm_dirty_ring_enabled()) {
+    /*
+     * As QEMU: without per-vCPU counting no limit can be in place, so
+     * there is nothing to cancel, and that is no error.
+     */
+    if (!dirty_log_per_vcpu()) {
         return;
     }
     if (!dirtylimit_cpu_index(args, &index, errp) ||
@@ -422,9 +439,11 @@ void qmp_set_vcpu_dirty_limit(JsonObject *args, JsonNode **ret, Error **errp)
     int64_t rate = qmp_arg_int(args, "dirty-rate", 0);
     int index;
 
-    if (!kvm_dirty_ring_enabled()) {
+    if (!dirty_log_per_vcpu()) {
+        /* QEMU's words, then what is running instead. */
         error_setg(errp, "dirty page limit feature requires KVM with "
-                   "accelerator property 'dirty-ring-size' set");
+                   "accelerator property 'dirty-ring-size' set; the running "
+                   "accelerator is %s", dirty_log_accel_name());
         return;
     }
     if (!dirtylimit_cpu_index(args, &index, errp) ||
@@ -439,6 +458,10 @@ void qmp_set_vcpu_dirty_limit(JsonObject *args, JsonNode **ret, Error **errp)
     dirtylimit_change(index, rate);
 }
 
+/*
+ * As QEMU, also without per-vCPU counting: nothing can be limited then,
+ * so the list is empty, which is the truth and no error.
+ */
 void qmp_query_vcpu_dirty_limit(JsonObject *args, JsonNode **ret,
                                 Error **errp)
 {

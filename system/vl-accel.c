@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "config-host.h"
 #include "qapi/error.h"
 #include "qemu/option.h"
 #include "vl-internal.h"
@@ -44,13 +45,61 @@ static bool vl_accel_kvm_opts(const char *spec, KVMConfig *cfg)
     return true;
 }
 
+/*
+ * -accel tcg[,thread=single][,tb-size=N]: QEMU's options.  Unicorn's
+ * engines do not make locked instructions atomic against each other, so
+ * vCPUs take turns (QEMU's thread=single); thread=multi is refused.
+ * tb-size is accepted for QEMU command lines and has no effect (Unicorn
+ * sizes its own translation cache).
+ */
+static void vl_accel_tcg_opts(const char *spec)
+{
+    static const char *const keys[] = {
+        "accel", "thread", "tb-size", "split-wx", NULL
+    };
+    g_autoptr(QemuOpts) opts = qemu_opts_parse(spec, "accel", &error_fatal);
+    Error *err = NULL;
+    const char *thread;
+
+    if (!qemu_opts_check_keys(opts, keys, "-accel tcg", &err)) {
+        error_report_err(err);
+        exit(1);
+    }
+    thread = qemu_opt_get(opts, "thread");
+    if (thread && strcmp(thread, "single")) {
+        error_report("-accel tcg,thread=%s: qmig's software vCPUs run one at "
+                     "a time (thread=single): the emulator does not make "
+                     "locked instructions atomic across vCPUs", thread);
+        exit(1);
+    }
+}
+
+static bool vl_tcg_usable(const char **why)
+{
+#ifdef CONFIG_TCG
+    return true;
+#else
+    *why = "not built into this qmig: install libunicorn-dev and rebuild";
+    return false;
+#endif
+}
+
 void vl_choose_accel(VLConfig *vl, MachineState *ms)
 {
     g_autoptr(GString) tried = g_string_new(NULL);
 
     if (vl->accels->len == 0) {
-        /* qmig has no TCG: KVM is the default, qtest with -qtest. */
-        g_ptr_array_add(vl->accels, g_strdup(vl->qtest ? "qtest" : "kvm"));
+        /*
+         * Like -accel kvm -accel tcg: the fastest that works here.  (QEMU
+         * itself defaults to tcg; a migration host wants KVM when it has
+         * it, and a machine without /dev/kvm should still run.)
+         */
+        if (vl->qtest) {
+            g_ptr_array_add(vl->accels, g_strdup("qtest"));
+        } else {
+            g_ptr_array_add(vl->accels, g_strdup("kvm"));
+            g_ptr_array_add(vl->accels, g_strdup("tcg"));
+        }
     }
     for (guint i = 0; i < vl->accels->len; i++) {
         const char *spec = g_ptr_array_index(vl->accels, i);
@@ -64,11 +113,18 @@ void vl_choose_accel(VLConfig *vl, MachineState *ms)
                 return;
             }
             g_string_append_printf(tried, " kvm (/dev/kvm: %s)", why);
+        } else if (!strcmp(name, "tcg")) {
+            vl_accel_tcg_opts(spec);
+            if (vl_tcg_usable(&why)) {
+                ms->accel = ACCEL_TCG;
+                return;
+            }
+            g_string_append_printf(tried, " tcg (%s)", why);
         } else if (!strcmp(name, "qtest")) {
             ms->accel = ACCEL_QTEST;
             return;
-        } else if (!strcmp(name, "tcg") || !strcmp(name, "xen") ||
-                   !strcmp(name, "hvf") || !strcmp(name, "whpx")) {
+        } else if (!strcmp(name, "xen") || !strcmp(name, "hvf") ||
+                   !strcmp(name, "whpx") || !strcmp(name, "nvmm")) {
             g_string_append_printf(tried, " %s (not built into qmig)", name);
         } else {
             error_report("-accel %s: invalid accelerator %s", spec, name);

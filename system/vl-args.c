@@ -30,7 +30,7 @@ typedef struct VLOptDef {
 } VLOptDef;
 
 static const VLOptDef vl_opts[] = {
-    { "accel", OPT_ACCEL, "kvm[,dirty-ring-size=N]|qtest",
+    { "accel", OPT_ACCEL, "kvm[,dirty-ring-size=N]|tcg|qtest",
       "accelerator; several: the first that works" },
     { "enable-kvm", OPT_ENABLE_KVM, NULL, "same as -accel kvm" },
     { "machine", OPT_MACHINE, "[type=]pc|q35|x86[,memory-backend=ID]",

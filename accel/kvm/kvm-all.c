@@ -14,7 +14,6 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "system/kvm.h"
-#include "system/kvm-cpu-state.h"
 #include "kvm-internal.h"
 #include "trace.h"
 
@@ -253,7 +252,6 @@ bool kvm_init(const KVMConfig *cfg, Error **errp)
         return false;
     }
     kvm_state = s;
-    kvm_irqchip_state_register();
     trace_kvm_init(s->vmfd, s->nr_slots_max, s->vcpu_mmap_size);
     return true;
 }

@@ -1,7 +1,9 @@
 /*
- * vCPU state for migration: KVM_GET_* into a userspace copy, VMState
- * section "cpu" (instance id = cpu_index) over that copy, KVM_SET_* on
- * the destination.
+ * vCPU state for migration, KVM's side: KVM_GET_* into an X86CPUSaved on
+ * the source, KVM_SET_* from one on the destination.  The section that
+ * carries it ("cpu") and the checks of what a stream brings are the
+ * accelerator's business no more: hw/i386/x86-cpu-state.c calls
+ * kvm_cpu_get_state() and kvm_cpu_put_state() through current_accel.
  *
  * When it runs: the source saves with the VM stopped (every vCPU parked,
  * out of KVM_RUN) from the migration thread with the BQL held; the
@@ -17,199 +19,57 @@
  * that, so the save first re-enters KVM_RUN with immediate_exit set,
  * which completes the access and returns without running guest code.
  *
- * The copy (KVMCPUSaved) is protected by the BQL.
- *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
 #include <sys/ioctl.h>
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
-#include "migration/register.h"
-#include "migration/vmstate.h"
+#include "hw/i386/x86-state.h"
 #include "system/kvm.h"
 #include "system/kvm-cpu-state.h"
 #include "kvm-internal.h"
 #include "trace.h"
 
-#define KVM_CPU_NR_GPRS   16
-#define KVM_CPU_NR_SEGS   8     /* cs ds es fs gs ss tr ldt */
-#define KVM_CPU_MAX_XCRS  16    /* KVM_MAX_XCRS */
-#define KVM_CPU_MAX_MSRS  64
 /*
- * Room for the XSAVE area: KVM_CAP_XSAVE2 reports the size the host
- * needs (4 KiB without AMX, about 11 KiB with it).
+ * The stream's layout and values are KVM's: the shared definitions must
+ * not drift from the kernel's.
  */
-#define KVM_CPU_XSAVE_MAX (32 * 1024)
-
-/* Subsections seen while loading (KVMCPUSaved.loaded). */
-#define KVM_CPU_LOADED_PDPTRS    0x1
-#define KVM_CPU_LOADED_XCRS      0x2
-#define KVM_CPU_LOADED_DEBUGREGS 0x4
-
-#define KVM_CPU_EVENT_FLAGS \
-    (KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR | \
-     KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM | \
-     KVM_VCPUEVENT_VALID_PAYLOAD | KVM_VCPUEVENT_VALID_TRIPLE_FAULT)
-
-typedef struct KVMCPUSeg {
-    uint64_t base;
-    uint32_t limit;
-    uint16_t selector;
-    uint8_t type, present, dpl, db, s, l, g, avl, unusable;
-} KVMCPUSeg;
-
-/* One MSR or XCR: index and value. */
-typedef struct KVMCPUReg {
-    uint32_t index;
-    uint64_t value;
-} KVMCPUReg;
-
-typedef struct KVMCPUSaved {
-    CPUState *cpu;
-
-    /* KVM_GET_REGS: rax rbx rcx rdx rsi rdi rsp rbp r8..r15 */
-    uint64_t gprs[KVM_CPU_NR_GPRS];
-    uint64_t rip, rflags;
-
-    /* KVM_GET_SREGS(2) */
-    KVMCPUSeg segs[KVM_CPU_NR_SEGS];
-    uint64_t gdt_base, idt_base;
-    uint16_t gdt_limit, idt_limit;
-    uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
-    bool pdptrs_valid;              /* subsection "cpu/pdptrs" */
-    uint64_t pdptrs[4];
-
-    /* KVM_GET_XSAVE(2): the raw area, its length as KVM gave it */
-    uint32_t xsave_len;
-    uint8_t xsave[KVM_CPU_XSAVE_MAX];
-
-    /* KVM_GET_XCRS (subsection "cpu/xcrs") */
-    uint32_t nr_xcrs;
-    KVMCPUReg xcrs[KVM_CPU_MAX_XCRS];
-
-    /* KVM_GET_MSRS: the MSRs of kvm_cpu_msr_list KVM supports */
-    uint32_t nr_msrs;
-    KVMCPUReg msrs[KVM_CPU_MAX_MSRS];
-
-    /* KVM_GET_LAPIC */
-    uint8_t lapic[KVM_APIC_REG_SIZE];
-
-    /* KVM_GET_MP_STATE */
-    uint32_t mp_state;
-
-    /* KVM_GET_VCPU_EVENTS */
-    uint32_t ev_flags;
-    uint8_t exc_injected, exc_nr, exc_has_error_code, exc_pending;
-    uint32_t exc_error_code;
-    uint8_t exc_has_payload;
-    uint64_t exc_payload;
-    uint8_t irq_injected, irq_nr, irq_soft, irq_shadow;
-    uint8_t nmi_injected, nmi_pending, nmi_masked;
-    uint32_t sipi_vector;
-    uint8_t smm, smi_pending, smm_inside_nmi, latched_init;
-    uint8_t triple_fault_pending;
-
-    /* KVM_GET_DEBUGREGS (subsection "cpu/debugregs") */
-    bool has_debugregs;
-    uint64_t db[4], dr6, dr7;
-
-    /* Loading only: KVM_CPU_LOADED_* of the subsections that arrived. */
-    uint32_t loaded;
-} KVMCPUSaved;
+G_STATIC_ASSERT(X86_APIC_REG_SIZE == KVM_APIC_REG_SIZE);
+G_STATIC_ASSERT(X86_CPU_MAX_XCRS == KVM_MAX_XCRS);
+G_STATIC_ASSERT(X86_CPU_XSAVE_MIN == sizeof(struct kvm_xsave));
+G_STATIC_ASSERT(X86_MP_STATE_RUNNABLE == KVM_MP_STATE_RUNNABLE);
+G_STATIC_ASSERT(X86_MP_STATE_UNINITIALIZED == KVM_MP_STATE_UNINITIALIZED);
+G_STATIC_ASSERT(X86_MP_STATE_INIT_RECEIVED == KVM_MP_STATE_INIT_RECEIVED);
+G_STATIC_ASSERT(X86_MP_STATE_HALTED == KVM_MP_STATE_HALTED);
+G_STATIC_ASSERT(X86_MP_STATE_SIPI_RECEIVED == KVM_MP_STATE_SIPI_RECEIVED);
+G_STATIC_ASSERT(X86_EVENT_VALID_NMI_PENDING ==
+                KVM_VCPUEVENT_VALID_NMI_PENDING);
+G_STATIC_ASSERT(X86_EVENT_VALID_SIPI_VECTOR ==
+                KVM_VCPUEVENT_VALID_SIPI_VECTOR);
+G_STATIC_ASSERT(X86_EVENT_VALID_SHADOW == KVM_VCPUEVENT_VALID_SHADOW);
+G_STATIC_ASSERT(X86_EVENT_VALID_SMM == KVM_VCPUEVENT_VALID_SMM);
+G_STATIC_ASSERT(X86_EVENT_VALID_PAYLOAD == KVM_VCPUEVENT_VALID_PAYLOAD);
+G_STATIC_ASSERT(X86_EVENT_VALID_TRIPLE_FAULT ==
+                KVM_VCPUEVENT_VALID_TRIPLE_FAULT);
+G_STATIC_ASSERT(X86_EVENT_VALID_ALL ==
+                (KVM_VCPUEVENT_VALID_NMI_PENDING |
+                 KVM_VCPUEVENT_VALID_SIPI_VECTOR |
+                 KVM_VCPUEVENT_VALID_SHADOW | KVM_VCPUEVENT_VALID_SMM |
+                 KVM_VCPUEVENT_VALID_PAYLOAD |
+                 KVM_VCPUEVENT_VALID_TRIPLE_FAULT));
 
 /*
- * The MSRs that migrate, version 1 of the list: what QEMU migrates for a
- * guest without PMU, MCE or nested virtualisation.  EFER and the APIC
- * base travel in sregs.  Entries are only ever appended (with a new
- * section version); an MSR this KVM cannot read is skipped on save, and
- * the stream says which ones were saved.  The destination accepts only
- * indices from this list.
- */
-#define MSR_IA32_TSC                0x00000010
-#define MSR_KVM_WALL_CLOCK          0x00000011
-#define MSR_KVM_SYSTEM_TIME         0x00000012
-#define MSR_IA32_FEATURE_CONTROL    0x0000003a
-#define MSR_IA32_TSC_ADJUST         0x0000003b
-#define MSR_IA32_SPEC_CTRL          0x00000048
-#define MSR_IA32_SYSENTER_CS        0x00000174
-#define MSR_IA32_SYSENTER_ESP       0x00000175
-#define MSR_IA32_SYSENTER_EIP       0x00000176
-#define MSR_IA32_MISC_ENABLE        0x000001a0
-#define MSR_MTRR_PHYS_BASE0         0x00000200  /* base/mask pairs to 0x20f */
-#define MSR_MTRR_FIX64K_00000       0x00000250
-#define MSR_MTRR_FIX16K_80000       0x00000258
-#define MSR_MTRR_FIX16K_A0000       0x00000259
-#define MSR_MTRR_FIX4K_C0000        0x00000268  /* to 0x26f */
-#define MSR_IA32_CR_PAT             0x00000277
-#define MSR_MTRR_DEF_TYPE           0x000002ff
-#define MSR_IA32_TSC_DEADLINE       0x000006e0
-#define MSR_IA32_XSS                0x00000da0
-#define MSR_EFER_STAR               0xc0000081
-#define MSR_LSTAR                   0xc0000082
-#define MSR_CSTAR                   0xc0000083
-#define MSR_SYSCALL_MASK            0xc0000084
-#define MSR_KERNEL_GS_BASE          0xc0000102
-#define MSR_TSC_AUX                 0xc0000103
-#define MSR_KVM_WALL_CLOCK_NEW      0x4b564d00
-#define MSR_KVM_SYSTEM_TIME_NEW     0x4b564d01
-#define MSR_KVM_ASYNC_PF_EN         0x4b564d02
-#define MSR_KVM_STEAL_TIME          0x4b564d03
-#define MSR_KVM_PV_EOI_EN           0x4b564d04
-
-static const uint32_t kvm_cpu_msr_list[] = {
-    MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
-    MSR_EFER_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
-    MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
-    MSR_IA32_TSC, MSR_IA32_TSC_ADJUST, MSR_IA32_TSC_DEADLINE,
-    MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_IA32_FEATURE_CONTROL,
-    MSR_IA32_SPEC_CTRL, MSR_IA32_XSS,
-    MSR_MTRR_DEF_TYPE,
-    MSR_MTRR_FIX64K_00000, MSR_MTRR_FIX16K_80000, MSR_MTRR_FIX16K_A0000,
-    MSR_MTRR_FIX4K_C0000 + 0, MSR_MTRR_FIX4K_C0000 + 1,
-    MSR_MTRR_FIX4K_C0000 + 2, MSR_MTRR_FIX4K_C0000 + 3,
-    MSR_MTRR_FIX4K_C0000 + 4, MSR_MTRR_FIX4K_C0000 + 5,
-    MSR_MTRR_FIX4K_C0000 + 6, MSR_MTRR_FIX4K_C0000 + 7,
-    MSR_MTRR_PHYS_BASE0 + 0, MSR_MTRR_PHYS_BASE0 + 1,
-    MSR_MTRR_PHYS_BASE0 + 2, MSR_MTRR_PHYS_BASE0 + 3,
-    MSR_MTRR_PHYS_BASE0 + 4, MSR_MTRR_PHYS_BASE0 + 5,
-    MSR_MTRR_PHYS_BASE0 + 6, MSR_MTRR_PHYS_BASE0 + 7,
-    MSR_MTRR_PHYS_BASE0 + 8, MSR_MTRR_PHYS_BASE0 + 9,
-    MSR_MTRR_PHYS_BASE0 + 10, MSR_MTRR_PHYS_BASE0 + 11,
-    MSR_MTRR_PHYS_BASE0 + 12, MSR_MTRR_PHYS_BASE0 + 13,
-    MSR_MTRR_PHYS_BASE0 + 14, MSR_MTRR_PHYS_BASE0 + 15,
-    MSR_KVM_WALL_CLOCK, MSR_KVM_SYSTEM_TIME,
-    MSR_KVM_WALL_CLOCK_NEW, MSR_KVM_SYSTEM_TIME_NEW,
-    MSR_KVM_ASYNC_PF_EN, MSR_KVM_STEAL_TIME, MSR_KVM_PV_EOI_EN,
-};
-
-G_STATIC_ASSERT(G_N_ELEMENTS(kvm_cpu_msr_list) <= KVM_CPU_MAX_MSRS);
-
-/*
- * Which entries of kvm_cpu_msr_list migrate on this KVM, found once when
- * the first vCPU is registered (BQL; its CPUID set, not yet run): those
+ * Which entries of x86_cpu_msr_list migrate on this KVM, found once when
+ * the first vCPU is created (BQL; its CPUID set, not yet run): those
  * KVM lets us read and write back.  KVM_GET_MSR_INDEX_LIST is not enough
  * on its own: KVM emulates MSRs it does not list (the MTRRs), and reads
  * some whose writes the vCPU's CPUID forbids (XSS without XSAVES), which
  * would only make the destination fail.  The trace says which were
  * skipped and whether KVM listed them.
  */
-static bool kvm_cpu_msr_supported[ARRAY_SIZE(kvm_cpu_msr_list)];
-static bool kvm_cpu_msrs_probed;
-
-/* The saved state of each vCPU, by cpu_index (BQL). */
-static GPtrArray *kvm_cpu_saved;
-
-static KVMCPUSaved *kvm_cpu_saved_get(CPUState *cpu)
-{
-    KVMCPUSaved *st = NULL;
-
-    if (kvm_cpu_saved && (guint)cpu->cpu_index < kvm_cpu_saved->len) {
-        st = g_ptr_array_index(kvm_cpu_saved, cpu->cpu_index);
-    }
-    assert(st);     /* kvm_cpu_state_register() ran at vCPU creation */
-    return st;
-}
+static bool kvm_cpu_msr_supported[X86_CPU_MAX_MSRS];    /* BQL */
+static bool kvm_cpu_msrs_probed;                        /* BQL */
 
 static bool kvm_cpu_check(int ret, CPUState *cpu, const char *what,
                           Error **errp)
@@ -220,16 +80,6 @@ static bool kvm_cpu_check(int ret, CPUState *cpu, const char *what,
         return false;
     }
     return true;
-}
-
-static bool kvm_cpu_msr_known(uint32_t index)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(kvm_cpu_msr_list); i++) {
-        if (kvm_cpu_msr_list[i] == index) {
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ---------------------------------------------------------------------
@@ -271,7 +121,7 @@ static bool kvm_msr_migratable(CPUState *cpu, uint32_t index)
 {
     g_autofree struct kvm_msrs *m = kvm_msrs_new(1);
 
-    if (index == MSR_IA32_TSC) {
+    if (index == X86_MSR_IA32_TSC) {
         return true;
     }
     m->entries[0].index = index;
@@ -281,39 +131,41 @@ static bool kvm_msr_migratable(CPUState *cpu, uint32_t index)
     return kvm_vcpu_ioctl(cpu, KVM_SET_MSRS, m) == 1;
 }
 
-static void kvm_cpu_probe_msrs(CPUState *cpu)
+void kvm_cpu_probe_msrs(CPUState *cpu)
 {
     g_autofree struct kvm_msr_list *list = NULL;
 
+    assert(bql_locked());
     if (kvm_cpu_msrs_probed) {
         return;
     }
+    assert(x86_cpu_msr_list_len <= X86_CPU_MAX_MSRS);
     list = kvm_msr_index_list();
-    for (size_t i = 0; i < ARRAY_SIZE(kvm_cpu_msr_list); i++) {
+    for (size_t i = 0; i < x86_cpu_msr_list_len; i++) {
         bool listed = false, ok;
 
         for (uint32_t j = 0; list && j < list->nmsrs && !listed; j++) {
-            listed = list->indices[j] == kvm_cpu_msr_list[i];
+            listed = list->indices[j] == x86_cpu_msr_list[i];
         }
-        ok = kvm_msr_migratable(cpu, kvm_cpu_msr_list[i]);
+        ok = kvm_msr_migratable(cpu, x86_cpu_msr_list[i]);
         kvm_cpu_msr_supported[i] = ok;
         if (!ok) {
-            trace_kvm_cpu_msr_skipped(kvm_cpu_msr_list[i], listed);
+            trace_kvm_cpu_msr_skipped(x86_cpu_msr_list[i], listed);
         }
     }
     kvm_cpu_msrs_probed = true;
 }
 
-static bool kvm_cpu_get_msrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_get_msrs(CPUState *cpu, X86CPUSaved *st, Error **errp)
 {
-    g_autofree struct kvm_msrs *m = kvm_msrs_new(KVM_CPU_MAX_MSRS);
+    g_autofree struct kvm_msrs *m = kvm_msrs_new(X86_CPU_MAX_MSRS);
     uint32_t n = 0;
     int ret;
 
     assert(kvm_cpu_msrs_probed);
-    for (size_t i = 0; i < ARRAY_SIZE(kvm_cpu_msr_list); i++) {
+    for (size_t i = 0; i < x86_cpu_msr_list_len; i++) {
         if (kvm_cpu_msr_supported[i]) {
-            m->entries[n++].index = kvm_cpu_msr_list[i];
+            m->entries[n++].index = x86_cpu_msr_list[i];
         }
     }
     m->nmsrs = n;
@@ -339,15 +191,15 @@ static bool kvm_cpu_get_msrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
  * only the TSC deadline, which KVM ignores unless the LAPIC timer is
  * already in TSC-deadline mode, so it goes after KVM_SET_LAPIC.
  */
-static bool kvm_cpu_put_msrs(CPUState *cpu, KVMCPUSaved *st, bool deadline,
-                             Error **errp)
+static bool kvm_cpu_put_msrs(CPUState *cpu, const X86CPUSaved *st,
+                             bool deadline, Error **errp)
 {
-    g_autofree struct kvm_msrs *m = kvm_msrs_new(KVM_CPU_MAX_MSRS);
+    g_autofree struct kvm_msrs *m = kvm_msrs_new(X86_CPU_MAX_MSRS);
     uint32_t n = 0;
     int ret;
 
     for (uint32_t i = 0; i < st->nr_msrs; i++) {
-        if ((st->msrs[i].index == MSR_IA32_TSC_DEADLINE) == deadline) {
+        if ((st->msrs[i].index == X86_MSR_IA32_TSC_DEADLINE) == deadline) {
             m->entries[n].index = st->msrs[i].index;
             m->entries[n].data = st->msrs[i].value;
             n++;
@@ -374,9 +226,9 @@ static bool kvm_cpu_put_msrs(CPUState *cpu, KVMCPUSaved *st, bool deadline,
  * Registers and segments
  */
 
-static void kvm_cpu_regs_from(KVMCPUSaved *st, const struct kvm_regs *r)
+static void kvm_cpu_regs_from(X86CPUSaved *st, const struct kvm_regs *r)
 {
-    const uint64_t g[KVM_CPU_NR_GPRS] = {
+    const uint64_t g[X86_CPU_NR_GPRS] = {
         r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rsp, r->rbp,
         r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15,
     };
@@ -386,7 +238,7 @@ static void kvm_cpu_regs_from(KVMCPUSaved *st, const struct kvm_regs *r)
     st->rflags = r->rflags;
 }
 
-static void kvm_cpu_regs_to(const KVMCPUSaved *st, struct kvm_regs *r)
+static void kvm_cpu_regs_to(const X86CPUSaved *st, struct kvm_regs *r)
 {
     const uint64_t *g = st->gprs;
 
@@ -398,7 +250,7 @@ static void kvm_cpu_regs_to(const KVMCPUSaved *st, struct kvm_regs *r)
     r->rflags = st->rflags;
 }
 
-static void kvm_seg_from(KVMCPUSeg *d, const struct kvm_segment *s)
+static void kvm_seg_from(X86Seg *d, const struct kvm_segment *s)
 {
     d->base = s->base;
     d->limit = s->limit;
@@ -414,7 +266,7 @@ static void kvm_seg_from(KVMCPUSeg *d, const struct kvm_segment *s)
     d->unusable = s->unusable;
 }
 
-static void kvm_seg_to(struct kvm_segment *d, const KVMCPUSeg *s)
+static void kvm_seg_to(struct kvm_segment *d, const X86Seg *s)
 {
     memset(d, 0, sizeof(*d));
     d->base = s->base;
@@ -433,14 +285,14 @@ static void kvm_seg_to(struct kvm_segment *d, const KVMCPUSeg *s)
 
 /*
  * struct kvm_sregs and struct kvm_sregs2 share everything we keep; the
- * macros copy it between them and KVMCPUSaved.
+ * macros copy it between them and X86CPUSaved.
  */
 #define KVM_SREGS_FROM(st, sr) do {                                        \
-    struct kvm_segment *segs_[KVM_CPU_NR_SEGS] = {                         \
+    struct kvm_segment *segs_[X86_CPU_NR_SEGS] = {                         \
         &(sr)->cs, &(sr)->ds, &(sr)->es, &(sr)->fs,                        \
         &(sr)->gs, &(sr)->ss, &(sr)->tr, &(sr)->ldt,                       \
     };                                                                     \
-    for (int i_ = 0; i_ < KVM_CPU_NR_SEGS; i_++) {                         \
+    for (int i_ = 0; i_ < X86_CPU_NR_SEGS; i_++) {                         \
         kvm_seg_from(&(st)->segs[i_], segs_[i_]);                          \
     }                                                                      \
     (st)->gdt_base = (sr)->gdt.base;                                       \
@@ -457,11 +309,11 @@ static void kvm_seg_to(struct kvm_segment *d, const KVMCPUSeg *s)
 } while (0)
 
 #define KVM_SREGS_TO(sr, st) do {                                          \
-    struct kvm_segment *segs_[KVM_CPU_NR_SEGS] = {                         \
+    struct kvm_segment *segs_[X86_CPU_NR_SEGS] = {                         \
         &(sr)->cs, &(sr)->ds, &(sr)->es, &(sr)->fs,                        \
         &(sr)->gs, &(sr)->ss, &(sr)->tr, &(sr)->ldt,                       \
     };                                                                     \
-    for (int i_ = 0; i_ < KVM_CPU_NR_SEGS; i_++) {                         \
+    for (int i_ = 0; i_ < X86_CPU_NR_SEGS; i_++) {                         \
         kvm_seg_to(segs_[i_], &(st)->segs[i_]);                            \
     }                                                                      \
     (sr)->gdt.base = (st)->gdt_base;                                       \
@@ -487,7 +339,7 @@ static bool kvm_have_sregs2(void)
  * memory it has since changed.  Plain SREGS carries a pending interrupt
  * bitmap too, but the events (KVM_GET_VCPU_EVENTS) already hold it.
  */
-static bool kvm_cpu_get_sregs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_get_sregs(CPUState *cpu, X86CPUSaved *st, Error **errp)
 {
     if (kvm_have_sregs2()) {
         struct kvm_sregs2 sr;
@@ -514,7 +366,8 @@ static bool kvm_cpu_get_sregs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
     return true;
 }
 
-static bool kvm_cpu_put_sregs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_put_sregs(CPUState *cpu, const X86CPUSaved *st,
+                              Error **errp)
 {
     if (kvm_have_sregs2()) {
         struct kvm_sregs2 sr;
@@ -552,7 +405,7 @@ static uint32_t kvm_xsave_size(void)
     return MAX((uint32_t)MAX(size, 0), (uint32_t)sizeof(struct kvm_xsave));
 }
 
-static bool kvm_cpu_get_xsave(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_get_xsave(CPUState *cpu, X86CPUSaved *st, Error **errp)
 {
     uint32_t size = kvm_xsave_size();
     g_autofree struct kvm_xsave *xs = NULL;
@@ -577,7 +430,8 @@ static bool kvm_cpu_get_xsave(CPUState *cpu, KVMCPUSaved *st, Error **errp)
 }
 
 /* The source's area, zero-padded to what this host's KVM reads. */
-static bool kvm_cpu_put_xsave(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_put_xsave(CPUState *cpu, const X86CPUSaved *st,
+                              Error **errp)
 {
     uint32_t size = MAX(kvm_xsave_size(), st->xsave_len);
     g_autofree uint8_t *buf = g_malloc0(size);
@@ -587,7 +441,7 @@ static bool kvm_cpu_put_xsave(CPUState *cpu, KVMCPUSaved *st, Error **errp)
                          "KVM_SET_XSAVE", errp);
 }
 
-static bool kvm_cpu_get_xcrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_get_xcrs(CPUState *cpu, X86CPUSaved *st, Error **errp)
 {
     struct kvm_xcrs x;
     int ret;
@@ -600,7 +454,7 @@ static bool kvm_cpu_get_xcrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
     if (!kvm_cpu_check(ret, cpu, "KVM_GET_XCRS", errp)) {
         return false;
     }
-    st->nr_xcrs = MIN(x.nr_xcrs, KVM_CPU_MAX_XCRS);
+    st->nr_xcrs = MIN(x.nr_xcrs, X86_CPU_MAX_XCRS);
     for (uint32_t i = 0; i < st->nr_xcrs; i++) {
         st->xcrs[i].index = x.xcrs[i].xcr;
         st->xcrs[i].value = x.xcrs[i].value;
@@ -608,7 +462,8 @@ static bool kvm_cpu_get_xcrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
     return true;
 }
 
-static bool kvm_cpu_put_xcrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_put_xcrs(CPUState *cpu, const X86CPUSaved *st,
+                             Error **errp)
 {
     struct kvm_xcrs x;
 
@@ -629,7 +484,7 @@ static bool kvm_cpu_put_xcrs(CPUState *cpu, KVMCPUSaved *st, Error **errp)
  * Events and debug registers
  */
 
-static bool kvm_cpu_get_events(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_get_events(CPUState *cpu, X86CPUSaved *st, Error **errp)
 {
     struct kvm_vcpu_events ev;
     int ret = kvm_vcpu_ioctl(cpu, KVM_GET_VCPU_EVENTS, &ev);
@@ -638,7 +493,7 @@ static bool kvm_cpu_get_events(CPUState *cpu, KVMCPUSaved *st, Error **errp)
         return false;
     }
     /* SIPI_VECTOR is input-only: send the vector back on put. */
-    st->ev_flags = (ev.flags & KVM_CPU_EVENT_FLAGS) |
+    st->ev_flags = (ev.flags & X86_EVENT_VALID_ALL) |
                    KVM_VCPUEVENT_VALID_SIPI_VECTOR;
     st->exc_injected = ev.exception.injected;
     st->exc_nr = ev.exception.nr;
@@ -663,7 +518,8 @@ static bool kvm_cpu_get_events(CPUState *cpu, KVMCPUSaved *st, Error **errp)
     return true;
 }
 
-static bool kvm_cpu_put_events(CPUState *cpu, KVMCPUSaved *st, Error **errp)
+static bool kvm_cpu_put_events(CPUState *cpu, const X86CPUSaved *st,
+                               Error **errp)
 {
     struct kvm_vcpu_events ev;
 
@@ -693,7 +549,7 @@ static bool kvm_cpu_put_events(CPUState *cpu, KVMCPUSaved *st, Error **errp)
                          "KVM_SET_VCPU_EVENTS", errp);
 }
 
-static bool kvm_cpu_get_debugregs(CPUState *cpu, KVMCPUSaved *st,
+static bool kvm_cpu_get_debugregs(CPUState *cpu, X86CPUSaved *st,
                                   Error **errp)
 {
     struct kvm_debugregs d;
@@ -715,7 +571,7 @@ static bool kvm_cpu_get_debugregs(CPUState *cpu, KVMCPUSaved *st,
     return true;
 }
 
-static bool kvm_cpu_put_debugregs(CPUState *cpu, KVMCPUSaved *st,
+static bool kvm_cpu_put_debugregs(CPUState *cpu, const X86CPUSaved *st,
                                   Error **errp)
 {
     struct kvm_debugregs d;
@@ -779,9 +635,8 @@ static bool kvm_cpu_parked(CPUState *cpu, const char *what, Error **errp)
     return true;
 }
 
-bool kvm_cpu_get_state(CPUState *cpu, Error **errp)
+bool kvm_cpu_get_state(CPUState *cpu, X86CPUSaved *st, Error **errp)
 {
-    KVMCPUSaved *st = kvm_cpu_saved_get(cpu);
     struct kvm_regs regs;
     struct kvm_lapic_state lapic;
     struct kvm_mp_state mp;
@@ -817,14 +672,24 @@ bool kvm_cpu_get_state(CPUState *cpu, Error **errp)
  * both refer to LAPIC state; the TSC deadline once the LAPIC timer is in
  * deadline mode; the debug registers last.
  */
-bool kvm_cpu_put_state(CPUState *cpu, Error **errp)
+bool kvm_cpu_put_state(CPUState *cpu, const X86CPUSaved *st, Error **errp)
 {
-    KVMCPUSaved *st = kvm_cpu_saved_get(cpu);
     struct kvm_regs regs;
     struct kvm_lapic_state lapic;
     struct kvm_mp_state mp = { .mp_state = st->mp_state };
 
     if (!kvm_cpu_parked(cpu, "load", errp)) {
+        return false;
+    }
+    /*
+     * x86-cpu-state.c checked the area against the format's bounds; only
+     * this host knows whether its CPU has room for every component.
+     */
+    if (st->xsave_len > kvm_xsave_size()) {
+        error_setg(errp, "vCPU %d: XSAVE area of %" PRIu32 " bytes is "
+                   "larger than this host's (%" PRIu32 "): the source CPU "
+                   "has state this one cannot hold", cpu->cpu_index,
+                   st->xsave_len, kvm_xsave_size());
         return false;
     }
     memset(&regs, 0, sizeof(regs));
@@ -848,270 +713,4 @@ bool kvm_cpu_put_state(CPUState *cpu, Error **errp)
     trace_kvm_cpu_put_state(cpu->cpu_index, st->rip, st->mp_state,
                             st->nr_msrs);
     return true;
-}
-
-/* ---------------------------------------------------------------------
- * VMState
- */
-
-static bool kvm_cpu_pre_save(void *opaque, Error **errp)
-{
-    KVMCPUSaved *st = opaque;
-
-    return kvm_cpu_get_state(st->cpu, errp);
-}
-
-static bool kvm_cpu_pre_load(void *opaque, Error **errp)
-{
-    KVMCPUSaved *st = opaque;
-
-    st->loaded = 0;
-    return true;
-}
-
-static bool kvm_cpu_check_loaded(KVMCPUSaved *st, Error **errp)
-{
-    if (st->xsave_len < sizeof(struct kvm_xsave)) {
-        error_setg(errp, "XSAVE area of %" PRIu32 " bytes is shorter than "
-                   "KVM's minimum of %zu", st->xsave_len,
-                   sizeof(struct kvm_xsave));
-        return false;
-    }
-    if (st->xsave_len > kvm_xsave_size()) {
-        error_setg(errp, "XSAVE area of %" PRIu32 " bytes is larger than "
-                   "this host's (%" PRIu32 "): the source CPU has state this "
-                   "one cannot hold", st->xsave_len, kvm_xsave_size());
-        return false;
-    }
-    for (uint32_t i = 0; i < st->nr_msrs; i++) {
-        if (!kvm_cpu_msr_known(st->msrs[i].index)) {
-            error_setg(errp, "MSR 0x%" PRIx32 " is not one qmig migrates",
-                       st->msrs[i].index);
-            return false;
-        }
-    }
-    if (st->mp_state > KVM_MP_STATE_SIPI_RECEIVED) {
-        error_setg(errp, "unknown MP state %" PRIu32 " (an x86 vCPU has 0 "
-                   "to %d)", st->mp_state, KVM_MP_STATE_SIPI_RECEIVED);
-        return false;
-    }
-    if (st->ev_flags & ~KVM_CPU_EVENT_FLAGS) {
-        error_setg(errp, "unknown vCPU event flags 0x%" PRIx32,
-                   st->ev_flags & ~KVM_CPU_EVENT_FLAGS);
-        return false;
-    }
-    if (st->exc_nr >= 32) {
-        error_setg(errp, "exception vector %u is not an exception",
-                   st->exc_nr);
-        return false;
-    }
-    return true;
-}
-
-/*
- * Destination, BQL held, vCPUs parked: check what arrived, then write it
- * into KVM.  Subsections that did not arrive leave their part unset.
- */
-static bool kvm_cpu_post_load(void *opaque, int version_id, Error **errp)
-{
-    KVMCPUSaved *st = opaque;
-
-    st->pdptrs_valid = st->loaded & KVM_CPU_LOADED_PDPTRS;
-    st->has_debugregs = st->loaded & KVM_CPU_LOADED_DEBUGREGS;
-    if (!(st->loaded & KVM_CPU_LOADED_XCRS)) {
-        st->nr_xcrs = 0;
-    }
-    if (!kvm_cpu_check_loaded(st, errp)) {
-        return false;
-    }
-    return kvm_cpu_put_state(st->cpu, errp);
-}
-
-static bool kvm_cpu_pdptrs_needed(void *opaque)
-{
-    return ((KVMCPUSaved *)opaque)->pdptrs_valid;
-}
-
-static bool kvm_cpu_pdptrs_post_load(void *opaque, int version_id,
-                                     Error **errp)
-{
-    ((KVMCPUSaved *)opaque)->loaded |= KVM_CPU_LOADED_PDPTRS;
-    return true;
-}
-
-static bool kvm_cpu_xcrs_needed(void *opaque)
-{
-    return ((KVMCPUSaved *)opaque)->nr_xcrs != 0;
-}
-
-static bool kvm_cpu_xcrs_post_load(void *opaque, int version_id,
-                                   Error **errp)
-{
-    ((KVMCPUSaved *)opaque)->loaded |= KVM_CPU_LOADED_XCRS;
-    return true;
-}
-
-static bool kvm_cpu_debugregs_needed(void *opaque)
-{
-    return ((KVMCPUSaved *)opaque)->has_debugregs;
-}
-
-static bool kvm_cpu_debugregs_post_load(void *opaque, int version_id,
-                                        Error **errp)
-{
-    ((KVMCPUSaved *)opaque)->loaded |= KVM_CPU_LOADED_DEBUGREGS;
-    return true;
-}
-
-static const VMStateDescription vmstate_kvm_seg = {
-    .name = "cpu/seg",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64(base, KVMCPUSeg),
-        VMSTATE_UINT32(limit, KVMCPUSeg),
-        VMSTATE_UINT16(selector, KVMCPUSeg),
-        VMSTATE_UINT8(type, KVMCPUSeg),
-        VMSTATE_UINT8(present, KVMCPUSeg),
-        VMSTATE_UINT8(dpl, KVMCPUSeg),
-        VMSTATE_UINT8(db, KVMCPUSeg),
-        VMSTATE_UINT8(s, KVMCPUSeg),
-        VMSTATE_UINT8(l, KVMCPUSeg),
-        VMSTATE_UINT8(g, KVMCPUSeg),
-        VMSTATE_UINT8(avl, KVMCPUSeg),
-        VMSTATE_UINT8(unusable, KVMCPUSeg),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_kvm_reg = {
-    .name = "cpu/reg",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(index, KVMCPUReg),
-        VMSTATE_UINT64(value, KVMCPUReg),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_kvm_cpu_pdptrs = {
-    .name = "cpu/pdptrs",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .needed = kvm_cpu_pdptrs_needed,
-    .post_load = kvm_cpu_pdptrs_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64_ARRAY(pdptrs, KVMCPUSaved, 4),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_kvm_cpu_xcrs = {
-    .name = "cpu/xcrs",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .needed = kvm_cpu_xcrs_needed,
-    .post_load = kvm_cpu_xcrs_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(nr_xcrs, KVMCPUSaved),
-        VMSTATE_STRUCT_VARRAY_UINT32(xcrs, KVMCPUSaved, nr_xcrs, 1,
-                                     vmstate_kvm_reg, KVMCPUReg),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_kvm_cpu_debugregs = {
-    .name = "cpu/debugregs",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .needed = kvm_cpu_debugregs_needed,
-    .post_load = kvm_cpu_debugregs_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64_ARRAY(db, KVMCPUSaved, 4),
-        VMSTATE_UINT64(dr6, KVMCPUSaved),
-        VMSTATE_UINT64(dr7, KVMCPUSaved),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-static const VMStateDescription vmstate_kvm_cpu = {
-    .name = "cpu",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .pre_save = kvm_cpu_pre_save,
-    .pre_load = kvm_cpu_pre_load,
-    .post_load = kvm_cpu_post_load,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT64_ARRAY(gprs, KVMCPUSaved, KVM_CPU_NR_GPRS),
-        VMSTATE_UINT64(rip, KVMCPUSaved),
-        VMSTATE_UINT64(rflags, KVMCPUSaved),
-        VMSTATE_STRUCT_ARRAY(segs, KVMCPUSaved, KVM_CPU_NR_SEGS, 1,
-                             vmstate_kvm_seg, KVMCPUSeg),
-        VMSTATE_UINT64(gdt_base, KVMCPUSaved),
-        VMSTATE_UINT16(gdt_limit, KVMCPUSaved),
-        VMSTATE_UINT64(idt_base, KVMCPUSaved),
-        VMSTATE_UINT16(idt_limit, KVMCPUSaved),
-        VMSTATE_UINT64(cr0, KVMCPUSaved),
-        VMSTATE_UINT64(cr2, KVMCPUSaved),
-        VMSTATE_UINT64(cr3, KVMCPUSaved),
-        VMSTATE_UINT64(cr4, KVMCPUSaved),
-        VMSTATE_UINT64(cr8, KVMCPUSaved),
-        VMSTATE_UINT64(efer, KVMCPUSaved),
-        VMSTATE_UINT64(apic_base, KVMCPUSaved),
-        VMSTATE_UINT32(xsave_len, KVMCPUSaved),
-        VMSTATE_VARRAY_UINT32(xsave, KVMCPUSaved, xsave_len, 1,
-                              vmstate_info_uint8, uint8_t),
-        VMSTATE_UINT32(nr_msrs, KVMCPUSaved),
-        VMSTATE_STRUCT_VARRAY_UINT32(msrs, KVMCPUSaved, nr_msrs, 1,
-                                     vmstate_kvm_reg, KVMCPUReg),
-        VMSTATE_BUFFER(lapic, KVMCPUSaved),
-        VMSTATE_UINT32(mp_state, KVMCPUSaved),
-        VMSTATE_UINT32(ev_flags, KVMCPUSaved),
-        VMSTATE_UINT8(exc_injected, KVMCPUSaved),
-        VMSTATE_UINT8(exc_nr, KVMCPUSaved),
-        VMSTATE_UINT8(exc_has_error_code, KVMCPUSaved),
-        VMSTATE_UINT8(exc_pending, KVMCPUSaved),
-        VMSTATE_UINT32(exc_error_code, KVMCPUSaved),
-        VMSTATE_UINT8(exc_has_payload, KVMCPUSaved),
-        VMSTATE_UINT64(exc_payload, KVMCPUSaved),
-        VMSTATE_UINT8(irq_injected, KVMCPUSaved),
-        VMSTATE_UINT8(irq_nr, KVMCPUSaved),
-        VMSTATE_UINT8(irq_soft, KVMCPUSaved),
-        VMSTATE_UINT8(irq_shadow, KVMCPUSaved),
-        VMSTATE_UINT8(nmi_injected, KVMCPUSaved),
-        VMSTATE_UINT8(nmi_pending, KVMCPUSaved),
-        VMSTATE_UINT8(nmi_masked, KVMCPUSaved),
-        VMSTATE_UINT32(sipi_vector, KVMCPUSaved),
-        VMSTATE_UINT8(smm, KVMCPUSaved),
-        VMSTATE_UINT8(smi_pending, KVMCPUSaved),
-        VMSTATE_UINT8(smm_inside_nmi, KVMCPUSaved),
-        VMSTATE_UINT8(latched_init, KVMCPUSaved),
-        VMSTATE_UINT8(triple_fault_pending, KVMCPUSaved),
-        VMSTATE_END_OF_LIST()
-    },
-    .subsections = (const VMStateDescription * const []) {
-        &vmstate_kvm_cpu_pdptrs,
-        &vmstate_kvm_cpu_xcrs,
-        &vmstate_kvm_cpu_debugregs,
-        NULL
-    },
-};
-
-void kvm_cpu_state_register(CPUState *cpu)
-{
-    KVMCPUSaved *st = g_new0(KVMCPUSaved, 1);
-
-    assert(bql_locked() && cpu->cpu_index >= 0);
-    if (!kvm_cpu_saved) {
-        kvm_cpu_saved = g_ptr_array_new();
-    }
-    if ((guint)cpu->cpu_index >= kvm_cpu_saved->len) {
-        g_ptr_array_set_size(kvm_cpu_saved, cpu->cpu_index + 1);
-    }
-    assert(!g_ptr_array_index(kvm_cpu_saved, cpu->cpu_index));
-    st->cpu = cpu;
-    g_ptr_array_index(kvm_cpu_saved, cpu->cpu_index) = st;
-    kvm_cpu_probe_msrs(cpu);
-    vmstate_register(cpu->cpu_index, &vmstate_kvm_cpu, st);
 }

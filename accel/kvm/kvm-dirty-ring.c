@@ -405,6 +405,9 @@ void kvm_dirty_ring_logging_get(void)
 {
     bool took_bql = !bql_locked();
 
+    if (!kvm_dirty_ring_enabled()) {
+        return;     /* no rings to keep filling */
+    }
     if (took_bql) {
         bql_lock();
     }
@@ -422,6 +425,9 @@ void kvm_dirty_ring_logging_put(void)
 {
     bool took_bql = !bql_locked();
 
+    if (!kvm_dirty_ring_enabled()) {
+        return;     /* no rings to keep filling */
+    }
     if (took_bql) {
         bql_lock();
     }

@@ -1,8 +1,10 @@
 /*
- * KVM dirty page tracking for migration: the per-slot dirty bitmap.
+ * KVM dirty page tracking for migration: the per-slot dirty bitmap, and
+ * kvm_dirty_log_ops, what system/dirty-log.c dispatches to while KVM is
+ * the accelerator (include/system/dirty-log.h).
  *
- * kvm_dirty_log_start() turns KVM_MEM_LOG_DIRTY_PAGES on for every memory
- * slot.  kvm_dirty_log_sync() then fetches a slot's bitmap with
+ * kvm_dirty_start() turns KVM_MEM_LOG_DIRTY_PAGES on for every memory
+ * slot.  kvm_dirty_sync() then fetches a slot's bitmap with
  * KVM_GET_DIRTY_LOG and, when manual protection is on (kvm_init enables
  * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 where offered), hands exactly the
  * fetched bits back with KVM_CLEAR_DIRTY_LOG: KVM write-protects those
@@ -30,10 +32,12 @@
  * With the dirty ring on (-accel kvm,dirty-ring-size=N) the slots' logging
  * flag is set just the same, but KVM reports writes through the per-vCPU
  * rings instead of the bitmap: sync harvests them (kvm-dirty-ring.c) and
- * takes each slot's recorded pages; no KVM_GET_DIRTY_LOG.
+ * takes each slot's recorded pages; no KVM_GET_DIRTY_LOG.  The ring also
+ * counts pages per vCPU, which is what the per-vCPU hooks of
+ * kvm_dirty_log_ops offer (calc-dirty-rate's dirty-ring mode, dirty limit).
  *
- * With -accel qtest there is no KVM: only the RAMBlocks' soft dirty bits
- * (writes made by the VMM) are tracked.
+ * Only the guest's writes are reported here: the VMM's own (the RAMBlocks'
+ * soft dirty bits) are added by system/dirty-log.c for every accelerator.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -41,6 +45,7 @@
 #include "qapi/error.h"
 #include "qemu/bitmap.h"
 #include "qemu/main-loop.h"
+#include "system/dirty-log.h"
 #include "system/kvm.h"
 #include "kvm-internal.h"
 #include "trace.h"
@@ -48,7 +53,7 @@
 /*
  * Scratch bitmaps for KVM_GET_DIRTY_LOG, one per slot (by slot id), sized
  * to KVM's layout (pages rounded up to 64 bits).  Owned by the migration
- * thread between kvm_dirty_log_start() and kvm_dirty_log_stop(); NULL
+ * thread between kvm_dirty_start() and kvm_dirty_stop(); NULL
  * while logging is off.
  */
 static GPtrArray *kvm_dirty_scratch;
@@ -96,13 +101,15 @@ static bool kvm_dirty_log_set_all(bool enable, Error **errp)
     return ok;
 }
 
-bool kvm_dirty_log_start(Error **errp)
+static bool kvm_dirty_start(Error **errp)
 {
     KVMState *s = kvm_state;
     int64_t t0 = get_clock_ns();
 
     if (!s) {
-        return true;    /* -accel qtest: soft dirty bits only */
+        /* Only reachable through current_accel, which kvm_init() set up. */
+        error_setg(errp, "KVM dirty logging without a KVM VM");
+        return false;
     }
     if (kvm_dirty_scratch) {
         error_setg(errp, "KVM dirty logging is already running");
@@ -131,7 +138,7 @@ bool kvm_dirty_log_start(Error **errp)
     return true;
 }
 
-void kvm_dirty_log_stop(void)
+static void kvm_dirty_stop(void)
 {
     Error *err = NULL;
 
@@ -223,25 +230,6 @@ fail:
     return kvm_dirty_or_bits(bitmap, first, buf, pages);
 }
 
-/* Move the VMM's own writes (soft dirty bits) into @bitmap. */
-static uint64_t kvm_dirty_fold_soft(RAMBlock *rb, unsigned long *bitmap)
-{
-    uint64_t words = BITS_TO_LONGS(rb->used_length >> TARGET_PAGE_BITS);
-    uint64_t added = 0;
-
-    for (uint64_t i = 0; i < words; i++) {
-        unsigned long w;
-
-        if (!__atomic_load_n(&rb->soft_dirty[i], __ATOMIC_RELAXED)) {
-            continue;   /* the common case: skip the atomic exchange */
-        }
-        w = __atomic_exchange_n(&rb->soft_dirty[i], 0, __ATOMIC_SEQ_CST);
-        added += __builtin_popcountl(w & ~bitmap[i]);
-        bitmap[i] |= w;
-    }
-    return added;
-}
-
 /*
  * A dirty ring overflowed: the pages its lost entries named are unknown,
  * and KVM left them writable (only a reset of their entry protects them
@@ -262,7 +250,8 @@ static void kvm_dirty_ring_recover(void)
     kvm_dirty_ring_mark_all();
 }
 
-uint64_t kvm_dirty_log_sync(RAMBlock *rb, unsigned long *bitmap)
+/* Guest writes only; system/dirty-log.c adds the soft dirty bits. */
+static uint64_t kvm_dirty_sync(RAMBlock *rb, unsigned long *bitmap)
 {
     uint64_t added = 0;
 
@@ -290,7 +279,15 @@ uint64_t kvm_dirty_log_sync(RAMBlock *rb, unsigned long *bitmap)
             }
         }
     }
-    added += kvm_dirty_fold_soft(rb, bitmap);
     trace_kvm_dirty_log_sync(rb->idstr, added);
     return added;
 }
+
+const DirtyLogOps kvm_dirty_log_ops = {
+    .start = kvm_dirty_start,
+    .stop = kvm_dirty_stop,
+    .sync = kvm_dirty_sync,
+    .per_vcpu_enabled = kvm_dirty_ring_enabled,
+    .per_vcpu_reap = kvm_dirty_ring_reap,
+    .vcpu_pages = kvm_dirty_ring_vcpu_pages,
+};

@@ -99,8 +99,29 @@ uint64_t kvm_dirty_ring_sync_slot(KVMSlot *slot, unsigned long *bitmap,
  */
 bool kvm_dirty_ring_take_overflow(void);
 void kvm_dirty_ring_mark_all(void);
+/*
+ * kvm-dirty-ring.c, the per-vCPU hooks of kvm_dirty_log_ops.
+ * kvm_dirty_ring_reap: any thread, no BQL needed, vCPUs may run: harvest
+ * every vCPU's ring now (recording the pages for the next sync while
+ * logging is on) and let KVM recycle the entries.  Returns the entries
+ * harvested; 0 without the ring.  kvm_dirty_ring_vcpu_pages: entries
+ * harvested from @cpu's ring so far (a running total; pages it dirtied,
+ * each counted once per harvest).
+ */
+bool kvm_dirty_ring_enabled(void);
+uint64_t kvm_dirty_ring_reap(void);
+uint64_t kvm_dirty_ring_vcpu_pages(CPUState *cpu);
+/* kvm-dirty-ring.c: does the dirty-limit thread keep the slots logging? */
+bool kvm_dirty_ring_logging_pinned(void);
 /* kvm-dirty-ring.c: vCPU thread, no BQL, after KVM_EXIT_DIRTY_RING_FULL. */
 void kvm_dirty_ring_handle_full(CPUState *cpu);
+
+/*
+ * kvm-cpu-state.c, machine creation, BQL: find which MSRs of
+ * x86_cpu_msr_list this KVM can read and write back (once, on the first
+ * vCPU created, before it runs); kvm_cpu_get_state() saves only those.
+ */
+void kvm_cpu_probe_msrs(CPUState *cpu);
 
 /* kvm-cpu.c: install the SIG_IPI handler (once, from kvm_init()). */
 bool kvm_init_kick_signal(Error **errp);

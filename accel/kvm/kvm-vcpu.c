@@ -12,7 +12,6 @@
 #include "qapi/error.h"
 #include "hw/boards.h"
 #include "system/kvm.h"
-#include "system/kvm-cpu-state.h"
 #include "system/cpus.h"
 #include "kvm-internal.h"
 #include "trace.h"
@@ -108,7 +107,8 @@ CPUState *kvm_create_vcpu(int index, Error **errp)
         return NULL;
     }
     cpu_list_add(cpu);
-    kvm_cpu_state_register(cpu);
+    /* Which MSRs migrate: asked once, of a vCPU that has not yet run. */
+    kvm_cpu_probe_msrs(cpu);
     trace_kvm_create_vcpu(index, cpu->kvm_fd);
     return cpu;
 }

@@ -18,7 +18,7 @@
 #include "hw/char/serial.h"
 #include "migration/register.h"
 #include "migration/vmstate.h"
-#include "system/kvm.h"
+#include "system/accel-ops.h"
 #include "trace.h"
 
 /* Register offsets from the I/O base. */
@@ -116,7 +116,9 @@ static void serial_update_irq(SerialState *s)
     if (s->irq_level != (id != UART_IIR_NO_INT)) {
         s->irq_level = !s->irq_level;
         trace_serial_irq(s->name, s->irq, s->irq_level);
-        kvm_set_irq(s->irq, s->irq_level);
+        if (current_accel) {
+            current_accel->set_irq(s->irq, s->irq_level);
+        }
     }
 }
 

@@ -12,11 +12,14 @@
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "block/block-backend.h"
+#include "config-host.h"
 #include "hw/boards.h"
 #include "hw/i386/pc.h"
 #include "hw/char/serial.h"
 #include "hw/misc/port92.h"
-#include "system/kvm.h"
+#include "system/accel-ops.h"
+#include "system/kvm-cpu-state.h"
+#include "hw/i386/x86-state.h"
 #include "system/ramblock.h"
 #include "trace.h"
 
@@ -122,7 +125,7 @@ static bool pc_ram_map(RAMBlock *rb, uint64_t gpa, uint64_t offset,
     GuestMemSection *sec = guest_mem_map(gpa, rb, offset, size);
 
     trace_pc_ram_map(rb->idstr, gpa, offset, size);
-    return !kvm_enabled() || kvm_set_user_memory(sec, errp);
+    return !current_accel || current_accel->set_user_memory(sec, errp);
 }
 
 /* Up to 3 GiB below 4 GiB (the rest is the PCI/APIC hole), the remainder
@@ -152,18 +155,19 @@ static bool pc_cpus_init(MachineState *ms, Error **errp)
 {
     CPUState *bsp = NULL;
 
-    if (!kvm_enabled()) {
+    if (!current_accel) {
         return true;    /* -accel qtest: memory only, no vCPU runs */
     }
     for (unsigned i = 0; i < ms->smp_cpus; i++) {
-        CPUState *cpu = kvm_create_vcpu(i, errp);
+        CPUState *cpu = current_accel->create_vcpu(i, errp);
 
         if (!cpu) {
             return false;
         }
+        x86_cpu_state_register(cpu);
         bsp = bsp ? bsp : cpu;
     }
-    return kvm_cpu_reset_realmode(bsp, PC_BOOT_SECTOR_ADDR, errp);
+    return current_accel->cpu_reset_realmode(bsp, PC_BOOT_SECTOR_ADDR, errp);
 }
 
 static void pc_serial_init(MachineState *ms)
@@ -217,13 +221,47 @@ static bool pc_boot_sector_load(MachineState *ms, Error **errp)
     return true;
 }
 
+static const AccelOps *pc_accel_ops(AccelKind kind)
+{
+    switch (kind) {
+    case ACCEL_KVM:
+        return &kvm_accel_ops;
+#ifdef CONFIG_TCG
+    case ACCEL_TCG:
+        return &tcg_accel_ops;
+#endif
+    default:
+        return NULL;    /* qtest: no accelerator, no vCPU */
+    }
+}
+
+/*
+ * The accelerator, and the VM-wide interrupt controller and timer
+ * sections, which every accelerator fills the same way.  The clock
+ * section is left out only on a KVM host without KVM_CAP_ADJUST_CLOCK.
+ */
+static bool pc_accel_init(MachineState *ms, Error **errp)
+{
+    const AccelOps *ops = pc_accel_ops(ms->accel);
+
+    if (!ops) {
+        return true;
+    }
+    if (!accel_init(ops, ms, errp)) {
+        return false;
+    }
+    x86_irqchip_state_register(!accel_is(&kvm_accel_ops) ||
+                               kvm_has_adjust_clock());
+    return true;
+}
+
 bool machine_init(MachineState *ms, Error **errp)
 {
     assert(bql_locked());
     if (!pc_check_config(ms, errp)) {
         return false;
     }
-    if (ms->accel == ACCEL_KVM && !kvm_init(&ms->kvm, errp)) {
+    if (!pc_accel_init(ms, errp)) {
         return false;
     }
     if (!pc_memory_init(ms, errp) ||
@@ -236,8 +274,8 @@ bool machine_init(MachineState *ms, Error **errp)
         !pc_boot_sector_load(ms, errp)) {
         return false;
     }
-    if (kvm_enabled()) {
-        kvm_start_vcpus();      /* parked until vm_start() */
+    if (current_accel) {
+        current_accel->start_vcpus();   /* parked until vm_start() */
     }
     return true;
 }

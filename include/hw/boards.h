@@ -17,6 +17,7 @@
 
 typedef enum AccelKind {
     ACCEL_KVM,
+    ACCEL_TCG,              /* software vCPUs (accel/tcg, Unicorn) */
     ACCEL_QTEST,            /* no vCPU runs; memory only */
 } AccelKind;
 

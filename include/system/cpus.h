@@ -29,6 +29,13 @@ bool cpu_can_run(CPUState *cpu);
  */
 void cpu_wait_io_event(CPUState *cpu);
 /*
+ * vCPU thread, BQL held: sleep until the next cpu_kick() of any vCPU (a
+ * halted software vCPU waiting for an interrupt or INIT/SIPI).  The
+ * kicker must change what the sleeper re-checks under the BQL, or the
+ * wake-up can be missed.
+ */
+void cpu_wait_kick(CPUState *cpu);
+/*
  * vCPU thread, BQL held: stop this vCPU on its own (triple fault, an
  * error KVM cannot handle).  It stays parked until resume_all_vcpus().
  */

@@ -3,9 +3,9 @@
  * its type name), the migration state object (migration.c, which brings
  * threads, QMP and events; only the counters and the pass hook are
  * referenced by ram.c), the capabilities (options.c needs the QMP layer;
- * the destination's defaults are all off, so that is what these report)
- * and the KVM VM (there is none: as with -accel qtest, dirty tracking
- * falls back to the RAM blocks' soft dirty bits).
+ * the destination's defaults are all off, so that is what these report).
+ * Dirty tracking is the real system/dirty-log.c with no accelerator
+ * (current_accel NULL, as with -accel qtest): soft dirty bits only.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -14,17 +14,13 @@
 #include "hw/boards.h"
 #include "migration/migration-stats.h"
 #include "../../migration/options.h"
-#include "hw/core/cpu.h"
-#include "system/kvm.h"
 #include "../../migration/multifd.h"
 #include "../../migration/return-path.h"
 #include "../../migration/postcopy-ram.h"
 #include "../../migration/postcopy-preempt.h"
-#include "../../accel/kvm/kvm-internal.h"
 #include "fuzz-target.h"
 
 MigrationAtomicStats mig_stats;
-KVMState *kvm_state;            /* NULL: no KVM */
 
 const char *machine_type_name(void)
 {
@@ -58,17 +54,6 @@ bool migrate_postcopy_preempt(void)
 bool migrate_release_ram(void)
 {
     return false;
-}
-
-/* kvm-dirty.c calls these only when kvm_state is set. */
-int kvm_vm_ioctl(KVMState *s, unsigned long type, ...)
-{
-    abort();
-}
-
-bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp)
-{
-    abort();
 }
 
 /*
@@ -139,19 +124,6 @@ bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
 {
     error_setg(errp, "CMD_PING received with no return path");
     return false;
-}
-
-/* No vCPUs: the dirty-ring code (linked through kvm-dirty.c) sees none. */
-GPtrArray *cpu_list;
-
-static void __attribute__((constructor)) fuzz_stub_cpu_list(void)
-{
-    cpu_list = g_ptr_array_new();
-}
-
-CPUState *current_cpu_get(void)
-{
-    return NULL;
 }
 
 /*

@@ -1,6 +1,7 @@
 /*
- * Stand-alone check of the KVM vCPU/irqchip VMState (built and run by
- * cpu-state-check.sh, not by meson: it needs /dev/kvm).  A 2-vCPU VM runs
+ * Stand-alone check of the vCPU/irqchip VMState (hw/i386/x86-*-state.c)
+ * over KVM's state hooks (built and run by cpu-state-check.sh, or by
+ * meson, which skips it without /dev/kvm).  A 2-vCPU VM runs
  * cpu-state-guest.S; we pause it, save every registered section, clobber
  * vCPU 0 (registers, segments, the x87/SSE area), load the sections back
  * and resume.  The guest must continue exactly: its counts (EBX, ESI) go
@@ -24,6 +25,8 @@
 #include "migration/register.h"
 #include "migration/vmstate.h"
 #include "migration/qemu-file.h"
+#include "hw/i386/x86-state.h"
+#include "system/accel-ops.h"
 #include "system/cpus.h"
 #include "system/kvm.h"
 #include "system/kvm-cpu-state.h"
@@ -167,7 +170,6 @@ static void expect_bad(Entry *e, size_t off, uint32_t be32, const char *what)
 int main(int argc, char **argv)
 {
     MachineState ms = { .smp_cpus = 2, .accel = ACCEL_KVM };
-    KVMConfig cfg = { 0 };
     static RAMBlock rb;
     static GuestMemSection sec;
     g_autofree char *code = NULL;
@@ -191,7 +193,7 @@ int main(int argc, char **argv)
     }
     bql_lock();
     if (!g_file_get_contents(argv[1], &code, &code_len, NULL) ||
-        !kvm_init(&cfg, &error_abort)) {
+        !accel_init(&kvm_accel_ops, &ms, &error_abort)) {
         return 1;
     }
     rb.host = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
@@ -202,8 +204,10 @@ int main(int argc, char **argv)
     kvm_set_user_memory(&sec, &error_abort);
     memcpy(rb.host + 0x7c00, code, code_len);
     portio_register("probe", 0x500, 3, &probe_ops, NULL);
+    x86_irqchip_state_register(kvm_has_adjust_clock());
     cpu0 = kvm_create_vcpu(0, &error_abort);
-    kvm_create_vcpu(1, &error_abort);
+    x86_cpu_state_register(cpu0);
+    x86_cpu_state_register(kvm_create_vcpu(1, &error_abort));
     kvm_cpu_reset_realmode(cpu0, 0x7c00, &error_abort);
     kvm_start_vcpus();
     resume_all_vcpus();

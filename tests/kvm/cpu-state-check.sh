@@ -20,6 +20,8 @@ cc -O1 -g -Wall -D_GNU_SOURCE -I"$S" -I"$S/include" -I"$B" \
    "$O/accel_kvm_kvm-all.c.o" "$O/accel_kvm_kvm-vcpu.c.o" \
    "$O/accel_kvm_kvm-cpu.c.o" "$O/accel_kvm_kvm-cpu-state.c.o" \
    "$O/accel_kvm_kvm-irqchip-state.c.o" "$O/system_cpus.c.o" \
+   "$O/hw_i386_x86-cpu-state.c.o" "$O/hw_i386_x86-irqchip-state.c.o" \
+   "$O/system_accel.c.o" \
    "$O/migration_vmstate.c.o" "$O/migration_vmstate-types.c.o" \
    "$O/migration_qemu-file.c.o" "$O/hw_i386_ioport.c.o" \
    -Wl,--whole-archive "$B/libtrace-qmig.a" -Wl,--no-whole-archive \

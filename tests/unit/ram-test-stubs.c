@@ -1,8 +1,9 @@
 /*
  * Stand-ins for the parts of qmig that test-ram-load does not link: the
  * savevm section list (it keeps the handlers so the test can call them),
- * migration options, the counters, memory backends and KVM (absent, as
- * with -accel qtest).
+ * migration options, the counters and memory backends.  Dirty tracking is
+ * the real system/dirty-log.c with no accelerator (current_accel NULL, as
+ * with -accel qtest): the RAM blocks' soft dirty bits only.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,12 +16,9 @@
 #include "migration/postcopy-preempt.h"
 #include "migration/savevm.h"
 #include "system/ramblock.h"
-#include "system/kvm.h"
 #include "ram-test-stubs.h"
-#include "../../accel/kvm/kvm-internal.h"
 
 MigrationAtomicStats mig_stats;
-KVMState *kvm_state;            /* NULL: no KVM, soft dirty bits only */
 
 const SaveVMHandlers *ram_test_handlers;
 bool ram_test_caps[MIGRATION_CAPABILITY__MAX];
@@ -122,53 +120,6 @@ uint64_t migrate_xbzrle_cache_size(void)
 MemoryBackend *memory_backend_find(const char *id)
 {
     return NULL;
-}
-
-int kvm_vm_ioctl(KVMState *s, unsigned long type, ...)
-{
-    g_assert_not_reached();
-}
-
-bool kvm_slot_set_dirty_logging(int slot, bool enable, Error **errp)
-{
-    g_assert_not_reached();
-}
-
-/* The KVM dirty ring (accel/kvm/kvm-dirty-ring.c): no KVM, never on. */
-void kvm_dirty_ring_log_start(void)
-{
-    g_assert_not_reached();
-}
-
-void kvm_dirty_ring_log_stop(void)
-{
-    g_assert_not_reached();
-}
-
-uint64_t kvm_dirty_ring_reap(void)
-{
-    g_assert_not_reached();
-}
-
-uint64_t kvm_dirty_ring_sync_slot(KVMSlot *slot, unsigned long *bitmap,
-                                  uint64_t first)
-{
-    g_assert_not_reached();
-}
-
-bool kvm_dirty_ring_take_overflow(void)
-{
-    g_assert_not_reached();
-}
-
-void kvm_dirty_ring_mark_all(void)
-{
-    g_assert_not_reached();
-}
-
-bool kvm_dirty_ring_logging_pinned(void)
-{
-    g_assert_not_reached();
 }
 
 /* multifd (migration/multifd.c): never on in this test. */
