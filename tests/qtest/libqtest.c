@@ -31,6 +31,7 @@ struct QTestQMP {
     JsonNode *greeting;
     char *path;
     bool eof;               /* the server closed the connection */
+    QTestState *owner;      /* whose VMM serves it */
 };
 
 struct QTestState {
@@ -608,6 +609,38 @@ static bool qmp_fill(QTestQMP *q, gint64 deadline)
     return true;
 }
 
+char *qtest_exit_reason(QTestState *s, int wait_s)
+{
+    g_autofree char *err = NULL;
+    g_autofree char *how = NULL;
+    int st;
+
+    if (!qtest_wait_exit(s, wait_s, &st)) {
+        how = g_strdup("VMM still running");
+    } else if (WIFSIGNALED(st)) {
+        how = g_strdup_printf("VMM killed by signal %d (%s)%s", WTERMSIG(st),
+                              strsignal(WTERMSIG(st)),
+                              WCOREDUMP(st) ? ", core dumped" : "");
+    } else {
+        how = g_strdup_printf("VMM exited with status %d",
+                              WEXITSTATUS(st));
+    }
+    err = qtest_stderr(s);
+    return g_strdup_printf("%s; its stderr:\n%s", how, err);
+}
+
+/* For a failed wait on @q: ": " and how its VMM ended, or "". */
+static char *vmm_fate(QTestQMP *q)
+{
+    g_autofree char *r = NULL;
+
+    if (!q->owner) {
+        return g_strdup("");
+    }
+    r = qtest_exit_reason(q->owner, q->eof ? 2 : 0);
+    return g_strdup_printf(": %s", r);
+}
+
 static bool is_event(JsonNode *msg)
 {
     return json_object_has_member(json_node_get_object(msg), "event");
@@ -627,8 +660,10 @@ JsonNode *qmp_receive(QTestQMP *q)
             g_queue_push_tail(&q->events, msg);
         }
         if (!qmp_fill(q, deadline)) {
-            g_error("%s waiting for a QMP reply on %s",
-                    q->eof ? "connection closed" : "timed out", q->path);
+            g_autofree char *why = vmm_fate(q);
+
+            g_error("%s waiting for a QMP reply on %s%s",
+                    q->eof ? "connection closed" : "timed out", q->path, why);
         }
     }
 }
@@ -639,6 +674,7 @@ QTestQMP *qtest_qmp_connect(QTestState *s, const char *path)
     gint64 deadline = deadline_after(qtest_timeout_s());
 
     q->path = g_strdup(path);
+    q->owner = s;
     q->buf = g_string_new(NULL);
     g_queue_init(&q->events);
     q->fd = connect_retry(s, path);
@@ -713,7 +749,11 @@ void qmp_send_raw(QTestQMP *q, const char *text, const int *fds, int nfds)
             continue;
         }
         if (n < 0) {
-            g_error("sending on QMP socket %s: %s", q->path, strerror(errno));
+            int e = errno;
+            g_autofree char *why = vmm_fate(q);
+
+            g_error("sending on QMP socket %s: %s%s", q->path, strerror(e),
+                    why);
         }
         off += n;
     }
@@ -811,9 +851,11 @@ JsonNode *qmp_eventwait(QTestQMP *q, const char *name)
             return ev;
         }
         if (!qmp_fill(q, deadline)) {
-            g_error("%s waiting for QMP event %s on %s",
+            g_autofree char *why = vmm_fate(q);
+
+            g_error("%s waiting for QMP event %s on %s%s",
                     q->eof ? "connection closed" : "timed out", name,
-                    q->path);
+                    q->path, why);
         }
     }
 }

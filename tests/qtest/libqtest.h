@@ -123,6 +123,14 @@ bool qtest_wait_exit(QTestState *s, int timeout_s, int *status);
 bool qtest_exited(QTestState *s);
 /* Everything the child wrote to stderr so far (caller frees). */
 char *qtest_stderr(QTestState *s);
+/*
+ * For a failure message: how the child ended ("VMM exited with status
+ * 1", "VMM killed by signal 11 (Segmentation fault)", or "VMM still
+ * running" when it has not exited within @wait_s seconds) and its stderr
+ * (caller frees).  A clean exit with nothing on stderr is what qmig does
+ * when its guest shuts down or resets (SHUTDOWN guest-reset).
+ */
+char *qtest_exit_reason(QTestState *s, int wait_s);
 
 /*
  * Run @binary @args (no QMP, no extra options) to completion with a bounded

@@ -67,9 +67,9 @@ static void wait_serial_or_fail(QTestState *s, char c, size_t n)
 {
     if (!qtest_wait_serial(s, qtest_serial_path(s), c, n,
                            qtest_timeout_s())) {
-        g_autofree char *err = qtest_stderr(s);
-        g_error("serial output never had %zu '%c' (has %zu); stderr:\n%s",
-                n, c, qtest_file_count_char(qtest_serial_path(s), c), err);
+        g_autofree char *why = qtest_exit_reason(s, 0);
+        g_error("serial output never had %zu '%c' (has %zu): %s",
+                n, c, qtest_file_count_char(qtest_serial_path(s), c), why);
     }
 }
 
@@ -181,9 +181,8 @@ void mig_getfd(QTestState *s, int fd, const char *name)
 JsonNode *mig_query(QTestState *s)
 {
     if (qtest_exited(s)) {
-        g_autofree char *err = qtest_stderr(s);
-        g_error("VMM (pid gone) exited while a migration was observed; "
-                "stderr:\n%s", err);
+        g_autofree char *why = qtest_exit_reason(s, 0);
+        g_error("VMM gone while a migration was observed: %s", why);
     }
     return qtest_qmp_assert_success_ref(s, "{\"execute\": \"query-migrate\"}");
 }
@@ -314,9 +313,8 @@ void mig_wait_running(QTestState *s)
         g_autofree char *st = NULL;
 
         if (qtest_exited(s)) {
-            g_autofree char *err = qtest_stderr(s);
-            g_error("VMM exited while waiting for its guest to run; "
-                    "stderr:\n%s", err);
+            g_autofree char *why = qtest_exit_reason(s, 0);
+            g_error("VMM gone while waiting for its guest to run: %s", why);
         }
         st = qtest_query_status(s, &running);
         if (running) {
@@ -512,8 +510,8 @@ void mig_assert_running(QTestState *s)
     g_autofree char *st = NULL;
 
     if (qtest_exited(s)) {
-        g_autofree char *err = qtest_stderr(s);
-        g_error("VMM exited; stderr:\n%s", err);
+        g_autofree char *why = qtest_exit_reason(s, 0);
+        g_error("guest should be running: %s", why);
     }
     st = qtest_query_status(s, &running);
     if (!running) {
