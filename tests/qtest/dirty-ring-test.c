@@ -2,13 +2,16 @@
  * The KVM dirty ring (-accel kvm,dirty-ring-size=N): precopy with the ring
  * (the stamp invariant on the destination), calc-dirty-rate in dirty-ring
  * mode (with the per-vCPU rates), and the dirty-limit capability's rules
- * (the limiter itself: dirty-limit-test.c).
+ * (the limiter itself: dirty-limit-test.c).  The ring is KVM's: under tcg
+ * the cases that use it skip, and one more checks that tcg refuses every
+ * ring feature saying so.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <glib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "libqtest.h"
 #include "migration-helpers.h"
@@ -125,6 +128,47 @@ static void test_refused_without_ring(void)
     mig_quit_clean(s);
 }
 
+/*
+ * Under tcg every dirty-ring feature is refused with an error that names
+ * the running accelerator, and the ring's -accel property is refused at
+ * start-up, rather than any of them failing later or doing nothing.
+ */
+static void test_refused_under_tcg(void)
+{
+    const char *image = qtest_guest_image("QTEST_GUEST_STAMP");
+    g_autofree char *args = mig_machine_args("tcg,dirty-ring-size=4096",
+                                             image, "-display none");
+    QTestState *s;
+    QTestRun r;
+
+    qtest_run_expect_exit(qtest_vmm_binary(), args, &r);
+    if (r.status == -1 || !WIFEXITED(r.status) || !WEXITSTATUS(r.status) ||
+        !strstr(r.err, "dirty-ring-size")) {
+        g_error("-accel tcg,dirty-ring-size=4096 was not refused at start-up "
+                "naming the property (wait status %d); stderr:\n%s",
+                r.status, r.err);
+    }
+    qtest_run_free(&r);
+
+    s = mig_start_guest("tcg", image, NULL);
+    qtest_qmp_assert_error(s, "tcg",
+                           "{\"execute\": \"calc-dirty-rate\", "
+                           "\"arguments\": {\"calc-time\": 1, \"mode\": "
+                           "\"dirty-ring\"}}");
+    qtest_qmp_assert_error(s, "tcg",
+                           "{\"execute\": \"migrate-set-capabilities\", "
+                           "\"arguments\": {\"capabilities\": "
+                           "[{\"capability\": \"dirty-limit\", \"state\": "
+                           "true}]}}");
+    qtest_qmp_assert_error(s, "tcg",
+                           "{\"execute\": \"set-vcpu-dirty-limit\", "
+                           "\"arguments\": {\"dirty-rate\": 10}}");
+    /* Nothing was half-applied: the guest runs on, no limit is set. */
+    mig_wait_more_passes(s, 1);
+    qtest_qmp_assert_success(s, "{\"execute\": \"query-vcpu-dirty-limit\"}");
+    mig_quit_clean(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -135,5 +179,10 @@ int main(int argc, char **argv)
     /* Under every accelerator: the refusals without a ring. */
     mig_add_case("/dirty-ring/refused-without-ring",
                  test_refused_without_ring, false);
+    /* The tcg run: its refusals say why (qmig's words, not QEMU's). */
+    if (qtest_accel_is("tcg") && !mig_is_qemu()) {
+        mig_add_case("/dirty-ring/refused-under-tcg", test_refused_under_tcg,
+                     false);
+    }
     return g_test_run();
 }
