@@ -65,7 +65,7 @@ void tcg_token_take(TCGCPU *tc)
             g_cond_wait(&tcg_token_cond, &tcg_token_lock);
             deadline = g_get_monotonic_time() + TCG_SLICE_US;
         } else if (!g_cond_wait_until(&tcg_token_cond, &tcg_token_lock,
-                                      deadline)) {
+                                      deadline) && tcg_token_holder) {
             /* Waited a whole slice: the holder's turn is over. */
             trace_tcg_token_preempt(tc->cpu->cpu_index,
                                     tcg_token_holder->cpu->cpu_index);

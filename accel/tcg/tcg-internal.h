@@ -87,6 +87,9 @@ static inline TCGCPU *tcg_cpu(CPUState *cpu)
     return cpu->arch;
 }
 
+/* tcg-unicorn.c, main(): open libunicorn in its own symbol namespace. */
+bool tcg_unicorn_load(Error **errp);
+
 /* tcg-engine.c: a fresh engine for @tc (memory mapped, hooks on). */
 bool tcg_engine_new(TCGCPU *tc, Error **errp);
 void tcg_engine_free(TCGCPU *tc);
