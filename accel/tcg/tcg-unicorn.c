@@ -26,6 +26,24 @@
 
 #define TCG_UNICORN_SONAME "libunicorn.so.2"
 
+/*
+ * AddressSanitizer refuses RTLD_DEEPBIND.  Without it the library's
+ * references still cannot reach qmig's functions (an executable exports
+ * only what the shared libraries it was linked with use, and Unicorn is
+ * not one of them); they may reach glib's versions of the glib names
+ * Unicorn bundles, which is how a normally linked Unicorn runs anyway.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TCG_UNICORN_DLFLAGS (RTLD_NOW | RTLD_LOCAL)
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TCG_UNICORN_DLFLAGS (RTLD_NOW | RTLD_LOCAL)
+#endif
+#endif
+#ifndef TCG_UNICORN_DLFLAGS
+#define TCG_UNICORN_DLFLAGS (RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND)
+#endif
+
 static struct {
     unsigned (*version)(unsigned *, unsigned *);
     uc_err (*open)(uc_arch, uc_mode, uc_engine **);
@@ -64,7 +82,7 @@ bool tcg_unicorn_load(Error **errp)
     if (uc_fn.open) {
         return true;
     }
-    lib = dlopen(TCG_UNICORN_SONAME, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    lib = dlopen(TCG_UNICORN_SONAME, TCG_UNICORN_DLFLAGS);
     if (!lib) {
         error_setg(errp, "could not load the CPU emulator library: %s "
                    "(install libunicorn2)", dlerror());
