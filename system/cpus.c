@@ -68,6 +68,25 @@ void cpu_thread_begin(CPUState *cpu)
     g_cond_broadcast(&cpu_created_cond);
 }
 
+void cpus_start_threads(const char *accel, void *(*fn)(void *))
+{
+    CPUState *cpu;
+
+    assert(bql_locked());
+    CPU_FOREACH(cpu) {
+        g_autofree char *name = NULL;
+
+        if (cpu->thread_started) {
+            continue;
+        }
+        name = g_strdup_printf("CPU %d/%s", cpu->cpu_index, accel);
+        qemu_thread_create(&cpu->thread, name, fn, cpu,
+                           QEMU_THREAD_JOINABLE);
+        __atomic_store_n(&cpu->thread_started, true, __ATOMIC_RELEASE);
+        cpu_wait_created(cpu);
+    }
+}
+
 void cpu_wait_created(CPUState *cpu)
 {
     while (!cpu->created) {

@@ -59,7 +59,7 @@ void kvm_cpu_kick(CPUState *cpu)
     KVMCPU *kc = kvm_cpu(cpu);
 
     __atomic_store_n(&kc->exit_request, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&kc->thread_started, __ATOMIC_ACQUIRE) &&
+    if (__atomic_load_n(&cpu->thread_started, __ATOMIC_ACQUIRE) &&
         !qemu_thread_is_self(&cpu->thread)) {
         pthread_kill(cpu->thread.thread, SIG_IPI);
     }
@@ -269,20 +269,5 @@ static void *kvm_vcpu_thread_fn(void *opaque)
 
 void kvm_start_vcpus(void)
 {
-    CPUState *cpu;
-
-    assert(bql_locked());
-    CPU_FOREACH(cpu) {
-        KVMCPU *kc = kvm_cpu(cpu);
-        g_autofree char *name = NULL;
-
-        if (kc->thread_started) {
-            continue;
-        }
-        name = g_strdup_printf("CPU %d/KVM", cpu->cpu_index);
-        qemu_thread_create(&cpu->thread, name, kvm_vcpu_thread_fn, cpu,
-                           QEMU_THREAD_JOINABLE);
-        __atomic_store_n(&kc->thread_started, true, __ATOMIC_RELEASE);
-        cpu_wait_created(cpu);
-    }
+    cpus_start_threads("KVM", kvm_vcpu_thread_fn);
 }

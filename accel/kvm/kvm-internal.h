@@ -50,8 +50,6 @@ typedef struct KVMCPU {
      * entering KVM_RUN.
      */
     int exit_request;
-    /* Set once by kvm_start_vcpus() after the thread exists. */
-    bool thread_started;
     struct kvm_dirty_gfn *dirty_gfns;   /* the vCPU's dirty ring, or NULL */
     uint32_t dirty_fetch;       /* kvm-dirty-ring.c ring_lock: next entry */
     uint32_t dirty_reap_start;  /* ring_lock: dirty_fetch when the current

@@ -30,6 +30,9 @@ static bool tcg_init(MachineState *ms, Error **errp)
 {
     unsigned major, minor;
 
+    if (!tcg_unicorn_load(errp)) {
+        return false;
+    }
     uc_version(&major, &minor);
     if (major < 2) {
         error_setg(errp, "Unicorn %u.%u is too old: qmig needs 2.0 or newer",

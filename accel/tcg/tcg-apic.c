@@ -141,6 +141,8 @@ static void apic_mmio_write(uc_engine *uc, uint64_t offset, unsigned size,
     }
     apic_set(tc, reg, value);
     if (reg == APIC_ICR_LO) {
+        /* It takes the BQL: count as a boundary for dirty-log syncs. */
+        __atomic_store_n(&tc->blocks, tc->blocks + 1, __ATOMIC_RELEASE);
         apic_send_ipi(tc, value);
         /* Delivery is immediate: the "send pending" bit never shows. */
         apic_set(tc, reg, value & ~(1u << 12));

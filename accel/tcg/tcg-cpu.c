@@ -65,7 +65,7 @@ void tcg_token_take(TCGCPU *tc)
             g_cond_wait(&tcg_token_cond, &tcg_token_lock);
             deadline = g_get_monotonic_time() + TCG_SLICE_US;
         } else if (!g_cond_wait_until(&tcg_token_cond, &tcg_token_lock,
-                                      deadline)) {
+                                      deadline) && tcg_token_holder) {
             /* Waited a whole slice: the holder's turn is over. */
             trace_tcg_token_preempt(tc->cpu->cpu_index,
                                     tcg_token_holder->cpu->cpu_index);
@@ -312,22 +312,7 @@ static void *tcg_vcpu_thread_fn(void *opaque)
 
 void tcg_start_vcpus(void)
 {
-    CPUState *cpu;
-
-    assert(bql_locked());
-    CPU_FOREACH(cpu) {
-        TCGCPU *tc = tcg_cpu(cpu);
-        g_autofree char *name = NULL;
-
-        if (tc->thread_started) {
-            continue;
-        }
-        name = g_strdup_printf("CPU %d/TCG", cpu->cpu_index);
-        qemu_thread_create(&cpu->thread, name, tcg_vcpu_thread_fn, cpu,
-                           QEMU_THREAD_JOINABLE);
-        __atomic_store_n(&tc->thread_started, true, __ATOMIC_RELEASE);
-        cpu_wait_created(cpu);
-    }
+    cpus_start_threads("TCG", tcg_vcpu_thread_fn);
 }
 
 /* ---------------------------------------------------------------------

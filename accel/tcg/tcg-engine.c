@@ -52,6 +52,53 @@ static bool tcg_check(uc_err err, TCGCPU *tc, const char *what,
     return true;
 }
 
+/*
+ * Below 4 GiB, what is neither RAM, the APIC page nor the stub reads as
+ * an open bus (all ones) and drops writes, as under KVM (whose exits for
+ * unclaimed MMIO do the same), instead of faulting the guest.
+ */
+static uint64_t tcg_open_bus_read(uc_engine *uc, uint64_t offset,
+                                  unsigned size, void *opaque)
+{
+    return UINT64_MAX;
+}
+
+static void tcg_open_bus_write(uc_engine *uc, uint64_t offset,
+                               unsigned size, uint64_t value, void *opaque)
+{
+}
+
+static bool tcg_engine_map_hole(TCGCPU *tc, uint64_t start, uint64_t end,
+                                Error **errp)
+{
+    if (start >= end) {
+        return true;
+    }
+    return tcg_check(uc_mmio_map(tc->uc, start, end - start,
+                                 tcg_open_bus_read, tc, tcg_open_bus_write,
+                                 tc),
+                     tc, "mapping the open bus", errp);
+}
+
+/* Everything below 4 GiB that no RAM section covers. */
+static bool tcg_engine_map_holes(TCGCPU *tc, Error **errp)
+{
+    GPtrArray *secs = guest_mem_sections();
+    uint64_t low_end = 0;
+
+    for (guint i = 0; i < secs->len; i++) {
+        GuestMemSection *s = g_ptr_array_index(secs, i);
+
+        if (s->gpa == low_end) {
+            low_end = s->gpa + s->size;
+        }
+    }
+    return tcg_engine_map_hole(tc, MIN(low_end, TCG_APIC_BASE),
+                               TCG_APIC_BASE, errp) &&
+           tcg_engine_map_hole(tc, TCG_APIC_BASE + TCG_APIC_SIZE,
+                               TCG_STUB_ADDR, errp);
+}
+
 static bool tcg_engine_map_ram(TCGCPU *tc, Error **errp)
 {
     GPtrArray *secs = guest_mem_sections();
@@ -129,6 +176,7 @@ bool tcg_engine_new(TCGCPU *tc, Error **errp)
                    errp) ||
         !tcg_engine_map_ram(tc, errp) ||
         !tcg_apic_map(tc, errp) ||
+        !tcg_engine_map_holes(tc, errp) ||
         !tcg_engine_add_hooks(tc, errp)) {
         tcg_engine_free(tc);
         return false;

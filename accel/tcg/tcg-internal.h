@@ -48,7 +48,6 @@ typedef struct TCGCPU {
     uc_hook hook_block;
     uc_hook hook_in, hook_out, hook_intr, hook_invalid, hook_unmapped;
     uc_hook hook_write;         /* the dirty-log write hook, or 0 */
-    bool thread_started;        /* atomic: set once the thread exists */
 
     /*
      * Set (atomic) by tcg_cpu_kick() from any thread; the block hook sees
@@ -86,6 +85,9 @@ static inline TCGCPU *tcg_cpu(CPUState *cpu)
 {
     return cpu->arch;
 }
+
+/* tcg-unicorn.c, main(): open libunicorn in its own symbol namespace. */
+bool tcg_unicorn_load(Error **errp);
 
 /* tcg-engine.c: a fresh engine for @tc (memory mapped, hooks on). */
 bool tcg_engine_new(TCGCPU *tc, Error **errp);

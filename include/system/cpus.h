@@ -49,6 +49,13 @@ void cpu_park_self(CPUState *cpu);
  */
 void cpu_throttle_sleep_request(CPUState *cpu, uint64_t ns);
 
+/*
+ * Machine creation, BQL held: start a thread running @fn(cpu) for every
+ * vCPU that has none yet, named "CPU <index>/<@accel>", and wait until
+ * each has called cpu_thread_begin().
+ */
+void cpus_start_threads(const char *accel, void *(*fn)(void *));
+
 /* Main thread, BQL held, machine creation: wait until @cpu's thread runs. */
 void cpu_wait_created(CPUState *cpu);
 

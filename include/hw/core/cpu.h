@@ -23,6 +23,7 @@ typedef struct CPUState {
     struct kvm_run *kvm_run;    /* mmap of the vCPU's run area */
     size_t kvm_run_size;
     QemuThread thread;
+    bool thread_started;        /* atomic: set once @thread exists */
     bool created;               /* BQL */
     bool stop;                  /* BQL: pause requested */
     bool stopped;               /* BQL: thread is parked, out of KVM_RUN */
