@@ -286,7 +286,7 @@ static void test_dirty_rate_idle(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    qtest_main_init(&argc, &argv);
     if (!qtest_guest_image("QTEST_GUEST_RATE") && !g_test_subprocess()) {
         g_test_message("QTEST_GUEST_RATE is not set: no rate guest");
     }

@@ -292,7 +292,7 @@ static void test_migration(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    qtest_main_init(&argc, &argv);
     mig_add_case_kvm("/dirty-limit/set-query-cancel", test_set_query_cancel,
                      false, MIG_NEEDS_DIRTY_LIMIT);
     mig_add_case_kvm("/dirty-limit/errors", test_errors, false,

@@ -171,7 +171,7 @@ static void test_refused_under_tcg(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    qtest_main_init(&argc, &argv);
     mig_add_case_kvm("/dirty-ring/precopy", test_precopy, false,
                      MIG_NEEDS_RING);
     mig_add_case_kvm("/dirty-ring/dirty-rate", test_dirty_rate, false,
