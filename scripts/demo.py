@@ -6,8 +6,9 @@ The stamp guest adds 1 to the first byte of every 4 KiB page in
 [1 MiB, 100 MiB) forever and prints 'B' on COM1 after each pass, counting
 passes at 0x6000.  The demo boots it in a source qmig (under KVM where
 /dev/kvm is usable, else under the software accelerator tcg, or as
---accel says), starts a destination qmig with -incoming defer, migrates the running guest over a
-unix socket while showing progress from query-migrate, then checks the
+--accel says), starts a destination qmig with -incoming defer, migrates
+the running guest over a unix socket while showing progress from
+query-migrate, then checks the
 destination: its guest runs on, its pass count continued from the
 source's (CPU state moved, not rebooted), and its memory satisfies the
 stamp invariant.  It ends with the figures: total time, downtime,

@@ -8,10 +8,10 @@
  * already exists on the destination).
  *
  * Disk writes come from the test itself through the qtest protocol
- * (-qtest next to the -accel of the run): outl to the qmig-disk registers copies
- * guest RAM to the disk at exactly the sectors a case chooses, at exactly
- * the moment it chooses (e.g. while the migration is active), so the
- * expected dirty counts are known.  The stamp guest runs meanwhile.
+ * (-qtest next to the run's -accel): outl to the qmig-disk registers
+ * copies guest RAM to the disk at exactly the sectors a case chooses, at
+ * exactly the moment it chooses (e.g. while the migration is active), so
+ * the expected dirty counts are known.  The stamp guest runs meanwhile.
  *
  * qmig only: QEMU has no qmig-disk.
  *
