@@ -63,7 +63,6 @@ static CPUState *tcg_create_vcpu(int index, Error **errp)
     cpu->arch = tc;
     tc->cpu = cpu;
     tc->mp_state = index ? TCG_MP_UNINITIALIZED : TCG_MP_RUNNABLE;
-    tc->code_gen = __atomic_load_n(&tcg_code_gen, __ATOMIC_ACQUIRE);
     tcg_apic_reset(tc);
     if (!tcg_engine_new(tc, errp)) {
         g_free(tc);

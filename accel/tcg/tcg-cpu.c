@@ -45,8 +45,6 @@ static uint64_t tcg_token_next;     /* the next ticket to hand out */
 static uint64_t tcg_token_serving;  /* the ticket that may run */
 static TCGCPU *tcg_token_holder;
 
-unsigned tcg_code_gen;
-
 static void tcg_cpu_request_exit(TCGCPU *tc)
 {
     __atomic_store_n(&tc->exit_request, 1, __ATOMIC_SEQ_CST);
@@ -118,18 +116,6 @@ static void tcg_io_enter(TCGCPU *tc)
     __atomic_store_n(&tc->blocks, tc->blocks + 1, __ATOMIC_RELEASE);
 }
 
-/*
- * A device may have written guest RAM (DMA): Unicorn's translations of
- * that memory are stale until flushed, which only a stopped engine can
- * do, so stop at the next block and flush on the way back in.
- */
-static void tcg_io_done(TCGCPU *tc)
-{
-    if (__atomic_load_n(&tcg_code_gen, __ATOMIC_ACQUIRE) != tc->code_gen) {
-        tcg_cpu_request_exit(tc);
-    }
-}
-
 uint32_t tcg_io_in_hook(uc_engine *uc, uint32_t port, int size,
                         void *opaque)
 {
@@ -140,7 +126,6 @@ uint32_t tcg_io_in_hook(uc_engine *uc, uint32_t port, int size,
     val = portio_read(port, size);
     bql_unlock();
     trace_tcg_io(((TCGCPU *)opaque)->cpu->cpu_index, port, size, 0, val);
-    tcg_io_done(opaque);
     return val;
 }
 
@@ -152,7 +137,6 @@ void tcg_io_out_hook(uc_engine *uc, uint32_t port, int size,
     bql_lock();
     portio_write(port, value, size);
     bql_unlock();
-    tcg_io_done(opaque);
 }
 
 /*
@@ -250,24 +234,12 @@ static TCGExecResult tcg_cpu_run(TCGCPU *tc)
     return TCG_EXEC_AGAIN;
 }
 
-/* BQL held, outside the exec window: catch up with the VMM's RAM writes. */
-static void tcg_cpu_flush_if_stale(TCGCPU *tc)
-{
-    unsigned gen = __atomic_load_n(&tcg_code_gen, __ATOMIC_ACQUIRE);
-
-    if (gen != tc->code_gen) {
-        uc_ctl(tc->uc, UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0));
-        tc->code_gen = gen;
-    }
-}
-
 static TCGExecResult tcg_cpu_exec(CPUState *cpu)
 {
     TCGCPU *tc = tcg_cpu(cpu);
     TCGExecResult result;
 
-    tcg_dirty_apply(tc);
-    tcg_cpu_flush_if_stale(tc);
+    tcg_dirty_note_paging(tc);
     __atomic_store_n(&tc->in_exec, 1, __ATOMIC_SEQ_CST);
     bql_unlock();
     tcg_token_take(tc);

@@ -1,30 +1,29 @@
 /*
  * Dirty page tracking for the software accelerator.
  *
- * While logging is on, every engine has a UC_HOOK_MEM_WRITE hook that
- * sets the page's bit in a per-RAMBlock bitmap of this file.  Measured on
- * this project's hosts (docs/devel/migration/tcg.md): no write missed,
- * a few per cent of guest speed while the hook is installed and none
- * otherwise; the alternatives (userfaultfd write-protect, mprotect) cost
+ * Every engine has a UC_HOOK_MEM_WRITE hook from its creation; while
+ * logging is on it sets the page's bit in a per-RAMBlock bitmap of this
+ * file, otherwise it returns at once.  Measured on this project's hosts
+ * (docs/devel/migration/tcg.md): no write missed, a few per cent of guest
+ * speed; the alternatives (userfaultfd write-protect, mprotect) cost
  * 14-31 us per first write of a page per round, and Linux soft-dirty is
- * compiled out of these kernels.
+ * compiled out of these kernels.  The hook is not added and removed with
+ * logging because Unicorn only applies a hook change to new translations,
+ * and its translation flush resets (memsets) its whole code buffer: over a
+ * second and up to 1 GiB of RSS.
  *
  * The hook runs *before* the store it reports.  A sync therefore takes
  * the bits first and then waits until every executing vCPU has entered a
  * new translation block (tcg_cpu_wait_boundary): by then every store
  * whose bit it took has landed, so the page migration reads next is not
  * older than the bit says.  A store whose hook runs after the take sets
- * its bit again for the next sync.
+ * its bit again for the next sync.  Start waits for a boundary too, after
+ * turning logging on, so no store that saw logging off lands after
+ * start() returned.
  *
  * The hook gets the guest's linear address.  Without paging that is the
- * physical address; a guest that turns paging on makes every page count
- * as dirty at each sync from then on (correct, slower; no qmig guest
- * pages).
- *
- * Adding or removing a hook needs the engine stopped and its translations
- * flushed, which only the engine's owner may do: start() bumps the hook
- * generation and waits until every vCPU has applied it (a vCPU outside
- * its exec window is updated under the BQL by start() itself).
+ * physical address; a guest seen with paging on makes every page count as
+ * dirty at each sync from then on (correct, slower; no qmig guest pages).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -52,9 +51,8 @@ static TCGDirtySection *tcg_dirty_secs;
 static guint tcg_dirty_nr_secs;
 static GHashTable *tcg_dirty_bitmaps;       /* RAMBlock * -> bitmap */
 
-/* BQL for writes; vCPU threads read them at exec entry (BQL too). */
+/* Atomic: the hooks record (written under the BQL by start/stop). */
 static bool tcg_dirty_logging;
-static unsigned tcg_dirty_gen;
 /* Atomic: some vCPU ran with paging on while logging. */
 static bool tcg_dirty_paging;
 
@@ -104,63 +102,26 @@ static void tcg_dirty_mark(uint64_t gpa)
 void tcg_dirty_write_hook(uc_engine *uc, uc_mem_type type, uint64_t addr,
                           int size, int64_t value, void *opaque)
 {
+    if (!__atomic_load_n(&tcg_dirty_logging, __ATOMIC_RELAXED)) {
+        return;
+    }
     tcg_dirty_mark(addr);
     if (((addr + size - 1) ^ addr) >> TARGET_PAGE_BITS) {
         tcg_dirty_mark(addr + size - 1);    /* a store across two pages */
     }
 }
 
-void tcg_dirty_apply(TCGCPU *tc)
+void tcg_dirty_note_paging(TCGCPU *tc)
 {
     uint64_t cr0 = 0;
 
     assert(bql_locked());
-    if (tc->hook_gen == tcg_dirty_gen) {
-        if (tcg_dirty_logging) {
-            uc_reg_read(tc->uc, UC_X86_REG_CR0, &cr0);
-            if (cr0 & 0x80000000) {
-                __atomic_store_n(&tcg_dirty_paging, true, __ATOMIC_SEQ_CST);
-            }
-        }
+    if (!__atomic_load_n(&tcg_dirty_logging, __ATOMIC_RELAXED)) {
         return;
     }
-    if (tcg_dirty_logging && !tc->hook_write) {
-        uc_hook_add(tc->uc, &tc->hook_write, UC_HOOK_MEM_WRITE,
-                    tcg_dirty_write_hook, tc, 1, 0);
-    } else if (!tcg_dirty_logging && tc->hook_write) {
-        uc_hook_del(tc->uc, tc->hook_write);
-        tc->hook_write = 0;
-    }
-    /* Translations made before carry (or lack) the hook's call. */
-    uc_ctl(tc->uc, UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0));
-    tc->hook_gen = tcg_dirty_gen;
-    trace_tcg_dirty_apply(tc->cpu->cpu_index, tcg_dirty_logging);
-}
-
-/* BQL held: every vCPU has applied the current generation. */
-static void tcg_dirty_apply_all(void)
-{
-    for (;;) {
-        bool pending = false;
-        CPUState *cpu;
-
-        CPU_FOREACH(cpu) {
-            TCGCPU *tc = tcg_cpu(cpu);
-
-            if (tc->hook_gen == tcg_dirty_gen) {
-                continue;
-            }
-            if (!__atomic_load_n(&tc->in_exec, __ATOMIC_SEQ_CST)) {
-                tcg_dirty_apply(tc);    /* outside its window: ours now */
-            } else {
-                pending = true;
-                cpu_kick(cpu);
-            }
-        }
-        if (!pending) {
-            return;
-        }
-        tcg_cpu_wait_exec_left();
+    uc_reg_read(tc->uc, UC_X86_REG_CR0, &cr0);
+    if (cr0 & 0x80000000) {
+        __atomic_store_n(&tcg_dirty_paging, true, __ATOMIC_SEQ_CST);
     }
 }
 
@@ -175,34 +136,20 @@ static bool tcg_dirty_start(Error **errp)
     if (!tcg_dirty_secs) {
         tcg_dirty_build_map();
     }
-    tcg_dirty_logging = true;
     __atomic_store_n(&tcg_dirty_paging, false, __ATOMIC_SEQ_CST);
-    tcg_dirty_gen++;
-    tcg_dirty_apply_all();
+    __atomic_store_n(&tcg_dirty_logging, true, __ATOMIC_SEQ_CST);
     if (took_bql) {
         bql_unlock();
     }
+    /* A store whose hook still saw logging off lands before we return. */
+    tcg_cpu_wait_boundary();
     trace_tcg_dirty_start((get_clock_ns() - t0) / 1000);
     return true;
 }
 
 static void tcg_dirty_stop(void)
 {
-    bool took_bql = !bql_locked();
-    CPUState *cpu;
-
-    if (took_bql) {
-        bql_lock();
-    }
-    /* Lazily: each vCPU drops its hook at its next exec entry. */
-    tcg_dirty_logging = false;
-    tcg_dirty_gen++;
-    CPU_FOREACH(cpu) {
-        cpu_kick(cpu);
-    }
-    if (took_bql) {
-        bql_unlock();
-    }
+    __atomic_store_n(&tcg_dirty_logging, false, __ATOMIC_SEQ_CST);
     trace_tcg_dirty_stop();
 }
 

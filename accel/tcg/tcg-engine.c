@@ -153,6 +153,9 @@ static bool tcg_engine_add_hooks(TCGCPU *tc, Error **errp)
            tcg_check(uc_hook_add(uc, &tc->hook_invalid, UC_HOOK_INSN_INVALID,
                                  tcg_invalid_hook, tc, 1, 0),
                      tc, "adding the invalid-instruction hook", errp) &&
+           tcg_check(uc_hook_add(uc, &tc->hook_write, UC_HOOK_MEM_WRITE,
+                                 tcg_dirty_write_hook, tc, 1, 0),
+                     tc, "adding the dirty-log write hook", errp) &&
            tcg_check(uc_hook_add(uc, &tc->hook_unmapped,
                                  UC_HOOK_MEM_UNMAPPED, tcg_unmapped_hook,
                                  tc, 1, 0),
@@ -169,8 +172,6 @@ bool tcg_engine_new(TCGCPU *tc, Error **errp)
                    tc->cpu->cpu_index, uc_strerror(err));
         return false;
     }
-    tc->hook_write = 0;
-    tc->hook_gen = 0;
     /* No exit addresses: the engine runs until a hook stops it. */
     if (!tcg_check(uc_ctl_exits_enable(tc->uc), tc, "enabling exits",
                    errp) ||

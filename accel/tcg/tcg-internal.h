@@ -47,7 +47,7 @@ typedef struct TCGCPU {
     uc_engine *uc;              /* see the header comment for who may use it */
     uc_hook hook_block;
     uc_hook hook_in, hook_out, hook_intr, hook_invalid, hook_unmapped;
-    uc_hook hook_write;         /* the dirty-log write hook, or 0 */
+    uc_hook hook_write;         /* the dirty-log write hook */
 
     /*
      * Set (atomic) by tcg_cpu_kick() from any thread; the block hook sees
@@ -74,8 +74,6 @@ typedef struct TCGCPU {
     uint32_t ipi;               /* atomic: TCG_IPI_* waiting */
     uint8_t sipi_vector;        /* atomic with ipi: the last SIPI's vector */
     bool shutdown;              /* the guest cannot go on (triple fault) */
-    unsigned hook_gen;          /* dirty-log hook generation applied */
-    unsigned code_gen;          /* tcg_code_gen seen at the last flush */
 
     /* The local APIC: a 1 KiB register page in KVM_GET_LAPIC layout. */
     uint8_t apic_regs[TCG_APIC_REG_SIZE];   /* vCPU thread, or parked+BQL */
@@ -150,8 +148,11 @@ bool tcg_irqchip_put(X86IrqchipPart part, const void *state, Error **errp);
 bool tcg_cpu_get_state(CPUState *cpu, X86CPUSaved *st, Error **errp);
 bool tcg_cpu_put_state(CPUState *cpu, const X86CPUSaved *st, Error **errp);
 
-/* tcg-dirty.c, vCPU thread at exec entry: apply the dirty-log hook. */
-void tcg_dirty_apply(TCGCPU *tc);
+/*
+ * tcg-dirty.c, vCPU thread at exec entry (BQL): while logging, note a
+ * guest that turned paging on (its stores then report linear addresses).
+ */
+void tcg_dirty_note_paging(TCGCPU *tc);
 /* tcg-dirty.c: the write hook Unicorn calls before each guest store. */
 void tcg_dirty_write_hook(uc_engine *uc, uc_mem_type type, uint64_t addr,
                           int size, int64_t value, void *opaque);
@@ -162,12 +163,5 @@ void tcg_dirty_write_hook(uc_engine *uc, uc_mem_type type, uint64_t addr,
  * every store whose write hook already ran has landed in RAM.
  */
 void tcg_cpu_wait_boundary(void);
-
-/*
- * Bumped (atomic) whenever the VMM writes guest RAM behind the engines'
- * back (device DMA, migration load): engines flush cached translations
- * before they run again, since Unicorn does not see such writes.
- */
-extern unsigned tcg_code_gen;
 
 #endif
