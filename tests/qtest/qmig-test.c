@@ -256,6 +256,54 @@ static void test_cmdline_bad_serial(void)
     assert_run_fails("-display none -serial bogus:x", "bogus");
 }
 
+/*
+ * Accelerator choice, QEMU's spellings: an unknown name, an accelerator
+ * qmig does not have, tcg's thread=multi, and kvm without /dev/kvm are
+ * errors that name what was asked for and why.
+ */
+static void test_cmdline_accel_errors(void)
+{
+    const char *img = qtest_guest_image("QTEST_GUEST_STAMP");
+    g_autofree char *kvm = NULL;
+
+    assert_run_fails("-display none -accel nosuch", "nosuch");
+    assert_run_fails("-display none -accel xen", "xen (not built into qmig)");
+    assert_run_fails("-display none -accel tcg,thread=multi",
+                     "thread=multi");
+    if (img && !qtest_kvm_available()) {
+        kvm = g_strdup_printf("-display none -accel kvm -m 64M "
+                              "-drive file=%s,format=raw", img);
+        assert_run_fails(kvm, "kvm (/dev/kvm: ");
+    }
+}
+
+/*
+ * -accel kvm -accel tcg: the first that works here runs the guest, and
+ * query-kvm says which (enabled only under KVM; present with /dev/kvm).
+ */
+static void test_accel_fallback(void)
+{
+    const char *img = qtest_guest_image("QTEST_GUEST_STAMP");
+    QTestState *s;
+    JsonNode *rsp;
+    JsonObject *ret;
+
+    if (!img) {
+        return;
+    }
+    s = qtest_initf("-accel kvm -accel tcg -m 150M "
+                    "-drive file=%s,format=raw", img);
+    wait_serial_or_fail(s, 'B', 2);
+    rsp = qtest_qmp(s, "{'execute': 'query-kvm'}");
+    ret = json_object_get_object_member(json_node_get_object(rsp), "return");
+    g_assert_cmpint(json_object_get_boolean_member(ret, "enabled"), ==,
+                    qtest_kvm_available());
+    g_assert_cmpint(json_object_get_boolean_member(ret, "present"), ==,
+                    qtest_kvm_available());
+    json_node_unref(rsp);
+    qtest_quit(s);
+}
+
 static void test_cmdline_version(void)
 {
     QTestRun r;
@@ -798,6 +846,7 @@ static const QmigCase cases[] = {
     { "/qmig/cmdline/bad-memory", test_cmdline_bad_memory, false, NULL },
     { "/qmig/cmdline/missing-drive", test_cmdline_missing_drive, true, NULL },
     { "/qmig/cmdline/bad-serial", test_cmdline_bad_serial, false, NULL },
+    { "/qmig/cmdline/accel-errors", test_cmdline_accel_errors, false, NULL },
     { "/qmig/cmdline/version", test_cmdline_version, false, NULL },
     { "/qmig/cmdline/help", test_cmdline_help, false, NULL },
     { "/qmig/qmp/bad-input", test_qmp_bad_input, true, "QTEST_GUEST_STAMP" },
@@ -813,6 +862,9 @@ static const QmigCase cases[] = {
       "QTEST_GUEST_TRIPLE" },
     { "/qmig/guest/debug-exit", test_debug_exit, true,
       "QTEST_GUEST_DEBUGEXIT" },
+    /* Picks its own accelerators: -accel kvm -accel tcg. */
+    { "/qmig/guest/accel-fallback", test_accel_fallback, false,
+      "QTEST_GUEST_STAMP" },
     { "/qmig/trace", test_trace, true, "QTEST_GUEST_STAMP" },
 };
 
