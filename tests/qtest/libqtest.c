@@ -1123,6 +1123,12 @@ bool qtest_wait_serial(QTestState *s, const char *path, char c,
 
 #define GUEST_RAN_ENV "QTEST_GUEST_RAN_LOG"
 
+void qtest_set_accel(QTestState *s, const char *accel)
+{
+    g_free(s->accel);
+    s->accel = g_strdup(accel);
+}
+
 void qtest_note_guest_ran(QTestState *s)
 {
     const char *log = g_getenv(GUEST_RAN_ENV);

@@ -231,6 +231,12 @@ bool qtest_wait_serial(QTestState *s, const char *path, char c,
                        size_t count, int timeout_s);
 
 /*
+ * The accelerator @s runs under, for the record qtest_note_guest_ran()
+ * keeps, when the command line alone does not say (several -accel: the
+ * first that works wins; the test asks query-kvm).
+ */
+void qtest_set_accel(QTestState *s, const char *accel);
+/*
  * Proof for the test summary that guests really ran (a suite whose every
  * guest case skipped must not pass as green).  Call it only on evidence
  * that guest code executed in @s: output the guest itself wrote (qmig has

@@ -293,14 +293,16 @@ static void test_accel_fallback(void)
     }
     s = qtest_initf("-accel kvm -accel tcg -m 150M "
                     "-drive file=%s,format=raw", img);
-    wait_serial_or_fail(s, 'B', 2);
     rsp = qtest_qmp(s, "{'execute': 'query-kvm'}");
     ret = json_object_get_object_member(json_node_get_object(rsp), "return");
     g_assert_cmpint(json_object_get_boolean_member(ret, "enabled"), ==,
                     qtest_kvm_available());
     g_assert_cmpint(json_object_get_boolean_member(ret, "present"), ==,
                     qtest_kvm_available());
+    qtest_set_accel(s, json_object_get_boolean_member(ret, "enabled") ?
+                       "kvm" : "tcg");
     json_node_unref(rsp);
+    wait_serial_or_fail(s, 'B', 2);
     qtest_quit(s);
 }
 
