@@ -64,7 +64,15 @@ static CPUState *tcg_create_vcpu(int index, Error **errp)
     tc->cpu = cpu;
     tc->mp_state = index ? TCG_MP_UNINITIALIZED : TCG_MP_RUNNABLE;
     tcg_apic_reset(tc);
-    if (!tcg_engine_new(tc, errp)) {
+    /*
+     * An AP waits for INIT/SIPI in the state RESET leaves (real mode), as
+     * under KVM: that is what its "cpu" section carries until then, and a
+     * fresh engine's flat 32-bit mode with null segments could not be
+     * loaded back.  The BSP is reset by the machine.
+     */
+    if (!tcg_engine_new(tc, errp) ||
+        (index && !tcg_engine_reset_real(tc, 0, 0, errp))) {
+        tcg_engine_free(tc);
         g_free(tc);
         g_free(cpu);
         return NULL;

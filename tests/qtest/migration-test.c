@@ -68,6 +68,21 @@ static void test_unix(void)
     mig_quit_clean(dst);
 }
 
+/*
+ * Four vCPUs, the APs never started (waiting for INIT/SIPI): their state
+ * travels too and must load on the destination, which runs on.
+ */
+static void test_smp(void)
+{
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair("-smp 4", "-smp 4", &dst, &uri);
+
+    migrate_and_check(src, dst, uri, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
 /* The port a "tcp:...:0" destination listens on, from its query-migrate. */
 static char *dest_tcp_port(QTestState *dst)
 {
@@ -610,6 +625,7 @@ int main(int argc, char **argv)
 
     mig_add_case("/migration/precopy/unix", test_unix, false);
     mig_add_case("/migration/precopy/tcp", test_tcp, false);
+    mig_add_case("/migration/precopy/smp", test_smp, false);
     mig_add_case("/migration/precopy/fd", test_fd, false);
     mig_add_case("/migration/precopy/exec", test_exec, false);
     /* file: URIs came with QEMU 8.2. */
