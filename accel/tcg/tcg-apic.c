@@ -174,15 +174,13 @@ static bool tcg_apic_startup(TCGCPU *tc, uint8_t vector)
 
     /*
      * Running the reset stub takes the exec token, whose holder may be
-     * waiting for the BQL in a port I/O hook: drop the BQL, and keep
-     * other threads off this engine meanwhile (the exec-window rule).
+     * waiting for the BQL in a port I/O hook: drop the BQL meanwhile.
+     * Nobody else touches this engine then: only its own thread and the
+     * CPU state hooks, which run with every vCPU parked.
      */
-    __atomic_store_n(&tc->in_exec, 1, __ATOMIC_SEQ_CST);
     bql_unlock();
     ok = tcg_engine_reset_real(tc, (uint16_t)vector << 8, 0, &err);
     bql_lock();
-    __atomic_store_n(&tc->in_exec, 0, __ATOMIC_SEQ_CST);
-    tcg_cpu_exec_left();
     if (!ok) {
         error_report_err(err);
         tc->shutdown = true;

@@ -240,15 +240,12 @@ static TCGExecResult tcg_cpu_exec(CPUState *cpu)
     TCGExecResult result;
 
     tcg_dirty_note_paging(tc);
-    __atomic_store_n(&tc->in_exec, 1, __ATOMIC_SEQ_CST);
     bql_unlock();
     tcg_token_take(tc);
     result = tcg_cpu_run(tc);
     tcg_token_put();
     __atomic_store_n(&tc->exit_request, 0, __ATOMIC_SEQ_CST);
     bql_lock();
-    __atomic_store_n(&tc->in_exec, 0, __ATOMIC_SEQ_CST);
-    tcg_cpu_exec_left();
     if (result == TCG_EXEC_PARK) {
         tcg_engine_dump_regs(tc);
         error_report("vCPU %d: the guest faulted with no way to deliver the "
@@ -290,19 +287,6 @@ void tcg_start_vcpus(void)
 /* ---------------------------------------------------------------------
  * Waiting for vCPUs to leave their exec windows or pass a block boundary.
  */
-
-static GCond tcg_exec_left_cond;    /* with the BQL */
-
-void tcg_cpu_exec_left(void)
-{
-    g_cond_broadcast(&tcg_exec_left_cond);
-}
-
-void tcg_cpu_wait_exec_left(void)
-{
-    assert(bql_locked());
-    g_cond_wait(&tcg_exec_left_cond, bql_mutex());
-}
 
 void tcg_cpu_wait_boundary(void)
 {

@@ -8,10 +8,10 @@
  * so only one engine executes guest code at a time (the "exec token",
  * tcg-cpu.c), as QEMU's single-threaded TCG does.
  *
- * Who may touch a vCPU's engine: its own thread while it holds the exec
- * token, or any thread that holds the BQL while the vCPU is outside its
- * exec window (TCGCPU.in_exec false): the vCPU thread takes the BQL back
- * before it looks at its engine again.
+ * Who may touch a vCPU's engine: its own thread, or a thread that holds
+ * the BQL while every vCPU is parked (the CPU state hooks): a vCPU thread
+ * takes the BQL back before it looks at its engine again.  Running guest
+ * or stub code also needs the exec token.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -56,8 +56,6 @@ typedef struct TCGCPU {
      * Cleared by the vCPU thread when it leaves its exec window.
      */
     int exit_request;
-    /* Atomic: inside the exec window (BQL dropped, maybe running). */
-    int in_exec;
     /* Atomic: inside uc_emu_start() (guest code may be mid-block). */
     int running;
     /*
@@ -128,10 +126,6 @@ void tcg_cpu_kick(CPUState *cpu);
 void tcg_token_take(TCGCPU *tc);
 void tcg_token_put(void);
 void tcg_start_vcpus(void);
-/* vCPU thread, BQL: it left its exec window (wakes waiters below). */
-void tcg_cpu_exec_left(void);
-/* BQL held: wait until some vCPU leaves its exec window. */
-void tcg_cpu_wait_exec_left(void);
 
 /* tcg-apic.c: the local APIC's MMIO page, mapped into every engine. */
 bool tcg_apic_map(TCGCPU *tc, Error **errp);
