@@ -426,12 +426,14 @@ static bool vmstate_load_fields(QEMUFile *f, const VMStateDescription *vmsd,
 
 static const VMStateDescription *
 vmstate_find_subsection(const VMStateDescription *vmsd, const char *name,
-                        int *index)
+                        size_t len, int *index)
 {
     int i;
 
     for (i = 0; vmsd->subsections && vmsd->subsections[i]; i++) {
-        if (strcmp(vmsd->subsections[i]->name, name) == 0) {
+        const char *sub = vmsd->subsections[i]->name;
+
+        if (strlen(sub) == len && memcmp(sub, name, len) == 0) {
             *index = i;
             return vmsd->subsections[i];
         }
@@ -440,9 +442,10 @@ vmstate_find_subsection(const VMStateDescription *vmsd, const char *name,
 }
 
 /*
- * Peek at the next subsection header.  Returns 1 with its name in
- * @name if there is one, 0 if the next byte starts something else, -1
- * on a stream error.
+ * Peek at the next subsection header.  Returns its name's length (1 to
+ * 255) with the name in @name if there is one, 0 if the next byte starts
+ * something else, -1 on a stream error.  The name may hold a NUL: the
+ * caller refuses that.
  */
 static int vmstate_peek_subsection(QEMUFile *f, char name[256])
 {
@@ -459,7 +462,7 @@ static int vmstate_peek_subsection(QEMUFile *f, char name[256])
     }
     memcpy(name, buf, len);
     name[len] = '\0';
-    return 1;
+    return len;
 }
 
 /*
@@ -496,7 +499,13 @@ static bool vmstate_load_subsections(QEMUFile *f,
             }
             return false;
         }
-        sub = vmstate_find_subsection(vmsd, name, &index);
+        if (memchr(name, '\0', ret)) {
+            error_setg(errp, "%s: subsection name '%s' is followed by a NUL "
+                       "byte within its %d-byte length", vmsd->name, name,
+                       ret);
+            return false;
+        }
+        sub = vmstate_find_subsection(vmsd, name, ret, &index);
         if (!sub && nested) {
             return true;
         }
@@ -511,7 +520,7 @@ static bool vmstate_load_subsections(QEMUFile *f,
             return false;
         }
         seen[index] = true;
-        qemu_file_skip(f, 2 + strlen(name));
+        qemu_file_skip(f, 2 + ret);
         version_id = qemu_get_be32(f);
         if (!vmstate_check_file(f, errp)) {
             error_prepend(errp, "%s: subsection '%s': ", vmsd->name, name);
@@ -558,11 +567,99 @@ static bool vmstate_load_vmsd(QEMUFile *f, const VMStateDescription *vmsd,
     return true;
 }
 
+/*
+ * All-or-nothing loads: the bytes of every field a description (its
+ * structs, its subsections) can write, copied before the load and put
+ * back if any part of it fails, so a device never keeps values its
+ * post_load refused or half of a section.  Fields are embedded in the
+ * struct (no pointers, see vmstate.h), so these ranges are all a load
+ * writes; what hooks change elsewhere is theirs to keep consistent.
+ */
+typedef struct VMStateRange {
+    char *addr;
+    size_t len;
+} VMStateRange;
+
+typedef struct VMStateSnapshot {
+    GArray *ranges;         /* VMStateRange, in the order of @bytes */
+    GByteArray *bytes;      /* their contents, concatenated */
+} VMStateSnapshot;
+
+static void vmstate_snapshot_add(VMStateSnapshot *snap, char *addr,
+                                 size_t len)
+{
+    VMStateRange r = { addr, len };
+
+    if (!len) {
+        return;
+    }
+    g_byte_array_append(snap->bytes, (const guint8 *)addr, len);
+    if (snap->ranges->len) {
+        VMStateRange *last = &g_array_index(snap->ranges, VMStateRange,
+                                            snap->ranges->len - 1);
+
+        if (last->addr + last->len == addr) {
+            last->len += len;   /* consecutive fields: one range */
+            return;
+        }
+    }
+    g_array_append_val(snap->ranges, r);
+}
+
+/* Every field of every version, at its full capacity. */
+static void vmstate_snapshot_vmsd(VMStateSnapshot *snap,
+                                  const VMStateDescription *vmsd,
+                                  char *opaque)
+{
+    const VMStateField *field;
+    const VMStateDescription * const *sub;
+
+    for (field = vmsd->fields; field && field->name; field++) {
+        char *base = opaque + field->offset;
+        int n = field->flags & (VMS_ARRAY | VMS_VARRAY_ANY) ? field->num : 1;
+
+        if (field->flags & VMS_STRUCT) {
+            for (int i = 0; i < n; i++) {
+                vmstate_snapshot_vmsd(snap, field->vmsd,
+                                      base + (size_t)i * field->size);
+            }
+        } else if (field->info != &vmstate_info_unused_buffer) {
+            vmstate_snapshot_add(snap, base, (size_t)n * field->size);
+        }
+    }
+    for (sub = vmsd->subsections; sub && *sub; sub++) {
+        vmstate_snapshot_vmsd(snap, *sub, opaque);
+    }
+}
+
+static void vmstate_snapshot_restore(VMStateSnapshot *snap)
+{
+    const guint8 *p = snap->bytes->data;
+
+    for (guint i = 0; i < snap->ranges->len; i++) {
+        VMStateRange *r = &g_array_index(snap->ranges, VMStateRange, i);
+
+        memcpy(r->addr, p, r->len);
+        p += r->len;
+    }
+}
+
 bool vmstate_load_state(QEMUFile *f, const VMStateDescription *vmsd,
                         void *opaque, int version_id, Error **errp)
 {
-    bool ok = vmstate_load_vmsd(f, vmsd, opaque, version_id, false, errp);
+    VMStateSnapshot snap = {
+        .ranges = g_array_new(FALSE, FALSE, sizeof(VMStateRange)),
+        .bytes = g_byte_array_new(),
+    };
+    bool ok;
 
+    vmstate_snapshot_vmsd(&snap, vmsd, opaque);
+    ok = vmstate_load_vmsd(f, vmsd, opaque, version_id, false, errp);
+    if (!ok) {
+        vmstate_snapshot_restore(&snap);
+    }
     trace_vmstate_load_state_end(vmsd->name, ok);
+    g_array_free(snap.ranges, TRUE);
+    g_byte_array_free(snap.bytes, TRUE);
     return ok;
 }

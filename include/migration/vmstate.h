@@ -15,7 +15,9 @@
  * vmstate_load_state() reads the same, checking versions, subsection
  * names and every count read from the stream against the destination's
  * own sizes: bad input gives an Error that names the description and
- * field, never a write outside the described struct.
+ * field, never a write outside the described struct, and leaves the
+ * struct's described fields as they were before the load.  Subsection
+ * names are compared as counted bytes; one that holds a NUL is refused.
  *
  * Versions: a field added in version N is declared with the _V macro
  * (version N); it is saved when the description's version is >= N and
@@ -101,7 +103,9 @@ struct VMStateField {
  *   post_save: undo what pre_save did (runs even if saving failed later).
  *   pre_load:  prepare @opaque before fields are written into it.
  *   post_load: check the loaded values and derive other state; gets the
- *              stream's version.  The place to reject inconsistent input.
+ *              stream's version.  The place to reject inconsistent input:
+ *              if it (or anything after it) fails, the described fields
+ *              are put back as they were (vmstate_load_state()).
  *   needed:    for a subsection: whether to send it (no hook: always).
  */
 struct VMStateDescription {
@@ -357,7 +361,11 @@ bool vmstate_save_state(QEMUFile *f, const VMStateDescription *vmsd,
  * Read state saved with version @version_id of @vmsd into @opaque.
  * Fails, naming the description (and field), on an unsupported version,
  * an unknown or repeated subsection, an out-of-range count or value, a
- * failing hook, or a stream error.  @opaque may be partly written then.
+ * failing hook, or a stream error.  All or nothing: on failure every
+ * field @vmsd describes (structs and subsections included) holds again
+ * what it held before the call, so a refused value never stays in the
+ * device.  Hooks that change anything else must not fail after doing so
+ * (post_load: check first, then derive).
  */
 bool vmstate_load_state(QEMUFile *f, const VMStateDescription *vmsd,
                         void *opaque, int version_id, Error **errp);

@@ -869,6 +869,160 @@ static void test_truncated(void)
     }
 }
 
+/* A destination already holding other values than the stream's. */
+static Dev dev_other(void)
+{
+    Dev d = dev_value();
+
+    d.arr8[0] = 99;
+    d.arr64[1] = 77;
+    d.inner.a = 1000;
+    d.inners[1].extra = 3;
+    d.n_items = 1;
+    d.items[0] = 4242;
+    d.n_words = 0;
+    d.vinner[0].a = 555;
+    d.small = 1;
+    d.v2_only = 0x1234;
+    d.sub_val = 42;
+    return d;
+}
+
+/*
+ * All or nothing: a load that fails anywhere (every truncation point,
+ * so in fields, structs, arrays and the subsection) leaves every
+ * described field as it was.
+ */
+static void test_all_or_nothing_truncated(void)
+{
+    Dev s = dev_value(), old = dev_other();
+    g_autofree uint8_t *data = NULL;
+    size_t len, cut;
+
+    data = save_ok(&vmstate_dev, &s, &len);
+    for (cut = 0; cut < len - 1; cut++) {
+        Dev d = old;
+        Error *err = NULL;
+
+        g_assert_false(load_bytes(data, cut, &vmstate_dev, &d, 2, &err));
+        error_free(err);
+        assert_dev_eq(&d, &old);
+    }
+}
+
+typedef struct Guarded {
+    uint32_t a;         /* post_load refuses > 10 */
+    uint32_t b;         /* in "guarded/sub"; its post_load refuses 0xdead */
+    uint32_t derived;   /* not described: what post_load computes */
+} Guarded;
+
+static bool guarded_sub_post_load(void *opaque, int version_id,
+                                  Error **errp)
+{
+    if (((Guarded *)opaque)->b == 0xdead) {
+        error_setg(errp, "b is dead");
+        return false;
+    }
+    return true;
+}
+
+static bool guarded_post_load(void *opaque, int version_id, Error **errp)
+{
+    Guarded *g = opaque;
+
+    if (g->a > 10) {
+        error_setg(errp, "a %u out of range", g->a);
+        return false;
+    }
+    g->derived = g->a * 2;
+    return true;
+}
+
+static const VMStateDescription vmstate_guarded_sub = {
+    .name = "guarded/sub",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = guarded_sub_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(b, Guarded),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_guarded = {
+    .name = "guarded",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .post_load = guarded_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(a, Guarded),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_guarded_sub,
+        NULL
+    },
+};
+
+/* A value post_load refuses does not stay in the device. */
+static void test_all_or_nothing_post_load(void)
+{
+    static const uint8_t bad_a[] = { 0, 0, 0, 99, TRAILER };
+    static const uint8_t bad_sub[] = {
+        0, 0, 0, 5,
+        QEMU_VM_SUBSECTION, 11, 'g', 'u', 'a', 'r', 'd', 'e', 'd', '/', 's',
+        'u', 'b', 0, 0, 0, 1,
+        0, 0, 0xde, 0xad,
+        TRAILER,
+    };
+    static const uint8_t good[] = {
+        0, 0, 0, 5,
+        QEMU_VM_SUBSECTION, 11, 'g', 'u', 'a', 'r', 'd', 'e', 'd', '/', 's',
+        'u', 'b', 0, 0, 0, 1,
+        0, 0, 0, 7,
+        TRAILER,
+    };
+    Guarded g = { .a = 3, .b = 4, .derived = 6 };
+
+    load_fails(bad_a, sizeof(bad_a), &vmstate_guarded, &g, 1,
+               "guarded: post_load: a 99 out of range");
+    g_assert_cmpuint(g.a, ==, 3);
+    /* The subsection fails after the parent's field was written. */
+    load_fails(bad_sub, sizeof(bad_sub), &vmstate_guarded, &g, 1,
+               "guarded/sub: post_load: b is dead");
+    g_assert_cmpuint(g.a, ==, 3);
+    g_assert_cmpuint(g.b, ==, 4);
+    g_assert_true(load_bytes(good, sizeof(good), &vmstate_guarded, &g, 1,
+                             &error_abort));
+    g_assert_cmpuint(g.a, ==, 5);
+    g_assert_cmpuint(g.b, ==, 7);
+    g_assert_cmpuint(g.derived, ==, 10);
+}
+
+/*
+ * A subsection name with a NUL inside its counted length: as a C string
+ * it would be "simple/sub" and the skip by strlen() would leave three
+ * bytes of name to be read as the version.  Refused by name.
+ */
+static void test_subsection_name_nul(void)
+{
+    static const uint8_t sub[] = {
+        QEMU_VM_SUBSECTION, 13, 's', 'i', 'm', 'p', 'l', 'e', '/', 's', 'u',
+        'b', 0, 'X', 'Y',
+        0x00, 0x00, 0x00, 0x03,
+        0xbe, 0xef,
+    };
+    Simple d = { 0 };
+    uint8_t data[sizeof(simple_wire) + sizeof(sub) + 1];
+
+    memcpy(data, simple_wire, sizeof(simple_wire));
+    memcpy(data + sizeof(simple_wire), sub, sizeof(sub));
+    data[sizeof(data) - 1] = TRAILER;
+    load_fails(data, sizeof(data), &vmstate_simple, &d, 1,
+               "subsection name 'simple/sub' is followed by a NUL byte");
+    g_assert_cmpuint(d.a, ==, 0);   /* and nothing of it stayed */
+}
+
 /* Random corruption of a valid stream: fail or succeed, never crash. */
 static void test_fuzz(void)
 {
@@ -1092,6 +1246,11 @@ int main(int argc, char **argv)
     g_test_add_func("/vmstate/wire-format", test_wire_format);
     g_test_add_func("/vmstate/load-handmade", test_load_handmade);
     g_test_add_func("/vmstate/round-trip", test_round_trip);
+    g_test_add_func("/vmstate/all-or-nothing/truncated",
+                    test_all_or_nothing_truncated);
+    g_test_add_func("/vmstate/all-or-nothing/post-load",
+                    test_all_or_nothing_post_load);
+    g_test_add_func("/vmstate/subsection-name-nul", test_subsection_name_nul);
     g_test_add_func("/vmstate/varray-partial", test_varray_partial);
     g_test_add_func("/vmstate/versions", test_versions);
     g_test_add_func("/vmstate/field-exists", test_field_exists);
