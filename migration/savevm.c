@@ -66,18 +66,30 @@ static GPtrArray *savevm_list(void)
     return savevm_handlers;
 }
 
-static SaveStateEntry *savevm_find(const char *idstr, uint32_t instance_id)
+/*
+ * The entry named by @len bytes at @name: compared as counted bytes, as
+ * the stream carries it (a name read from the stream is refused if it
+ * holds a NUL before it gets here, see loadvm_section_start()).
+ */
+static SaveStateEntry *savevm_find_counted(const char *name, size_t len,
+                                          uint32_t instance_id)
 {
     GPtrArray *list = savevm_list();
 
     for (guint i = 0; i < list->len; i++) {
         SaveStateEntry *se = g_ptr_array_index(list, i);
 
-        if (!strcmp(se->idstr, idstr) && se->instance_id == instance_id) {
+        if (strlen(se->idstr) == len && !memcmp(se->idstr, name, len) &&
+            se->instance_id == instance_id) {
             return se;
         }
     }
     return NULL;
+}
+
+static SaveStateEntry *savevm_find(const char *idstr, uint32_t instance_id)
+{
+    return savevm_find_counted(idstr, strlen(idstr), instance_id);
 }
 
 static SaveStateEntry *savevm_add(const char *idstr, uint32_t instance_id,
@@ -491,10 +503,145 @@ void qemu_savevm_state_cleanup(void)
 
 /* ---- destination ---- */
 
+/*
+ * Where a load loop reads, which decides what it accepts (stream.md,
+ * "What may come where"):
+ * - LOAD_MAIN: the main stream up to PACKAGED (precopy: all of it);
+ * - LOAD_PACKAGE: inside PACKAGED, run by the incoming thread while the
+ *   listen thread already reads the main stream: device state (FULL),
+ *   LISTEN, PING, RUN.  No live section: its loader would be shared with
+ *   the listen thread (RAM's load state is one per process);
+ * - LOAD_POSTCOPY: the main stream after the package, in the listen
+ *   thread, the guest running (or about to): PART/END of the sections
+ *   with a postcopy path, PING, POSTCOPY_RESUME, RECV_BITMAP, EOF.
+ *   Device state cannot be loaded under a running guest.
+ */
+typedef enum LoadPhase {
+    LOAD_MAIN,
+    LOAD_PACKAGE,
+    LOAD_POSTCOPY,
+} LoadPhase;
+
+/* A section announced by START or FULL. */
+typedef struct LoadSection {
+    SaveStateEntry *se;
+    int version;            /* the START's: PART and END follow it */
+} LoadSection;
+
 /* Section ids seen in START/FULL, so PART/END can name their entry. */
 typedef struct LoadState {
-    GHashTable *sections;   /* section id -> SaveStateEntry */
+    GHashTable *sections;   /* section id -> LoadSection (owned) */
 } LoadState;
+
+static void loadvm_state_init(LoadState *ls)
+{
+    ls->sections = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+                                         NULL, g_free);
+}
+
+static const char *loadvm_phase_rule(LoadPhase phase)
+{
+    switch (phase) {
+    case LOAD_PACKAGE:
+        return "in a postcopy package (it may hold only device state, "
+               "CMD_POSTCOPY_LISTEN, CMD_PING and CMD_POSTCOPY_RUN)";
+    case LOAD_POSTCOPY:
+        return "after CMD_POSTCOPY_RUN (only the PART and END sections of "
+               "live state with a postcopy path, CMD_PING, "
+               "CMD_POSTCOPY_RESUME, CMD_RECV_BITMAP and EOF may follow "
+               "the package)";
+    default:
+        return "in the main stream before a postcopy package "
+               "(CMD_POSTCOPY_LISTEN and CMD_POSTCOPY_RUN come only in the "
+               "package, CMD_POSTCOPY_RESUME and CMD_RECV_BITMAP only after "
+               "it)";
+    }
+}
+
+static const char *loadvm_type_name(uint8_t type)
+{
+    switch (type) {
+    case QEMU_VM_SECTION_START:
+        return "SECTION_START";
+    case QEMU_VM_SECTION_PART:
+        return "SECTION_PART";
+    case QEMU_VM_SECTION_END:
+        return "SECTION_END";
+    case QEMU_VM_SECTION_FULL:
+        return "SECTION_FULL";
+    default:
+        return "EOF";
+    }
+}
+
+/* Whether a section of @type for @se may come in @phase. */
+static bool loadvm_section_allowed(LoadPhase phase, uint8_t type,
+                                   SaveStateEntry *se, Error **errp)
+{
+    bool ok;
+
+    switch (phase) {
+    case LOAD_PACKAGE:
+        ok = type == QEMU_VM_SECTION_FULL;
+        break;
+    case LOAD_POSTCOPY:
+        ok = (type == QEMU_VM_SECTION_PART || type == QEMU_VM_SECTION_END) &&
+             se->ops && se_has_postcopy(se);
+        break;
+    default:
+        ok = true;
+    }
+    if (!ok) {
+        error_setg(errp, "section '%s' (%s) is not allowed %s", se->idstr,
+                   loadvm_type_name(type), loadvm_phase_rule(phase));
+    }
+    return ok;
+}
+
+/* Whether this destination handles @cmd at all (somewhere). */
+static bool loadvm_command_known(uint16_t cmd)
+{
+    switch (cmd) {
+    case MIG_CMD_OPEN_RETURN_PATH:
+    case MIG_CMD_PING:
+    case MIG_CMD_POSTCOPY_ADVISE:
+    case MIG_CMD_POSTCOPY_LISTEN:
+    case MIG_CMD_POSTCOPY_RUN:
+    case MIG_CMD_POSTCOPY_RAM_DISCARD:
+    case MIG_CMD_PACKAGED:
+    case MIG_CMD_POSTCOPY_RESUME:
+    case MIG_CMD_RECV_BITMAP:
+        return true;
+    }
+    return false;
+}
+
+/* Whether the known command @cmd may come in @phase. */
+static bool loadvm_command_allowed(LoadPhase phase, uint16_t cmd,
+                                   Error **errp)
+{
+    bool ok;
+
+    switch (phase) {
+    case LOAD_PACKAGE:
+        /* QEMU's source sends a PING between the devices and RUN. */
+        ok = cmd == MIG_CMD_POSTCOPY_LISTEN || cmd == MIG_CMD_PING ||
+             cmd == MIG_CMD_POSTCOPY_RUN;
+        break;
+    case LOAD_POSTCOPY:
+        ok = cmd == MIG_CMD_PING || cmd == MIG_CMD_POSTCOPY_RESUME ||
+             cmd == MIG_CMD_RECV_BITMAP;
+        break;
+    default:
+        ok = cmd != MIG_CMD_POSTCOPY_LISTEN && cmd != MIG_CMD_POSTCOPY_RUN &&
+             cmd != MIG_CMD_POSTCOPY_RESUME && cmd != MIG_CMD_RECV_BITMAP;
+    }
+    if (!ok) {
+        error_setg(errp, "migration command %u is not allowed %s", cmd,
+                   loadvm_phase_rule(phase));
+    }
+    return ok;
+}
 
 /*
  * The main stream and its LoadState while qemu_loadvm_state() runs: the
@@ -504,8 +651,8 @@ typedef struct LoadState {
 static QEMUFile *loadvm_main_file;
 static LoadState *loadvm_main_ls;
 
-static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, bool *quit,
-                             Error **errp);
+static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, LoadPhase phase,
+                             bool *quit, Error **errp);
 
 static bool loadvm_check_footer(QEMUFile *f, SaveStateEntry *se,
                                 uint32_t section_id, Error **errp)
@@ -574,27 +721,39 @@ static bool loadvm_header(QEMUFile *f, Error **errp)
 }
 
 static SaveStateEntry *loadvm_section_start(QEMUFile *f, LoadState *ls,
-                                            uint8_t type, uint32_t *id_out,
+                                            LoadPhase phase, uint8_t type,
+                                            uint32_t *id_out,
                                             int *version_out, Error **errp)
 {
     uint32_t section_id = qemu_get_be32(f);
     char idstr[256];
+    size_t len = qemu_get_counted_string(f, idstr);
     uint32_t instance_id, version_id;
     SaveStateEntry *se;
+    LoadSection *ent;
 
-    qemu_get_counted_string(f, idstr);
     instance_id = qemu_get_be32(f);
     version_id = qemu_get_be32(f);
     if (qemu_file_get_error_obj(f, errp)) {
         return NULL;
     }
+    if (memchr(idstr, '\0', len)) {
+        /* As a C string it would name another section. */
+        error_setg(errp, "savevm section %u: its name '%s' is followed by a "
+                   "NUL byte within its %zu-byte length", section_id, idstr,
+                   len);
+        return NULL;
+    }
     trace_loadvm_section_start(idstr, section_id, instance_id, version_id);
-    se = savevm_find(idstr, instance_id);
+    se = savevm_find_counted(idstr, len, instance_id);
     if (!se || (type == QEMU_VM_SECTION_FULL) != (se->vmsd != NULL)) {
         error_setg(errp, "Unknown savevm section or instance '%s' %u. Make "
                    "sure that your current VM setup matches your saved VM "
                    "setup, including any hotplugged devices",
                    idstr, instance_id);
+        return NULL;
+    }
+    if (!loadvm_section_allowed(phase, type, se, errp)) {
         return NULL;
     }
     if (version_id > (uint32_t)se->version_id) {
@@ -607,7 +766,10 @@ static SaveStateEntry *loadvm_section_start(QEMUFile *f, LoadState *ls,
                    section_id, idstr);
         return NULL;
     }
-    g_hash_table_insert(ls->sections, GUINT_TO_POINTER(section_id), se);
+    ent = g_new(LoadSection, 1);
+    ent->se = se;
+    ent->version = version_id;
+    g_hash_table_insert(ls->sections, GUINT_TO_POINTER(section_id), ent);
     *id_out = section_id;
     *version_out = version_id;
     return se;
@@ -643,12 +805,13 @@ static bool loadvm_live(QEMUFile *f, SaveStateEntry *se, int version,
 }
 
 static bool loadvm_process_start_full(QEMUFile *f, LoadState *ls,
-                                      uint8_t type, Error **errp)
+                                      LoadPhase phase, uint8_t type,
+                                      Error **errp)
 {
     uint32_t section_id;
     int version;
-    SaveStateEntry *se = loadvm_section_start(f, ls, type, &section_id,
-                                              &version, errp);
+    SaveStateEntry *se = loadvm_section_start(f, ls, phase, type,
+                                              &section_id, &version, errp);
 
     if (!se) {
         return false;
@@ -661,23 +824,34 @@ static bool loadvm_process_start_full(QEMUFile *f, LoadState *ls,
 }
 
 static bool loadvm_process_part_end(QEMUFile *f, LoadState *ls,
+                                    LoadPhase phase, uint8_t type,
                                     Error **errp)
 {
     uint32_t section_id = qemu_get_be32(f);
-    SaveStateEntry *se;
+    LoadSection *ent;
 
     if (qemu_file_get_error_obj(f, errp)) {
         return false;
     }
-    se = g_hash_table_lookup(ls->sections, GUINT_TO_POINTER(section_id));
-    if (!se || !se->ops) {
+    if (phase == LOAD_PACKAGE) {
+        /* Its own table has no live section to continue: say why. */
+        error_setg(errp, "%s of section %u is not allowed %s",
+                   loadvm_type_name(type), section_id,
+                   loadvm_phase_rule(phase));
+        return false;
+    }
+    ent = g_hash_table_lookup(ls->sections, GUINT_TO_POINTER(section_id));
+    if (!ent || !ent->se->ops) {
         error_setg(errp, "Unknown savevm section %u", section_id);
         return false;
     }
-    if (!loadvm_live(f, se, se->version_id, errp)) {
+    trace_loadvm_section_part_end(ent->se->idstr, section_id, ent->version);
+    /* The START's version: the source wrote the rest in its format. */
+    if (!loadvm_section_allowed(phase, type, ent->se, errp) ||
+        !loadvm_live(f, ent->se, ent->version, errp)) {
         return false;
     }
-    return loadvm_check_footer(f, se, section_id, errp);
+    return loadvm_check_footer(f, ent->se, section_id, errp);
 }
 
 /*
@@ -725,8 +899,8 @@ static bool loadvm_handle_packaged(QEMUFile *f, uint16_t len, bool *quit,
     ioc = qio_channel_buffer_new_data(buf, size);
     pf = qemu_file_new_input(ioc);
     qio_channel_unref(ioc);
-    pls.sections = g_hash_table_new(g_direct_hash, g_direct_equal);
-    ok = loadvm_main_loop(pf, &pls, quit, errp);
+    loadvm_state_init(&pls);
+    ok = loadvm_main_loop(pf, &pls, LOAD_PACKAGE, quit, errp);
     if (ok && !*quit) {
         error_setg(errp, "Postcopy package ended without CMD_POSTCOPY_RUN");
         ok = false;
@@ -736,7 +910,8 @@ static bool loadvm_handle_packaged(QEMUFile *f, uint16_t len, bool *quit,
     return ok;
 }
 
-static bool loadvm_process_command(QEMUFile *f, bool *quit, Error **errp)
+static bool loadvm_process_command(QEMUFile *f, LoadPhase phase, bool *quit,
+                                   Error **errp)
 {
     uint16_t cmd = qemu_get_be16(f);
     uint16_t len = qemu_get_be16(f);
@@ -745,6 +920,10 @@ static bool loadvm_process_command(QEMUFile *f, bool *quit, Error **errp)
         return false;
     }
     trace_loadvm_process_command(cmd, len);
+    if (loadvm_command_known(cmd) &&
+        !loadvm_command_allowed(phase, cmd, errp)) {
+        return false;
+    }
     switch (cmd) {
     case MIG_CMD_OPEN_RETURN_PATH:
         return migration_incoming_rp_open(f, len, errp);
@@ -755,10 +934,6 @@ static bool loadvm_process_command(QEMUFile *f, bool *quit, Error **errp)
     case MIG_CMD_POSTCOPY_RAM_DISCARD:
         return postcopy_incoming_discard(f, len, errp);
     case MIG_CMD_POSTCOPY_LISTEN:
-        if (f == loadvm_main_file) {
-            error_setg(errp, "CMD_POSTCOPY_LISTEN outside a package");
-            return false;
-        }
         return postcopy_incoming_listen(loadvm_main_file, len, errp);
     case MIG_CMD_POSTCOPY_RUN:
         /* The rest of the main stream is the listen thread's. */
@@ -769,10 +944,6 @@ static bool loadvm_process_command(QEMUFile *f, bool *quit, Error **errp)
     case MIG_CMD_RECV_BITMAP:
         return postcopy_incoming_recv_bitmap(f, len, errp);
     case MIG_CMD_PACKAGED:
-        if (f != loadvm_main_file) {
-            error_setg(errp, "CMD_PACKAGED inside a package");
-            return false;
-        }
         return loadvm_handle_packaged(f, len, quit, errp);
     }
     error_setg(errp, "migration command %u (length %u) is not supported by "
@@ -834,10 +1005,11 @@ static void loadvm_cleanup(void)
 
 /*
  * Sections and commands until EOF, or until a command hands the rest of
- * the stream over (*@quit: postcopy's RUN).
+ * the stream over (*@quit: postcopy's RUN).  @phase says which of them
+ * may come here.
  */
-static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, bool *quit,
-                             Error **errp)
+static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, LoadPhase phase,
+                             bool *quit, Error **errp)
 {
     for (;;) {
         uint8_t type = qemu_get_byte(f);
@@ -852,14 +1024,14 @@ static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, bool *quit,
             return true;
         case QEMU_VM_SECTION_START:
         case QEMU_VM_SECTION_FULL:
-            ok = loadvm_process_start_full(f, ls, type, errp);
+            ok = loadvm_process_start_full(f, ls, phase, type, errp);
             break;
         case QEMU_VM_SECTION_PART:
         case QEMU_VM_SECTION_END:
-            ok = loadvm_process_part_end(f, ls, errp);
+            ok = loadvm_process_part_end(f, ls, phase, type, errp);
             break;
         case QEMU_VM_COMMAND:
-            ok = loadvm_process_command(f, quit, errp);
+            ok = loadvm_process_command(f, phase, quit, errp);
             if (ok && *quit) {
                 return true;
             }
@@ -876,17 +1048,16 @@ static bool loadvm_main_loop(QEMUFile *f, LoadState *ls, bool *quit,
 
 bool qemu_loadvm_state(QEMUFile *f, Error **errp)
 {
-    LoadState ls = {
-        .sections = g_hash_table_new(g_direct_hash, g_direct_equal),
-    };
+    LoadState ls;
     bool quit = false;
     bool ok;
 
     assert(!bql_locked());
+    loadvm_state_init(&ls);
     loadvm_main_file = f;
     loadvm_main_ls = &ls;
     ok = loadvm_header(f, errp) && loadvm_setup(f, errp) &&
-         loadvm_main_loop(f, &ls, &quit, errp);
+         loadvm_main_loop(f, &ls, LOAD_MAIN, &quit, errp);
     if (ok && quit) {
         /* Postcopy: the listen thread reads the rest, up to EOF. */
         ok = postcopy_incoming_wait(errp);
@@ -917,7 +1088,7 @@ bool qemu_loadvm_state_listen(QEMUFile *f, Error **errp)
     bool quit = false;
 
     assert(f == loadvm_main_file && loadvm_main_ls);
-    if (!loadvm_main_loop(f, loadvm_main_ls, &quit, errp)) {
+    if (!loadvm_main_loop(f, loadvm_main_ls, LOAD_POSTCOPY, &quit, errp)) {
         return false;
     }
     if (quit) {

@@ -1,0 +1,449 @@
+/*
+ * The stream loader (migration/savevm.c) on hand-made streams: where
+ * each kind of section and command may come (main stream, postcopy
+ * package, after RUN), section names as counted bytes, and the version
+ * PART and END sections are loaded with.
+ *
+ * Postcopy is a stand-in here: LISTEN and RUN only change a state, and
+ * "waiting for the listen thread" loads the rest of the main stream in
+ * this thread (qemu_loadvm_state_listen(), as the listen thread would).
+ * The real thing runs in tests/qtest/loadvm-test.c.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "hw/boards.h"
+#include "io/channel-buffer.h"
+#include "migration/register.h"
+#include "migration/vmstate.h"
+#include "../../migration/savevm.h"
+#include "../../migration/return-path.h"
+#include "../../migration/postcopy-ram.h"
+#include "../../migration/postcopy-recover.h"
+#include "../qtest/stream-bytes.h"
+
+#define MACHINE "pc-i440fx"
+
+/* ---- stand-ins for what savevm.c calls ---- */
+
+static PostcopyIncomingState stub_pc_state;
+static QEMUFile *stub_main;
+
+const char *machine_type_name(void)
+{
+    return MACHINE;
+}
+
+void migration_rp_send_end_ping(QEMUFile *f)
+{
+}
+
+bool migration_incoming_rp_open(QEMUFile *from_src, uint16_t len,
+                                Error **errp)
+{
+    return true;
+}
+
+bool migration_incoming_rp_ping(QEMUFile *from_src, uint16_t len,
+                                Error **errp)
+{
+    qemu_get_be32(from_src);
+    return qemu_file_get_error_obj(from_src, errp) == 0;
+}
+
+uint64_t postcopy_pagesize_summary(void)
+{
+    return 4096;
+}
+
+PostcopyIncomingState postcopy_incoming_state(void)
+{
+    return stub_pc_state;
+}
+
+bool postcopy_incoming_advise(QEMUFile *f, uint16_t len, Error **errp)
+{
+    qemu_file_skip(f, len);
+    stub_pc_state = POSTCOPY_INCOMING_ADVISE;
+    return true;
+}
+
+bool postcopy_incoming_discard(QEMUFile *f, uint16_t len, Error **errp)
+{
+    qemu_file_skip(f, len);
+    return true;
+}
+
+bool postcopy_incoming_listen(QEMUFile *main, uint16_t len, Error **errp)
+{
+    stub_main = main;
+    stub_pc_state = POSTCOPY_INCOMING_LISTENING;
+    return true;
+}
+
+bool postcopy_incoming_run(uint16_t len, Error **errp)
+{
+    stub_pc_state = POSTCOPY_INCOMING_RUNNING;
+    return true;
+}
+
+bool postcopy_incoming_resume(uint16_t len, Error **errp)
+{
+    return true;
+}
+
+bool postcopy_incoming_recv_bitmap(QEMUFile *f, uint16_t len, Error **errp)
+{
+    qemu_file_skip(f, len);
+    return true;
+}
+
+/* The listen thread's work, done here. */
+bool postcopy_incoming_wait(Error **errp)
+{
+    bool ok = qemu_loadvm_state_listen(stub_main, errp);
+
+    stub_pc_state = POSTCOPY_INCOMING_END;
+    return ok;
+}
+
+/* ---- the participants ---- */
+
+#define LIVE_VERSION 3
+
+/* Versions "live" was loaded with, in order. */
+static GArray *live_versions;
+
+static bool live_load_state(QEMUFile *f, void *opaque, int version_id,
+                            Error **errp)
+{
+    g_array_append_val(live_versions, version_id);
+    if (qemu_get_be32(f) != 0x11223344) {
+        error_setg(errp, "live: bad marker");
+        return false;
+    }
+    return true;
+}
+
+static bool live_postcopy_prepare(QEMUFile *f, void *opaque, Error **errp)
+{
+    return true;
+}
+
+/* A live section with a postcopy path (like "ram")... */
+static const SaveVMHandlers live_handlers = {
+    .save_postcopy_prepare = live_postcopy_prepare,
+    .load_state = live_load_state,
+};
+
+/* ...and one without (like "block"). */
+static const SaveVMHandlers nopc_handlers = {
+    .load_state = live_load_state,
+};
+
+typedef struct Dev {
+    uint32_t v;
+} Dev;
+
+static Dev dev;
+
+static const VMStateDescription vmstate_dev = {
+    .name = "dev",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(v, Dev),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* ---- stream bytes ---- */
+
+static void put_header(GByteArray *a)
+{
+    put_be32(a, QEMU_VM_FILE_MAGIC);
+    put_be32(a, QEMU_VM_FILE_VERSION);
+    put_u8(a, QEMU_VM_CONFIGURATION);
+    put_be32(a, strlen(MACHINE));
+    g_byte_array_append(a, (const uint8_t *)MACHINE, strlen(MACHINE));
+}
+
+/* START or FULL of @name (@len bytes, NULs allowed) with a u32 body. */
+static void put_section_named(GByteArray *a, uint8_t type, uint32_t id,
+                              const char *name, size_t len, uint32_t version,
+                              uint32_t body)
+{
+    put_u8(a, type);
+    put_be32(a, id);
+    put_counted(a, name, len);
+    put_be32(a, 0);
+    put_be32(a, version);
+    put_be32(a, body);
+    put_u8(a, QEMU_VM_SECTION_FOOTER);
+    put_be32(a, id);
+}
+
+static void put_section(GByteArray *a, uint8_t type, uint32_t id,
+                        const char *name, uint32_t version, uint32_t body)
+{
+    put_section_named(a, type, id, name, strlen(name), version, body);
+}
+
+/* PART or END of live section @id. */
+static void put_part(GByteArray *a, uint8_t type, uint32_t id)
+{
+    put_u8(a, type);
+    put_be32(a, id);
+    put_be32(a, 0x11223344);
+    put_u8(a, QEMU_VM_SECTION_FOOTER);
+    put_be32(a, id);
+}
+
+static void put_ping(GByteArray *a)
+{
+    put_cmd(a, MIG_CMD_PING, 4);
+    put_be32(a, 7);
+}
+
+/* ---- running the loader ---- */
+
+static bool load(GByteArray *a, Error **errp)
+{
+    QIOChannel *ioc = qio_channel_buffer_new_data(a->data, a->len);
+    QEMUFile *f = qemu_file_new_input(ioc);
+    bool ok;
+
+    qio_channel_unref(ioc);
+    stub_pc_state = POSTCOPY_INCOMING_NONE;
+    stub_main = NULL;
+    g_array_set_size(live_versions, 0);
+    ok = qemu_loadvm_state(f, errp);
+    qemu_fclose(f);
+    return ok;
+}
+
+static void load_ok(GByteArray *a)
+{
+    load(a, &error_abort);
+}
+
+static void load_fails(GByteArray *a, const char *needle)
+{
+    Error *err = NULL;
+
+    g_assert_false(load(a, &err));
+    g_assert_nonnull(err);
+    if (!strstr(error_get_pretty(err), needle)) {
+        g_error("error '%s' does not mention '%s'", error_get_pretty(err),
+                needle);
+    }
+    error_free(err);
+}
+
+/* ---- cases ---- */
+
+/* PART and END go on in the format their START announced. */
+static void test_part_end_version(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+
+    put_header(a);
+    put_section(a, QEMU_VM_SECTION_START, 5, "live", 2, 0x11223344);
+    put_part(a, QEMU_VM_SECTION_PART, 5);
+    put_part(a, QEMU_VM_SECTION_END, 5);
+    put_u8(a, QEMU_VM_EOF);
+    load_ok(a);
+    g_assert_cmpuint(live_versions->len, ==, 3);
+    for (guint i = 0; i < live_versions->len; i++) {
+        g_assert_cmpint(g_array_index(live_versions, int, i), ==, 2);
+    }
+}
+
+/* "dev\0" is not "dev": refused by name, nothing loaded. */
+static void test_section_name_nul(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+
+    dev.v = 1;
+    put_header(a);
+    put_section_named(a, QEMU_VM_SECTION_FULL, 5, "dev\0x", 5, 1, 99);
+    put_u8(a, QEMU_VM_EOF);
+    load_fails(a, "name 'dev' is followed by a NUL byte");
+    g_assert_cmpuint(dev.v, ==, 1);
+
+    g_byte_array_set_size(a, 0);
+    put_header(a);
+    put_section(a, QEMU_VM_SECTION_FULL, 5, "dev", 1, 99);
+    put_u8(a, QEMU_VM_EOF);
+    load_ok(a);
+    g_assert_cmpuint(dev.v, ==, 99);
+}
+
+/*
+ * The main stream before the package: live START of "live", then a
+ * package of LISTEN, @inner (if not NULL), PING, RUN; then @after.
+ */
+static GByteArray *postcopy_stream(GByteArray *inner, GByteArray *after)
+{
+    GByteArray *a = g_byte_array_new();
+    g_autoptr(GByteArray) pkg = g_byte_array_new();
+
+    put_header(a);
+    put_cmd(a, MIG_CMD_POSTCOPY_ADVISE, 16);
+    for (int i = 0; i < 16; i++) {
+        put_u8(a, 0);
+    }
+    put_section(a, QEMU_VM_SECTION_START, 5, "live", 1, 0x11223344);
+    put_section(a, QEMU_VM_SECTION_START, 6, "nopc", 1, 0x11223344);
+    put_cmd(pkg, MIG_CMD_POSTCOPY_LISTEN, 0);
+    if (inner) {
+        g_byte_array_append(pkg, inner->data, inner->len);
+    }
+    put_ping(pkg);
+    put_cmd(pkg, MIG_CMD_POSTCOPY_RUN, 0);
+    put_packaged(a, pkg);
+    if (after) {
+        g_byte_array_append(a, after->data, after->len);
+    }
+    return a;
+}
+
+static void test_postcopy_allowed(void)
+{
+    g_autoptr(GByteArray) inner = g_byte_array_new();
+    g_autoptr(GByteArray) after = g_byte_array_new();
+    g_autoptr(GByteArray) a = NULL;
+
+    put_section(inner, QEMU_VM_SECTION_FULL, 7, "dev", 1, 42);
+    put_part(after, QEMU_VM_SECTION_PART, 5);
+    put_ping(after);
+    put_cmd(after, MIG_CMD_POSTCOPY_RESUME, 0);
+    put_part(after, QEMU_VM_SECTION_END, 5);
+    put_u8(after, QEMU_VM_EOF);
+    a = postcopy_stream(inner, after);
+    load_ok(a);
+    g_assert_cmpuint(dev.v, ==, 42);
+    g_assert_cmpuint(live_versions->len, ==, 4);
+}
+
+/* One thing (@put) that may not come in the package or after RUN. */
+static void postcopy_refuses(bool in_package, void (*put)(GByteArray *),
+                             const char *needle)
+{
+    g_autoptr(GByteArray) thing = g_byte_array_new();
+    g_autoptr(GByteArray) eof = g_byte_array_new();
+    g_autoptr(GByteArray) a = NULL;
+
+    put(thing);
+    put_u8(eof, QEMU_VM_EOF);
+    if (!in_package) {
+        g_byte_array_append(thing, eof->data, eof->len);
+    }
+    a = in_package ? postcopy_stream(thing, eof)
+                   : postcopy_stream(NULL, thing);
+    load_fails(a, needle);
+}
+
+static void put_live_start(GByteArray *a)
+{
+    put_section(a, QEMU_VM_SECTION_START, 9, "live", 1, 0x11223344);
+}
+
+static void put_live_part(GByteArray *a)
+{
+    put_part(a, QEMU_VM_SECTION_PART, 5);
+}
+
+static void put_nopc_part(GByteArray *a)
+{
+    put_part(a, QEMU_VM_SECTION_PART, 6);
+}
+
+static void put_dev_full(GByteArray *a)
+{
+    put_section(a, QEMU_VM_SECTION_FULL, 9, "dev", 1, 13);
+}
+
+static void put_advise(GByteArray *a)
+{
+    put_cmd(a, MIG_CMD_POSTCOPY_ADVISE, 0);
+}
+
+static void put_open_rp(GByteArray *a)
+{
+    put_cmd(a, MIG_CMD_OPEN_RETURN_PATH, 0);
+}
+
+static void put_listen(GByteArray *a)
+{
+    put_cmd(a, MIG_CMD_POSTCOPY_LISTEN, 0);
+}
+
+static void put_second_package(GByteArray *a)
+{
+    g_autoptr(GByteArray) pkg = g_byte_array_new();
+
+    put_cmd(pkg, MIG_CMD_POSTCOPY_RUN, 0);
+    put_packaged(a, pkg);
+}
+
+static void put_eof(GByteArray *a)
+{
+    put_u8(a, QEMU_VM_EOF);
+}
+
+static void test_package_rules(void)
+{
+    static const char pkg[] = "not allowed in a postcopy package";
+
+    postcopy_refuses(true, put_live_start, pkg);
+    postcopy_refuses(true, put_live_part, pkg);
+    postcopy_refuses(true, put_advise, pkg);
+    postcopy_refuses(true, put_open_rp, pkg);
+    postcopy_refuses(true, put_second_package, pkg);
+    postcopy_refuses(true, put_eof, "ended without CMD_POSTCOPY_RUN");
+}
+
+static void test_after_run_rules(void)
+{
+    static const char run[] = "not allowed after CMD_POSTCOPY_RUN";
+
+    dev.v = 1;
+    postcopy_refuses(false, put_dev_full, run);
+    g_assert_cmpuint(dev.v, ==, 1);
+    postcopy_refuses(false, put_live_start, run);
+    postcopy_refuses(false, put_nopc_part, "section 'nopc' (SECTION_PART) "
+                     "is not allowed after CMD_POSTCOPY_RUN");
+    postcopy_refuses(false, put_advise, run);
+    postcopy_refuses(false, put_listen, run);
+    postcopy_refuses(false, put_second_package, run);
+}
+
+/* LISTEN and RUN belong in a package. */
+static void test_main_rules(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+
+    put_header(a);
+    put_listen(a);
+    load_fails(a, "migration command 4 is not allowed in the main stream");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    live_versions = g_array_new(FALSE, FALSE, sizeof(int));
+    g_assert_cmpint(register_savevm_live("live", 0, LIVE_VERSION,
+                                         &live_handlers, NULL), >=, 0);
+    g_assert_cmpint(register_savevm_live("nopc", 0, LIVE_VERSION,
+                                         &nopc_handlers, NULL), >=, 0);
+    g_assert_cmpint(vmstate_register(0, &vmstate_dev, &dev), >=, 0);
+    g_test_add_func("/loadvm/part-end-version", test_part_end_version);
+    g_test_add_func("/loadvm/section-name-nul", test_section_name_nul);
+    g_test_add_func("/loadvm/postcopy/allowed", test_postcopy_allowed);
+    g_test_add_func("/loadvm/postcopy/package-rules", test_package_rules);
+    g_test_add_func("/loadvm/postcopy/after-run-rules", test_after_run_rules);
+    g_test_add_func("/loadvm/main-rules", test_main_rules);
+    return g_test_run();
+}
