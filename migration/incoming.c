@@ -69,7 +69,8 @@ static void incoming_finish_bh(void *opaque)
     qemu_thread_join(&mis->thread);
     mis->thread_created = false;
     multifd_recv_shutdown();    /* its threads may use from_src_file */
-    postcopy_ran = postcopy_incoming_state() >= POSTCOPY_INCOMING_RUNNING;
+    /* Not the state: a package that failed before RUN also ends "END". */
+    postcopy_ran = postcopy_incoming_guest_ran();
     /* Wakes any vCPU still blocked on a page that will not come. */
     postcopy_incoming_cleanup();
     if (state != MIGRATION_STATUS_COMPLETED && postcopy_ran) {

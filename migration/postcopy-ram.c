@@ -65,6 +65,8 @@ typedef struct PostcopyIncoming {
     bool listen_thread_created;
     QEMUFile *from_src;         /* the listen thread's until joined */
     bool listen_ok;             /* listen thread's result, read after join */
+    bool listen_failed;         /* atomic: it ended with an error */
+    bool guest_ran;             /* atomic: RUN was taken (the guest ran) */
     Error *listen_error;
     uint64_t pages_requested;   /* atomic */
     /*
@@ -90,6 +92,11 @@ static void pc_set_state(PostcopyIncomingState s)
 PostcopyIncomingState postcopy_incoming_state(void)
 {
     return __atomic_load_n(&pc_in.state, __ATOMIC_SEQ_CST);
+}
+
+bool postcopy_incoming_guest_ran(void)
+{
+    return __atomic_load_n(&pc_in.guest_ran, __ATOMIC_SEQ_CST);
 }
 
 uint64_t postcopy_incoming_pages_requested(void)
@@ -645,6 +652,21 @@ bool postcopy_incoming_resume(uint16_t len, Error **errp)
     return true;
 }
 
+/*
+ * Why the listen thread's load failed.  A channel error (the stream's
+ * sticky error: I/O error, EOF, a shutdown, migrate-pause) says nothing
+ * about the state loaded so far: a new channel can carry on, so postcopy
+ * pauses for recovery.  A content error (the file is fine, what it
+ * carried was refused: a section or command not allowed after RUN, a bad
+ * record, a failed check) would come again from the same source and
+ * leaves the guest no safe way on: the migration fails and the guest is
+ * stopped (incoming.c), never run on with half-loaded state.
+ */
+static bool pc_channel_broke(QEMUFile *f)
+{
+    return qemu_file_get_error(f) != 0;
+}
+
 static void *pc_listen_thread(void *opaque)
 {
     Error *err = NULL;
@@ -652,7 +674,14 @@ static void *pc_listen_thread(void *opaque)
     trace_postcopy_listen_thread(true);
     for (;;) {
         pc_in.listen_ok = qemu_loadvm_state_listen(pc_in.from_src, &err);
-        if (pc_in.listen_ok || !pc_pause(err)) {
+        if (pc_in.listen_ok) {
+            break;
+        }
+        if (!pc_channel_broke(pc_in.from_src)) {
+            trace_postcopy_listen_content_error(error_get_pretty(err));
+            break;
+        }
+        if (!pc_pause(err)) {
             break;
         }
         error_free(err);
@@ -660,6 +689,7 @@ static void *pc_listen_thread(void *opaque)
     }
     pc_in.listen_error = err;
     if (!pc_in.listen_ok) {
+        __atomic_store_n(&pc_in.listen_failed, true, __ATOMIC_SEQ_CST);
         /*
          * The incoming thread may still wait in the package for pages
          * that will never come: wake it the way a closed stream would.
@@ -742,6 +772,12 @@ bool postcopy_incoming_run(uint16_t len, Error **errp)
                    postcopy_incoming_state());
         return false;
     }
+    if (__atomic_load_n(&pc_in.listen_failed, __ATOMIC_SEQ_CST)) {
+        /* Do not start a guest whose memory can no longer arrive. */
+        error_setg(errp, "CMD_POSTCOPY_RUN after the main stream failed");
+        return false;
+    }
+    __atomic_store_n(&pc_in.guest_ran, true, __ATOMIC_SEQ_CST);
     pc_set_state(POSTCOPY_INCOMING_RUNNING);
     main_loop_schedule(pc_run_bh, NULL);
     return true;
@@ -818,6 +854,8 @@ void postcopy_incoming_cleanup(void)
     pc_in.blocks = NULL;
     pc_in.nr_blocks = 0;
     pc_in.from_src = NULL;
+    __atomic_store_n(&pc_in.listen_failed, false, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&pc_in.guest_ran, false, __ATOMIC_SEQ_CST);
     g_mutex_lock(&pc_in.pause_lock);
     pc_in.pause_exit = false;
     pc_in.new_main = NULL;      /* mis->from_src_file: closed by its owner */

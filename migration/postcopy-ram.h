@@ -74,6 +74,12 @@ bool postcopy_ram_supported_by_host(Error **errp);
 
 /* The current PostcopyIncomingState (any thread). */
 PostcopyIncomingState postcopy_incoming_state(void);
+/*
+ * Whether RUN was taken, so the guest ran here on partial memory (until
+ * postcopy_incoming_cleanup()).  Not the state: a package that fails
+ * before RUN also leaves it POSTCOPY_INCOMING_END.
+ */
+bool postcopy_incoming_guest_ran(void);
 bool postcopy_incoming_advise(QEMUFile *f, uint16_t len, Error **errp);
 bool postcopy_incoming_discard(QEMUFile *f, uint16_t len, Error **errp);
 /*

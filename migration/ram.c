@@ -126,8 +126,16 @@ typedef struct RAMPostcopyTmp {
     uint64_t next;              /* target pages of it already there */
 } RAMPostcopyTmp;
 
-/* Destination state: between load_setup and load_cleanup; incoming thread. */
+/*
+ * Destination state: between load_setup and load_cleanup.  One thread
+ * owns it at a time: the incoming thread up to LISTEN, then the postcopy
+ * listen thread (savevm.c keeps RAM sections out of the package, which
+ * the incoming thread loads meanwhile).  @owner records who loads and
+ * refuses a second thread rather than let two share last_block and the
+ * huge-page buffer (docs/devel/migration/locking.md).
+ */
 typedef struct RAMLoadState {
+    uintptr_t owner;            /* atomic: ram_load_self() of the loader */
     RAMBlock *last_block;       /* block of the previous page record */
     RAMLoadBatch batch;         /* written out before any other record */
     bool postcopy;              /* from LISTEN: place pages atomically */
@@ -904,10 +912,37 @@ static bool ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
 void ram_postcopy_incoming_start(void)
 {
     ram_load_state_s.postcopy = true;
+    /* The listen thread, started next, takes the RAM loader over. */
+    __atomic_store_n(&ram_load_state_s.owner, 0, __ATOMIC_SEQ_CST);
+}
+
+/* A token for the calling thread: the address of a per-thread variable. */
+static uintptr_t ram_load_self(void)
+{
+    static __thread char token;
+
+    return (uintptr_t)&token;
+}
+
+/* The first thread to load RAM owns the state; any other is refused. */
+static bool ram_load_claim(Error **errp)
+{
+    uintptr_t expected = 0, self = ram_load_self();
+
+    if (__atomic_compare_exchange_n(&ram_load_state_s.owner, &expected, self,
+                                    false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST) ||
+        expected == self) {
+        return true;
+    }
+    error_setg(errp, "RAM section loaded by two threads at once (the "
+               "incoming and the postcopy listen thread): refused");
+    return false;
 }
 
 static void ram_load_cleanup(void *opaque)
 {
+    __atomic_store_n(&ram_load_state_s.owner, 0, __ATOMIC_SEQ_CST);
     ram_load_state_s.postcopy = false;
     g_free(ram_load_state_s.postcopy_tmp.buf);
     memset(&ram_load_state_s.postcopy_tmp, 0, sizeof(RAMPostcopyTmp));
@@ -1334,6 +1369,9 @@ static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
     if (version_id != RAM_SECTION_VERSION) {
         error_setg(errp, "RAM section version %d is not supported (only %d)",
                    version_id, RAM_SECTION_VERSION);
+        return false;
+    }
+    if (!ram_load_claim(errp)) {
         return false;
     }
     for (;;) {
