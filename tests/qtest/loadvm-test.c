@@ -14,6 +14,7 @@
  *   refuses it and the device keeps its old values (all-or-nothing
  *   loads); the guest never ran, so the destination fails as a precopy
  *   does, runstate inmigrate (before: internal-error);
+ * - a command the package may not hold (ADVISE): the same plain failure;
  * - a RAM section inside the package (which would let the incoming and
  *   listen threads share the RAM loader): refused, naming the rule;
  * - a bad RAM record after RUN (where RAM may come): also a content
@@ -240,8 +241,8 @@ static void dest_check_failed(Dest *d, const char *needle,
     g_test_message("status %s, runstate %s, UART read: %s", st, rs, rbr);
     g_assert_cmpstr(st, ==, "failed");
     g_test_message("error-desc: %s", mig_error_desc(info));
-    g_assert_nonnull(strstr(mig_error_desc(info), needle));
     g_assert_cmpstr(rs, ==, runstate);
+    g_assert_nonnull(strstr(mig_error_desc(info), needle));
     g_assert_true(g_str_has_prefix(rbr, "OK "));
 }
 
@@ -366,6 +367,23 @@ static void put_empty_ram(GByteArray *pkg)
     put_ram_start(pkg, 41);
 }
 
+static void put_advise_cmd(GByteArray *pkg)
+{
+    put_cmd(pkg, CMD_ADVISE, 0);
+}
+
+/*
+ * A command the package may not hold, after LISTEN: the guest never ran,
+ * so inmigrate (before: internal-error, the failed package's postcopy
+ * state END being taken for "ran").
+ */
+static void test_command_in_package(void)
+{
+    if (!skip_without_uffd()) {
+        run_bad_package(put_advise_cmd, "not allowed in a postcopy package");
+    }
+}
+
 /* The bad device in the package: its post_load refuses it, all of it. */
 static void test_bad_device_in_package(void)
 {
@@ -389,6 +407,8 @@ int main(int argc, char **argv)
     g_test_add_func("/loadvm/postcopy/bad-device-in-package",
                     test_bad_device_in_package);
     g_test_add_func("/loadvm/postcopy/ram-in-package", test_ram_in_package);
+    g_test_add_func("/loadvm/postcopy/command-in-package",
+                    test_command_in_package);
     g_test_add_func("/loadvm/postcopy/bad-ram-after-run",
                     test_bad_ram_after_run);
     g_test_add_func("/loadvm/postcopy/eof-after-run-pauses",
