@@ -573,6 +573,12 @@ static bool loadvm_header(QEMUFile *f, Error **errp)
     return true;
 }
 
+static gboolean loadvm_section_is(gpointer key, gpointer value,
+                                   gpointer se)
+{
+    return value == se;
+}
+
 static SaveStateEntry *loadvm_section_start(QEMUFile *f, LoadState *ls,
                                             uint8_t type, uint32_t *id_out,
                                             int *version_out, Error **errp)
@@ -607,6 +613,11 @@ static SaveStateEntry *loadvm_section_start(QEMUFile *f, LoadState *ls,
                    section_id, idstr);
         return NULL;
     }
+    /*
+     * One id per section: a section started again under a new id drops
+     * its old one, so repeated starts cannot grow the table.
+     */
+    g_hash_table_foreach_remove(ls->sections, loadvm_section_is, se);
     g_hash_table_insert(ls->sections, GUINT_TO_POINTER(section_id), se);
     *id_out = section_id;
     *version_out = version_id;

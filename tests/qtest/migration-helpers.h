@@ -209,6 +209,8 @@ void mig_put_be16(GByteArray *a, uint16_t v);
 void mig_put_be32(GByteArray *a, uint32_t v);
 void mig_put_be64(GByteArray *a, uint64_t v);
 void mig_put_counted(GByteArray *a, const char *str);
+/* A connected unix socket to @path (a fake source or destination). */
+int mig_connect_unix(const char *path);
 /* The stream header and configuration of qmig's stamp machine. */
 void mig_put_stream_header(GByteArray *a);
 

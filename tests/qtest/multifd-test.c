@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib.h>
@@ -421,17 +420,6 @@ static void fake_close(QTestState *dst, int main_fd, int ch)
     mig_quit_clean(dst);
 }
 
-static int fake_connect(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
 /*
  * A destination for one uncompressed multifd channel (@extra: its
  * options) and the two connections of a fake source to it: *@main
@@ -446,8 +434,8 @@ static QTestState *fake_dest(const char *extra, int *main_fd, int *ch)
 
     set_multifd(dst, &c);
     mig_incoming(dst, uri, true);
-    *main_fd = fake_connect(qtest_path(dst, "mig.sock"));
-    *ch = fake_connect(qtest_path(dst, "mig.sock"));
+    *main_fd = mig_connect_unix(qtest_path(dst, "mig.sock"));
+    *ch = mig_connect_unix(qtest_path(dst, "mig.sock"));
     return dst;
 }
 
