@@ -92,6 +92,12 @@
 #define DBM_CHUNK_BYTES         1024
 /* Largest buffer a BITS record may announce (QEMU's bound). */
 #define DBM_MAX_BUF             (10 * DBM_CHUNK_BYTES)
+/*
+ * Bitmaps one load may create: each costs disk/granularity bits, so an
+ * endless run of STARTs with new names would grow without bound.  1024
+ * (granularity >= 512) keeps the total under a quarter of the disks.
+ */
+#define DBM_LOAD_MAX_BITMAPS    1024
 /* Buffers are padded to this (QEMU aligns them for its zero check). */
 #define DBM_BUF_ALIGN           (4 * sizeof(long))
 
@@ -870,6 +876,11 @@ static bool load_start(QEMUFile *f, DBMLoadState *s, Error **errp)
     if (flags & DBM_START_RESERVED) {
         error_setg(errp, "Unknown flags in migrated dirty bitmap header: %x",
                    flags);
+        return false;
+    }
+    if (s->bitmaps->len >= DBM_LOAD_MAX_BITMAPS) {
+        error_setg(errp, "Too many dirty bitmaps in the migration stream: "
+                   "at most %d may be created", DBM_LOAD_MAX_BITMAPS);
         return false;
     }
     if (s->bmap && s->bmap->persistent >= 0) {

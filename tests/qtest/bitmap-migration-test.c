@@ -626,6 +626,47 @@ static void run_bad_flags(const char *start, const char *want)
     disk_vm_quit(dst);
 }
 
+/*
+ * A stream that starts 1025 bitmaps (new names, never completed): each
+ * costs memory on the destination, so the load stops at 1024.
+ */
+static void test_too_many_bitmaps(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    g_autoptr(JsonNode) info = NULL;
+    g_autofree char *st = NULL;
+    DiskVM *dst;
+
+    if (skip_unless_qmig()) {
+        return;
+    }
+    mig_put_stream_header(a);
+    put_bytes(a, "\x01", 1);                /* SECTION_START */
+    mig_put_be32(a, 7);
+    mig_put_counted(a, "dirty-bitmap");
+    mig_put_be32(a, 0);
+    mig_put_be32(a, 1);
+    for (int i = 0; i <= 1024; i++) {
+        g_autofree char *name = g_strdup_printf("b%d", i);
+
+        put_bytes(a, "\x1c", 1);            /* START|DEVICE|BITMAP */
+        mig_put_counted(a, "disk0");
+        mig_put_counted(a, name);
+        mig_put_be32(a, 512);
+        put_bytes(a, "\x00", 1);
+    }
+    put_bytes(a, "\x01\x7e", 2);            /* EOS, footer */
+    mig_put_be32(a, 7);
+    put_bytes(a, "\x00", 1);
+    dst = load_stream(a, &st);
+    g_assert_cmpstr(st, ==, "failed");
+    info = mig_query(dst->qts);
+    g_assert_nonnull(strstr(mig_error_desc(info), "at most 1024 may be "
+                            "created"));
+    g_assert_null(bitmap_info(dst->qts, "b0"));
+    disk_vm_quit(dst);
+}
+
 static void test_flags_unknown(void)
 {
     if (skip_unless_qmig()) {
@@ -655,6 +696,8 @@ int main(int argc, char **argv)
     mig_add_case("/bitmap-migration/stream/flags-forms", test_flags_forms,
                  false);
     mig_add_case("/bitmap-migration/stream/flags-unknown", test_flags_unknown,
+                 false);
+    mig_add_case("/bitmap-migration/stream/too-many", test_too_many_bitmaps,
                  false);
     return g_test_run();
 }
