@@ -6,9 +6,14 @@
  * (or as block-bitmap-mapping says) on the destination, with its
  * granularity, its enabled and persistent flags and its bits.
  *
- * Records (QEMU's layout).  A record starts with one flags byte (QEMU's
- * reader also accepts 2 and 4 byte forms, marked by bit 0x80; so do we),
- * then a u8-counted node alias if DEVICE_NAME is set and a u8-counted
+ * Records (QEMU's layout).  A record starts with its flags: one byte, or
+ * 2 or 4 (QEMU's reader accepts those; so do we).  Bit 0x80 of the first
+ * byte says a second byte follows; bit 0x80 of the second says two more
+ * follow.  The bytes form one big-endian number whose low 7 bits are the
+ * flags below; every other bit but those two markers is a flag nobody
+ * defines yet and is refused (QEMU keeps only the last byte and drops
+ * the rest unseen), so 0x80 0x01 is EOS and 0x80 0x80 0x00 0x01 too.
+ * Then a u8-counted node alias if DEVICE_NAME is set and a u8-counted
  * bitmap alias if BITMAP_NAME is set; a record without them is about the
  * same node/bitmap as the one before.  Then:
  *   START:    be32 granularity, u8 flags (0x01 enabled, 0x02 persistent,
@@ -75,6 +80,9 @@
 #define DBM_FLAG_BITS           0x40
 #define DBM_FLAG_EXTRA          0x80    /* another flags byte follows */
 #define DBM_FLAGS_KNOWN         0x7f
+/* The extension markers in the 2- and 4-byte forms (see the header). */
+#define DBM_FLAGS_MARKERS_2     0x8000U
+#define DBM_FLAGS_MARKERS_4     0x80800000U
 
 #define DBM_START_ENABLED       0x01
 #define DBM_START_PERSISTENT    0x02
@@ -84,6 +92,12 @@
 #define DBM_CHUNK_BYTES         1024
 /* Largest buffer a BITS record may announce (QEMU's bound). */
 #define DBM_MAX_BUF             (10 * DBM_CHUNK_BYTES)
+/*
+ * Bitmaps one load may create: each costs disk/granularity bits, so an
+ * endless run of STARTs with new names would grow without bound.  1024
+ * (granularity >= 512) keeps the total under a quarter of the disks.
+ */
+#define DBM_LOAD_MAX_BITMAPS    1024
 /* Buffers are padded to this (QEMU aligns them for its zero check). */
 #define DBM_BUF_ALIGN           (4 * sizeof(long))
 
@@ -748,17 +762,38 @@ static bool dirty_bitmap_load_setup(QEMUFile *f, void *opaque, Error **errp)
     return true;
 }
 
-static uint32_t load_flags(QEMUFile *f)
+/*
+ * A record's flags in the 1-, 2- or 4-byte form, the extension markers
+ * taken out; any other bit beyond DBM_FLAGS_KNOWN is refused.
+ */
+static bool load_flags(QEMUFile *f, uint32_t *flags, Error **errp)
 {
-    uint32_t flags = qemu_get_byte(f);
+    uint32_t v = qemu_get_byte(f);
+    uint32_t markers = 0;
+    int bytes = 1;
 
-    if (flags & DBM_FLAG_EXTRA) {
-        flags = flags << 8 | qemu_get_byte(f);
-        if (flags & DBM_FLAG_EXTRA) {
-            flags = flags << 16 | qemu_get_be16(f);
+    if (v & DBM_FLAG_EXTRA) {
+        v = v << 8 | qemu_get_byte(f);
+        markers = DBM_FLAGS_MARKERS_2;
+        bytes = 2;
+        if (v & DBM_FLAG_EXTRA) {
+            v = v << 16 | qemu_get_be16(f);
+            markers = DBM_FLAGS_MARKERS_4;
+            bytes = 4;
         }
     }
-    return flags;
+    if (qemu_file_get_error_obj(f, errp)) {
+        error_prepend(errp, "Unable to read dirty bitmap migration flags: ");
+        return false;
+    }
+    if (v & ~(markers | DBM_FLAGS_KNOWN)) {
+        error_setg(errp, "Unknown dirty bitmap migration flags 0x%x (in the "
+                   "%d-byte flags 0x%x)", v & ~(markers | DBM_FLAGS_KNOWN),
+                   bytes, v);
+        return false;
+    }
+    *flags = v & DBM_FLAGS_KNOWN;
+    return true;
 }
 
 /* Bitmap of the current record created by this migration, or NULL. */
@@ -841,6 +876,11 @@ static bool load_start(QEMUFile *f, DBMLoadState *s, Error **errp)
     if (flags & DBM_START_RESERVED) {
         error_setg(errp, "Unknown flags in migrated dirty bitmap header: %x",
                    flags);
+        return false;
+    }
+    if (s->bitmaps->len >= DBM_LOAD_MAX_BITMAPS) {
+        error_setg(errp, "Too many dirty bitmaps in the migration stream: "
+                   "at most %d may be created", DBM_LOAD_MAX_BITMAPS);
         return false;
     }
     if (s->bmap && s->bmap->persistent >= 0) {
@@ -1005,10 +1045,6 @@ static bool load_header(QEMUFile *f, DBMLoadState *s, uint32_t flags,
     bool needs_bitmap = flags & (DBM_FLAG_START | DBM_FLAG_COMPLETE |
                                  DBM_FLAG_BITS);
 
-    if (flags & ~DBM_FLAGS_KNOWN) {
-        error_setg(errp, "Unknown dirty bitmap migration flags 0x%x", flags);
-        return false;
-    }
     if ((flags & DBM_FLAG_DEVICE_NAME) && !load_device_name(f, s, errp)) {
         return false;
     }
@@ -1040,8 +1076,7 @@ static bool dirty_bitmap_load_state(QEMUFile *f, void *opaque,
     do {
         bool ok;
 
-        flags = load_flags(f);
-        if (qemu_file_get_error_obj(f, errp)) {
+        if (!load_flags(f, &flags, errp)) {
             return false;
         }
         trace_dirty_bitmap_load_record(flags);

@@ -21,6 +21,7 @@
 #include "postcopy-ram.h"
 #include "postcopy-preempt.h"
 #include "multifd.h"
+#include "ram.h"
 #include "trace.h"
 
 static MigrationIncomingState current_incoming;
@@ -139,6 +140,19 @@ static void incoming_start_guest(MigrationIncomingState *mis)
     bql_unlock();
 }
 
+/*
+ * Incoming thread, precopy loaded: with multifd, every page of every
+ * channel has landed (the final sync) and no channel thread is left to
+ * write guest RAM, before the guest may run.
+ */
+static bool incoming_multifd_end(Error **errp)
+{
+    if (!migrate_multifd()) {
+        return true;
+    }
+    return ram_load_multifd_check_end(errp) && multifd_recv_finish(errp);
+}
+
 static void *incoming_thread(void *opaque)
 {
     MigrationIncomingState *mis = opaque;
@@ -148,7 +162,8 @@ static void *incoming_thread(void *opaque)
 
     migrate_set_state(&mis->state, MIGRATION_STATUS_SETUP,
                       MIGRATION_STATUS_ACTIVE);
-    ok = qemu_loadvm_state(mis->from_src_file, &err);
+    ok = qemu_loadvm_state(mis->from_src_file, &err) &&
+         incoming_multifd_end(&err);
     if (ok) {
         incoming_start_guest(mis);
     }

@@ -31,10 +31,20 @@
  * the main channel is shut down too, so the incoming thread fails at
  * once rather than at the next sync.
  *
+ * The end, destination.  Once the main stream is loaded and before the
+ * guest may run, the incoming thread stops and joins every channel
+ * thread (multifd_recv_finish): after that nothing writes guest RAM but
+ * the guest.  The load fails if a channel failed at any time, carried
+ * pages after its last SYNC, or passed a different number of sync
+ * points than the main stream; ram.c also requires the main stream's
+ * final RAM_SAVE_FLAG_MULTIFD_FLUSH after the last RAM data, which the
+ * source always sends, so every page sent on a channel has landed.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
 #include "config-host.h"
+#include "qemu/main-loop.h"
 #include "qemu/uri.h"
 #include "io/channel.h"
 #include "io/channel-socket.h"
@@ -604,10 +614,14 @@ typedef struct MultiFDRecvParams {
     QIOChannel *c;              /* read by the thread; shut down by
                                    multifd_recv_shutdown */
     QemuSemaphore sem_release;  /* the incoming thread lets it past SYNC */
-    /* Owned by the channel thread: */
+    bool joined;                /* by multifd_recv_finish (incoming thread;
+                                   read after that thread is joined) */
+    /* Owned by the channel thread; read by others once it is joined: */
     void *comp;
     uint8_t *packet;            /* MULTIFD_HDR_SIZE */
     MultiFDPacketInfo info;
+    uint64_t syncs;             /* SYNC packets received */
+    bool unsynced;              /* pages received since the last SYNC */
 } MultiFDRecvParams;
 
 typedef struct MultiFDRecvState {
@@ -624,6 +638,8 @@ typedef struct MultiFDRecvState {
     bool failed;                /* atomic; error_mutex for error */
     GMutex error_mutex;
     Error *error;
+    bool fatal;                 /* error_mutex: a channel failed (not EOF) */
+    uint64_t syncs;             /* incoming thread: sync points passed */
 } MultiFDRecvState;
 
 static MultiFDRecvState *recv_state;   /* BQL to create and free */
@@ -635,8 +651,11 @@ static void multifd_recv_set_error(MultiFDRecvState *rs, Error *err,
     MigrationIncomingState *mis = migration_incoming_get_current();
 
     g_mutex_lock(&rs->error_mutex);
-    if (!rs->error) {
+    if (!rs->error || (report && !rs->fatal)) {
+        /* A real failure replaces a "closed": it is the one to show. */
+        error_free(rs->error);
         rs->error = error_copy(err);
+        rs->fatal = report;
     } else {
         report = false;
     }
@@ -767,7 +786,12 @@ static bool multifd_recv_loop(MultiFDRecvState *rs, MultiFDRecvParams *p,
         if (!multifd_recv_packet(rs, p, errp)) {
             return false;
         }
+        if (p->info.normal_num || p->info.zero_num) {
+            p->unsynced = true;
+        }
         if (p->info.flags & MULTIFD_FLAG_SYNC) {
+            p->unsynced = false;
+            p->syncs++;
             qemu_sem_post(&rs->sem_sync);
             qemu_sem_wait(&p->sem_release);
         }
@@ -830,7 +854,8 @@ void multifd_recv_new_channel(QIOChannel *ioc)
     MultiFDRecvParams *p;
     g_autofree char *name = NULL;
 
-    if (!rs || rs->conns->len >= (guint)rs->count || !rs->ops) {
+    if (!rs || rs->conns->len >= (guint)rs->count || !rs->ops ||
+        __atomic_load_n(&rs->quit, __ATOMIC_SEQ_CST)) {
         qio_channel_close(ioc, NULL);
         qio_channel_unref(ioc);
         return;
@@ -896,8 +921,83 @@ bool multifd_recv_sync_main(Error **errp)
 
         qemu_sem_post(&p->sem_release);
     }
+    rs->syncs++;
     trace_multifd_recv_sync(rs->count);
     return true;
+}
+
+/* Wake and stop every channel thread (quit set).  BQL held. */
+static void multifd_recv_kick(MultiFDRecvState *rs)
+{
+    qemu_event_set(&rs->ram_ready);
+    for (guint i = 0; i < rs->conns->len; i++) {
+        MultiFDRecvParams *p = g_ptr_array_index(rs->conns, i);
+
+        qio_channel_shutdown(p->c, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+        qemu_sem_post(&p->sem_release);
+    }
+}
+
+/* After every channel thread was joined: did each end cleanly? */
+static bool multifd_recv_check_end(MultiFDRecvState *rs, GPtrArray *conns,
+                                   Error **errp)
+{
+    g_mutex_lock(&rs->error_mutex);
+    if (rs->fatal) {
+        error_propagate(errp, error_copy(rs->error));
+    }
+    g_mutex_unlock(&rs->error_mutex);
+    if (errp && *errp) {
+        return false;
+    }
+    if (conns->len < (guint)rs->count) {
+        error_setg(errp, "multifd: only %u of %d channels connected",
+                   conns->len, rs->count);
+        return false;
+    }
+    for (guint i = 0; i < conns->len; i++) {
+        MultiFDRecvParams *p = g_ptr_array_index(conns, i);
+        int id = p->id >= 0 ? p->id : p->index;
+
+        if (p->unsynced) {
+            error_setg(errp, "multifd channel %d carried pages after its "
+                       "last sync point: they were not part of the "
+                       "migration the source completed", id);
+            return false;
+        }
+        if (p->syncs != rs->syncs) {
+            error_setg(errp, "multifd channel %d passed %" PRIu64 " sync "
+                       "points, the main stream %" PRIu64, id, p->syncs,
+                       rs->syncs);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool multifd_recv_finish(Error **errp)
+{
+    MultiFDRecvState *rs = recv_state;
+    g_autoptr(GPtrArray) conns = NULL;
+
+    if (!rs) {
+        error_setg(errp, "multifd: no channels were set up");
+        return false;
+    }
+    /* Under the BQL: no channel joins (or is shut down) meanwhile. */
+    bql_lock();
+    __atomic_store_n(&rs->quit, true, __ATOMIC_SEQ_CST);
+    conns = g_ptr_array_copy(rs->conns, NULL, NULL);
+    multifd_recv_kick(rs);
+    bql_unlock();
+    for (guint i = 0; i < conns->len; i++) {
+        MultiFDRecvParams *p = g_ptr_array_index(conns, i);
+
+        qemu_thread_join(&p->thread);
+        p->joined = true;
+    }
+    trace_multifd_recv_finish(conns->len, rs->syncs);
+    return multifd_recv_check_end(rs, conns, errp);
 }
 
 /* Wake everything that may wait: channel threads and a sync. */
@@ -909,13 +1009,7 @@ void multifd_recv_terminate(void)
         return;
     }
     __atomic_store_n(&rs->quit, true, __ATOMIC_SEQ_CST);
-    qemu_event_set(&rs->ram_ready);
-    for (guint i = 0; i < rs->conns->len; i++) {
-        MultiFDRecvParams *p = g_ptr_array_index(rs->conns, i);
-
-        qio_channel_shutdown(p->c, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
-        qemu_sem_post(&p->sem_release);
-    }
+    multifd_recv_kick(rs);
     if (!multifd_recv_all_channels()) {
         Error *err = NULL;
 
@@ -939,7 +1033,9 @@ void multifd_recv_shutdown(void)
     for (guint i = 0; i < rs->conns->len; i++) {
         MultiFDRecvParams *p = g_ptr_array_index(rs->conns, i);
 
-        qemu_thread_join(&p->thread);
+        if (!p->joined) {
+            qemu_thread_join(&p->thread);
+        }
         qio_channel_close(p->c, NULL);
         qio_channel_unref(p->c);
         qemu_sem_destroy(&p->sem_release);

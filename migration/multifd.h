@@ -165,6 +165,13 @@ void multifd_recv_ram_ready(void);
 /* Incoming thread: wait until every channel reached its SYNC packet. */
 bool multifd_recv_sync_main(Error **errp);
 /*
+ * Incoming thread, the main stream loaded (precopy): stop and join every
+ * channel thread, so that none writes guest RAM once the guest runs;
+ * fails if a channel failed, or carried pages or sync points the main
+ * stream's sync points do not cover.  Takes the BQL.
+ */
+bool multifd_recv_finish(Error **errp);
+/*
  * Main thread, BQL: wake every multifd wait (channel threads, a sync in
  * the incoming thread) so that the incoming thread can be joined.
  */

@@ -48,11 +48,13 @@ typedef struct RAMSaveState {
     int64_t rate_start_ns;      /* dirty_pages_rate period */
     uint64_t rate_pages;        /* pages newly dirtied in the period */
     bool multifd_flush;         /* a bitmap sync since the last flush */
-    bool postcopy;              /* past the switch; migration thread */
+    bool postcopy;              /* past the switch; migration thread
+                                   writes, others read atomically */
     GMutex bitmap_mutex;        /* the bitmaps, in postcopy */
     GMutex req_mutex;           /* requests, last_req; req_cond */
     GCond req_cond;             /* a request was queued */
     GQueue requests;            /* RAMRequest, oldest first */
+    uint64_t requested_pages;   /* req_mutex: pages in @requests */
     RAMSendBlock *last_req;     /* block of the last REQ_PAGES_ID */
     /* Recovery: blocks whose RECV_BITMAP arrived; bitmap_mutex. */
     guint bitmaps_reloaded;

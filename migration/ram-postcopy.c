@@ -147,13 +147,24 @@ static uint64_t ram_postcopy_send_request(QEMUFile *f, RAMSaveState *st,
     return pages;
 }
 
+/* The oldest queued request, or NULL (req_mutex held). */
+static RAMRequest *ram_request_pop(RAMSaveState *st)
+{
+    RAMRequest *req = g_queue_pop_head(&st->requests);
+
+    if (req) {
+        st->requested_pages -= req->npages;
+    }
+    return req;
+}
+
 /* Send the oldest queued request; false if there is none. */
 static bool ram_postcopy_send_requested(QEMUFile *f, RAMSaveState *st)
 {
     RAMRequest *req;
 
     g_mutex_lock(&st->req_mutex);
-    req = g_queue_pop_head(&st->requests);
+    req = ram_request_pop(st);
     g_mutex_unlock(&st->req_mutex);
     if (!req) {
         return false;
@@ -240,7 +251,7 @@ bool ram_postcopy_preempt_send(QEMUFile *f, const bool *quit,
            !__atomic_load_n(quit, __ATOMIC_SEQ_CST)) {
         g_cond_wait(&st->req_cond, &st->req_mutex);
     }
-    req = g_queue_pop_head(&st->requests);
+    req = ram_request_pop(st);
     g_mutex_unlock(&st->req_mutex);
     if (!req) {
         return false;   /* told to quit, nothing left */
@@ -309,6 +320,42 @@ static RAMSendBlock *ram_request_check(RAMSaveState *st, const char *rbname,
     return b;
 }
 
+/*
+ * Room for @npages more requested pages (req_mutex held).  Postcopy: a
+ * destination asks for a page it lacks once (its requested bitmap), so
+ * it has at most the guest's pages outstanding, twice that after a
+ * recovery re-sends them all while the old queue still holds some.  Past
+ * that it floods the queue, which would grow without bound.
+ */
+static bool ram_request_room(RAMSaveState *st, uint64_t npages, Error **errp)
+{
+    uint64_t max = 0;
+
+    /*
+     * Only a destination that runs the guest asks for pages (it faults
+     * on them), and it does so after LISTEN, sent after the switch.
+     * Before it, nothing would drain the queue until the switch, which
+     * may never come: a destination asking then is broken or hostile.
+     */
+    if (!__atomic_load_n(&st->postcopy, __ATOMIC_ACQUIRE)) {
+        error_setg(errp, "MIG_RP_MSG_REQ_PAGES during precopy: the "
+                   "destination asked for pages before the postcopy "
+                   "switch");
+        return false;
+    }
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        max += 2 * st->blocks[i].pages;
+    }
+    if (npages > max - MIN(st->requested_pages, max)) {
+        error_setg(errp, "MIG_RP_MSG_REQ_PAGES: the destination has %" PRIu64
+                   " pages requested and not yet sent, and asks for %" PRIu64
+                   " more; at most %" PRIu64 " (twice the guest's pages) "
+                   "may wait", st->requested_pages, npages, max);
+        return false;
+    }
+    return true;
+}
+
 bool ram_save_queue_pages(const char *rbname, uint64_t start, uint64_t len,
                           Error **errp)
 {
@@ -324,12 +371,16 @@ bool ram_save_queue_pages(const char *rbname, uint64_t start, uint64_t len,
     stat64_add(&mig_stats.postcopy_requests, 1);
     g_mutex_lock(&st->req_mutex);
     b = ram_request_check(st, rbname, start, len, errp);
+    if (b && !ram_request_room(st, len >> TARGET_PAGE_BITS, errp)) {
+        b = NULL;
+    }
     if (b) {
         req = g_new(RAMRequest, 1);
         req->block = b;
         req->first = start >> TARGET_PAGE_BITS;
         req->npages = len >> TARGET_PAGE_BITS;
         g_queue_push_tail(&st->requests, req);
+        st->requested_pages += req->npages;
         g_cond_broadcast(&st->req_cond);
     }
     g_mutex_unlock(&st->req_mutex);
@@ -606,7 +657,8 @@ bool ram_save_postcopy_prepare(QEMUFile *f, void *opaque, Error **errp)
         ram_chunk_host_pages(&st->blocks[i]);
         ranges += ram_discard_block_dirty(f, &st->blocks[i]);
     }
-    st->postcopy = true;
+    /* Page requests are accepted from now on (the return-path thread). */
+    __atomic_store_n(&st->postcopy, true, __ATOMIC_RELEASE);
     st->last_sent = NULL;   /* the first postcopy record names its block */
     trace_ram_postcopy_prepare(ranges, ram_bytes_remaining());
     if (qemu_file_get_error_obj(f, errp)) {

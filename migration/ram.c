@@ -140,6 +140,11 @@ typedef struct RAMLoadState {
     RAMLoadBatch batch;         /* written out before any other record */
     bool postcopy;              /* from LISTEN: place pages atomically */
     RAMPostcopyTmp postcopy_tmp;    /* the listen thread's */
+    /*
+     * multifd: the last RAM section ended with a MULTIFD_FLUSH after its
+     * last RAM data (kept past load_cleanup for the incoming thread).
+     */
+    bool multifd_synced;
 } RAMLoadState;
 
 RAMSaveState *ram_save_state;
@@ -898,6 +903,7 @@ static bool ram_load_setup(QEMUFile *f, void *opaque, Error **errp)
     GPtrArray *blocks = ram_block_list();
 
     ram_load_state_s.last_block = NULL;
+    ram_load_state_s.multifd_synced = false;
     for (guint i = 0; i < blocks->len; i++) {
         if (!ram_discard_block(g_ptr_array_index(blocks, i), errp)) {
             return false;
@@ -1374,6 +1380,7 @@ static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
     if (!ram_load_claim(errp)) {
         return false;
     }
+    ram_load_state_s.multifd_synced = false;
     for (;;) {
         uint64_t word = qemu_get_be64(f);
         uint64_t flags = word & ~TARGET_PAGE_MASK;
@@ -1408,11 +1415,25 @@ static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
         default:        /* EOS */
             return true;
         }
+        /* Only a flush as the last record before EOS counts. */
+        ram_load_state_s.multifd_synced =
+            ok && flags == RAM_SAVE_FLAG_MULTIFD_FLUSH;
         if (!ok) {
             trace_ram_load_error(word);
             return false;
         }
     }
+}
+
+bool ram_load_multifd_check_end(Error **errp)
+{
+    if (!ram_load_state_s.multifd_synced) {
+        error_setg(errp, "multifd: the stream ended without a final multifd "
+                   "sync (RAM_SAVE_FLAG_MULTIFD_FLUSH) after its last RAM "
+                   "data: pages sent on the channels may be missing");
+        return false;
+    }
+    return true;
 }
 
 static const SaveVMHandlers ram_handlers = {

@@ -80,5 +80,12 @@ void ram_postcopy_preempt_wake(void);
  * them (atomic).
  */
 bool ram_load_postcopy_channel(QEMUFile *f, uint64_t *pages, Error **errp);
+/*
+ * multifd, destination, incoming thread once the stream is loaded: did
+ * the last RAM section end with a MULTIFD_FLUSH after its last RAM data
+ * (as the source always sends)?  Else an error: channel pages of the
+ * last round could still be on their way.
+ */
+bool ram_load_multifd_check_end(Error **errp);
 
 #endif

@@ -720,6 +720,12 @@ static bool loadvm_header(QEMUFile *f, Error **errp)
     return true;
 }
 
+static gboolean loadvm_section_is(gpointer key, gpointer value,
+                                   gpointer se)
+{
+    return ((LoadSection *)value)->se == se;
+}
+
 static SaveStateEntry *loadvm_section_start(QEMUFile *f, LoadState *ls,
                                             LoadPhase phase, uint8_t type,
                                             uint32_t *id_out,
@@ -766,6 +772,11 @@ static SaveStateEntry *loadvm_section_start(QEMUFile *f, LoadState *ls,
                    section_id, idstr);
         return NULL;
     }
+    /*
+     * One id per section: a section started again under a new id drops
+     * its old one, so repeated starts cannot grow the table.
+     */
+    g_hash_table_foreach_remove(ls->sections, loadvm_section_is, se);
     ent = g_new(LoadSection, 1);
     ent->se = se;
     ent->version = version_id;

@@ -56,7 +56,7 @@ static bool skip_unless_qmig(void)
  * Start a stamp VM with a sparse 16 MiB disk0 and a qtest channel;
  * @incoming NULL for a source, else the destination's -incoming.
  */
-static DiskVM *disk_vm_start(const char *incoming)
+static DiskVM *disk_vm_start_args(const char *incoming, const char *more)
 {
     DiskVM *vm = g_new0(DiskVM, 1);
     g_autofree char *img = NULL;
@@ -74,8 +74,8 @@ static DiskVM *disk_vm_start(const char *incoming)
     fclose(f);
     lfd = qtest_unix_listen(sock);
     extra = g_strdup_printf("-drive file=%s,format=raw,if=none,id=disk0 "
-                            "-device qmig-disk,drive=disk0 -qtest unix:%s",
-                            img, sock);
+                            "-device qmig-disk,drive=disk0 -qtest unix:%s %s",
+                            img, sock, more ? more : "");
     vm->qts = incoming ? mig_start_dest(incoming, extra)
                        : mig_start_source(extra);
     vm->qfd = accept(lfd, NULL, NULL);
@@ -83,6 +83,11 @@ static DiskVM *disk_vm_start(const char *incoming)
     close(lfd);
     vm->qin = fdopen(dup(vm->qfd), "r");
     return vm;
+}
+
+static DiskVM *disk_vm_start(const char *incoming)
+{
+    return disk_vm_start_args(incoming, NULL);
 }
 
 static void disk_vm_quit(DiskVM *vm)
@@ -510,6 +515,171 @@ static void test_bad_names(void)
     disk_vm_quit(vm);
 }
 
+/* ---- hand-made streams: the flags forms -------------------------------- */
+
+static void put_bytes(GByteArray *a, const char *bytes, size_t n)
+{
+    g_byte_array_append(a, (const uint8_t *)bytes, n);
+}
+
+/*
+ * A stream holding only a "dirty-bitmap" section for bitmap "b0" of
+ * disk0: START (64 KiB granules, enabled), BITS (the first 8 granules
+ * set), COMPLETE, EOS.  Each record's flags are written as given: @start,
+ * @bits, @complete and @eos are the flag bytes of each record (their
+ * length in the first byte of each: 1, 2 or 4).
+ */
+static GByteArray *bitmap_stream(const char *start, const char *bits,
+                                 const char *complete, const char *eos)
+{
+    GByteArray *a = g_byte_array_new();
+    uint8_t gran_bytes[32] = { 0xff };      /* 16 MiB / 64 KiB bits */
+
+    mig_put_stream_header(a);
+    put_bytes(a, "\x01", 1);                /* SECTION_START */
+    mig_put_be32(a, 7);                         /* section id */
+    mig_put_counted(a, "dirty-bitmap");
+    mig_put_be32(a, 0);                         /* instance */
+    mig_put_be32(a, 1);                         /* version */
+    put_bytes(a, start + 1, start[0]);      /* START|DEVICE|BITMAP */
+    mig_put_counted(a, "disk0");
+    mig_put_counted(a, "b0");
+    mig_put_be32(a, 65536);
+    put_bytes(a, "\x01", 1);                /* enabled */
+    put_bytes(a, bits + 1, bits[0]);        /* BITS */
+    mig_put_be64(a, 0);                         /* first sector */
+    mig_put_be32(a, DISK_SIZE / 512);
+    mig_put_be64(a, sizeof(gran_bytes));
+    g_byte_array_append(a, gran_bytes, sizeof(gran_bytes));
+    put_bytes(a, complete + 1, complete[0]);
+    put_bytes(a, eos + 1, eos[0]);
+    put_bytes(a, "\x7e", 1);                /* footer */
+    mig_put_be32(a, 7);
+    put_bytes(a, "\x00", 1);                /* EOF */
+    return a;
+}
+
+/*
+ * Load @stream into a paused destination with disk0 (migrate-incoming
+ * from a file); returns it with the final status in *@status.
+ */
+static DiskVM *load_stream(GByteArray *stream, char **status)
+{
+    static const char *const done[] = { "completed", "failed", NULL };
+    DiskVM *dst = disk_vm_start_args("defer", "-S");
+    g_autofree char *file = g_build_filename(dst->dir, "s.bin", NULL);
+    g_autofree char *uri = g_strdup_printf("exec:cat %s", file);
+
+    g_assert_true(g_file_set_contents(file, (const char *)stream->data,
+                                      stream->len, NULL));
+    mig_incoming(dst->qts, uri, true);
+    *status = mig_wait_status(dst->qts, done);
+    g_unlink(file);
+    return dst;
+}
+
+/*
+ * The 2- and 4-byte flags forms load like the 1-byte one (QEMU's
+ * reader takes them; bit 0x80 says more bytes follow).
+ */
+static void test_flags_forms(void)
+{
+    g_autoptr(GByteArray) stream = NULL;
+    g_autoptr(JsonObject) bm = NULL;
+    g_autofree char *st = NULL;
+    DiskVM *dst;
+
+    if (skip_unless_qmig()) {
+        return;
+    }
+    stream = bitmap_stream("\x02\x80\x1c", "\x04\x80\x80\x00\x40",
+                           "\x02\x80\x20", "\x04\x80\x80\x00\x01");
+    dst = load_stream(stream, &st);
+    if (strcmp(st, "completed")) {
+        g_autoptr(JsonNode) info = mig_query(dst->qts);
+
+        g_error("the load failed: %s", mig_error_desc(info));
+    }
+    bm = bitmap_info(dst->qts, "b0");
+    g_assert_nonnull(bm);
+    g_assert_cmpint(json_object_get_int_member(bm, "count"), ==, 8 * 65536);
+    g_assert_cmpint(json_object_get_int_member(bm, "granularity"), ==,
+                    65536);
+    g_assert_true(json_object_get_boolean_member(bm, "recording"));
+    disk_vm_quit(dst);
+}
+
+/* Bits beyond the defined flags and the markers are refused, by value. */
+static void run_bad_flags(const char *start, const char *want)
+{
+    g_autoptr(GByteArray) stream = bitmap_stream(start, "\x01\x40",
+                                                 "\x01\x20", "\x01\x01");
+    g_autoptr(JsonNode) info = NULL;
+    g_autofree char *st = NULL;
+    DiskVM *dst = load_stream(stream, &st);
+
+    g_assert_cmpstr(st, ==, "failed");
+    info = mig_query(dst->qts);
+    g_test_message("destination: %s", mig_error_desc(info));
+    g_assert_nonnull(strstr(mig_error_desc(info), want));
+    g_assert_null(bitmap_info(dst->qts, "b0"));
+    disk_vm_quit(dst);
+}
+
+/*
+ * A stream that starts 1025 bitmaps (new names, never completed): each
+ * costs memory on the destination, so the load stops at 1024.
+ */
+static void test_too_many_bitmaps(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    g_autoptr(JsonNode) info = NULL;
+    g_autofree char *st = NULL;
+    DiskVM *dst;
+
+    if (skip_unless_qmig()) {
+        return;
+    }
+    mig_put_stream_header(a);
+    put_bytes(a, "\x01", 1);                /* SECTION_START */
+    mig_put_be32(a, 7);
+    mig_put_counted(a, "dirty-bitmap");
+    mig_put_be32(a, 0);
+    mig_put_be32(a, 1);
+    for (int i = 0; i <= 1024; i++) {
+        g_autofree char *name = g_strdup_printf("b%d", i);
+
+        put_bytes(a, "\x1c", 1);            /* START|DEVICE|BITMAP */
+        mig_put_counted(a, "disk0");
+        mig_put_counted(a, name);
+        mig_put_be32(a, 512);
+        put_bytes(a, "\x00", 1);
+    }
+    put_bytes(a, "\x01\x7e", 2);            /* EOS, footer */
+    mig_put_be32(a, 7);
+    put_bytes(a, "\x00", 1);
+    dst = load_stream(a, &st);
+    g_assert_cmpstr(st, ==, "failed");
+    info = mig_query(dst->qts);
+    g_assert_nonnull(strstr(mig_error_desc(info), "at most 1024 may be "
+                            "created"));
+    g_assert_null(bitmap_info(dst->qts, "b0"));
+    disk_vm_quit(dst);
+}
+
+static void test_flags_unknown(void)
+{
+    if (skip_unless_qmig()) {
+        return;
+    }
+    run_bad_flags("\x02\x81\x1c", "Unknown dirty bitmap migration flags "
+                  "0x100 (in the 2-byte flags 0x811c)");
+    run_bad_flags("\x04\x80\x80\x00\x9c", "Unknown dirty bitmap "
+                  "migration flags 0x80 (in the 4-byte flags 0x8080009c)");
+    run_bad_flags("\x04\x80\x80\x10\x1c", "Unknown dirty bitmap "
+                  "migration flags 0x1000 (in the 4-byte flags 0x8080101c)");
+}
+
 int main(int argc, char **argv)
 {
     qtest_main_init(&argc, &argv);
@@ -522,6 +692,12 @@ int main(int argc, char **argv)
     mig_add_case("/bitmap-migration/fault/dest-exists",
                  test_dest_bitmap_exists, false);
     mig_add_case("/bitmap-migration/fault/long-name", test_long_name_refused,
+                 false);
+    mig_add_case("/bitmap-migration/stream/flags-forms", test_flags_forms,
+                 false);
+    mig_add_case("/bitmap-migration/stream/flags-unknown", test_flags_unknown,
+                 false);
+    mig_add_case("/bitmap-migration/stream/too-many", test_too_many_bitmaps,
                  false);
     return g_test_run();
 }

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib.h>
@@ -663,6 +665,59 @@ void mig_add_case_kvm(const char *path, void (*fn)(void), bool slow,
     if (c) {
         c->kvm_feature = feature;
     }
+}
+
+/* ---- hand-made streams ------------------------------------------------ */
+
+void mig_put_u8(GByteArray *a, uint8_t v)
+{
+    g_byte_array_append(a, &v, 1);
+}
+
+void mig_put_be16(GByteArray *a, uint16_t v)
+{
+    uint8_t b[2] = { v >> 8, v };
+
+    g_byte_array_append(a, b, 2);
+}
+
+void mig_put_be32(GByteArray *a, uint32_t v)
+{
+    uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
+
+    g_byte_array_append(a, b, 4);
+}
+
+void mig_put_be64(GByteArray *a, uint64_t v)
+{
+    mig_put_be32(a, v >> 32);
+    mig_put_be32(a, v);
+}
+
+void mig_put_counted(GByteArray *a, const char *str)
+{
+    mig_put_u8(a, strlen(str));
+    g_byte_array_append(a, (const uint8_t *)str, strlen(str));
+}
+
+int mig_connect_unix(const char *path)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
+    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    return fd;
+}
+
+void mig_put_stream_header(GByteArray *a)
+{
+    mig_put_be32(a, 0x5145564d);    /* QEVM */
+    mig_put_be32(a, 3);
+    mig_put_u8(a, 0x07);            /* CONFIGURATION */
+    mig_put_be32(a, strlen("pc-i440fx"));
+    g_byte_array_append(a, (const uint8_t *)"pc-i440fx", 9);
 }
 
 #define RATE_D_OFFSET 0x1f4

@@ -201,6 +201,19 @@ void mig_add_case_qemu_min(const char *path, void (*fn)(void), bool slow,
 void mig_add_case_kvm(const char *path, void (*fn)(void), bool slow,
                       const char *feature);
 
+/* ---- hand-made streams ------------------------------------------------ */
+
+/* Append big-endian integers and u8-counted strings to @a. */
+void mig_put_u8(GByteArray *a, uint8_t v);
+void mig_put_be16(GByteArray *a, uint16_t v);
+void mig_put_be32(GByteArray *a, uint32_t v);
+void mig_put_be64(GByteArray *a, uint64_t v);
+void mig_put_counted(GByteArray *a, const char *str);
+/* A connected unix socket to @path (a fake source or destination). */
+int mig_connect_unix(const char *path);
+/* The stream header and configuration of qmig's stamp machine. */
+void mig_put_stream_header(GByteArray *a);
+
 /*
  * A temporary copy of the rate guest (tests/migration/i386/rate.S) with
  * its working set W (MiB, le32 at 0x1f8) and per-page delay D (le32 at

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib.h>
@@ -305,6 +306,284 @@ static void test_refused_uris(void)
     mig_quit_clean(src);
 }
 
+/* ---- a hand-made source: the destination's end of stream ---- */
+
+#define FAKE_RAM_SIZE (150ULL << 20)        /* the stamp machine's pc.ram */
+#define FAKE_HDR_SIZE (320 + 8 * 128)       /* multifd packet header */
+#define FAKE_PAGE 4096
+/* Two pages the channel writes (the guest never runs: -S or failure). */
+#define PAGE_A (120ULL << 20)
+#define PAGE_B (121ULL << 20)
+#define RAM_FLAG_EOS 0x10
+#define RAM_FLAG_MEM_SIZE 0x04
+#define RAM_FLAG_MULTIFD_FLUSH 0x200
+
+static void send_bytes(int fd, GByteArray *a)
+{
+    g_assert_cmpint(send(fd, a->data, a->len, MSG_NOSIGNAL), ==, a->len);
+    g_byte_array_set_size(a, 0);
+}
+
+/* Header, configuration and the "ram" SECTION_START (block list). */
+static void fake_main_start(GByteArray *a)
+{
+    mig_put_stream_header(a);
+    mig_put_u8(a, 0x01);                        /* SECTION_START */
+    mig_put_be32(a, 1);
+    mig_put_counted(a, "ram");
+    mig_put_be32(a, 0);
+    mig_put_be32(a, 4);
+    mig_put_be64(a, FAKE_RAM_SIZE | RAM_FLAG_MEM_SIZE);
+    mig_put_counted(a, "pc.ram");
+    mig_put_be64(a, FAKE_RAM_SIZE);
+    mig_put_be64(a, RAM_FLAG_EOS);
+    mig_put_u8(a, 0x7e);
+    mig_put_be32(a, 1);
+}
+
+
+/* The rest of the "ram" SECTION_END after its first records, then EOF. */
+static void fake_main_end(GByteArray *a)
+{
+    mig_put_be64(a, RAM_FLAG_EOS);
+    mig_put_u8(a, 0x7e);
+    mig_put_be32(a, 1);
+    mig_put_u8(a, 0x00);                    /* EOF */
+}
+
+/*
+ * Send @a, the end of the main stream; no vmdesc follows: the
+ * destination peeks for one until the stream ends.
+ */
+static void fake_main_close(int main_fd, GByteArray *a)
+{
+    send_bytes(main_fd, a);
+    g_assert_cmpint(shutdown(main_fd, SHUT_WR), ==, 0);
+}
+
+/* The channel's init message: id 0, no -uuid (zeros). */
+static void fake_channel_init(GByteArray *a)
+{
+    uint8_t pad[64 - 8] = { 0 };
+
+    mig_put_be32(a, 0x11223344);
+    mig_put_be32(a, 1);
+    g_byte_array_append(a, pad, sizeof(pad));
+}
+
+/* One packet: a page of @fill at @offset of pc.ram, or a SYNC (fill 0). */
+static void fake_packet(GByteArray *a, uint64_t packet_num, uint64_t offset,
+                        uint8_t fill)
+{
+    uint8_t zeros[FAKE_HDR_SIZE] = { 0 };
+    uint8_t page[FAKE_PAGE];
+    guint start = a->len;
+
+    mig_put_be32(a, 0x11223344);
+    mig_put_be32(a, 1);
+    mig_put_be32(a, fill ? 0 : 1);              /* SYNC */
+    mig_put_be32(a, 128);                       /* pages_alloc */
+    mig_put_be32(a, fill ? 1 : 0);              /* normal pages */
+    mig_put_be32(a, fill ? FAKE_PAGE : 0);      /* data bytes */
+    mig_put_be64(a, packet_num);
+    g_byte_array_append(a, zeros, 64 - 32); /* zero pages, reserved */
+    g_assert_cmpuint(a->len - start, ==, 64);
+    if (fill) {
+        g_byte_array_append(a, (const uint8_t *)"pc.ram", 6);
+    }
+    g_byte_array_append(a, zeros, start + 320 - a->len);
+    if (fill) {
+        mig_put_be64(a, offset);
+    }
+    g_byte_array_append(a, zeros, start + FAKE_HDR_SIZE - a->len);
+    if (fill) {
+        memset(page, fill, sizeof(page));
+        g_byte_array_append(a, page, sizeof(page));
+    }
+}
+
+/* The channel's init message and page A, then (@sync) a SYNC. */
+static void fake_channel_round(int ch, GByteArray *a, bool sync)
+{
+    fake_channel_init(a);
+    fake_packet(a, 0, PAGE_A, 0xa5);
+    if (sync) {
+        fake_packet(a, 1, 0, 0);
+    }
+    send_bytes(ch, a);
+}
+
+static void fake_close(QTestState *dst, int main_fd, int ch)
+{
+    close(ch);
+    close(main_fd);
+    mig_quit_clean(dst);
+}
+
+/*
+ * A destination for one uncompressed multifd channel (@extra: its
+ * options) and the two connections of a fake source to it: *@main
+ * first, so it is accepted as the main channel, then *@ch.
+ */
+static QTestState *fake_dest(const char *extra, int *main_fd, int *ch)
+{
+    MultiFDCase c = { .channels = 1, .compression = "none" };
+    QTestState *dst = mig_start_dest("defer", extra);
+    g_autofree char *uri = g_strdup_printf("unix:%s",
+                                           qtest_path(dst, "mig.sock"));
+
+    set_multifd(dst, &c);
+    mig_incoming(dst, uri, true);
+    *main_fd = mig_connect_unix(qtest_path(dst, "mig.sock"));
+    *ch = mig_connect_unix(qtest_path(dst, "mig.sock"));
+    return dst;
+}
+
+/* The hand-made stream names qmig's machine type and RAM block. */
+static bool skip_unless_qmig(void)
+{
+    if (mig_is_qemu()) {
+        g_test_skip("the hand-made stream is qmig's (machine, RAM block)");
+        return true;
+    }
+    return false;
+}
+
+/* The first byte of guest page @addr on @s. */
+static uint8_t guest_byte(QTestState *s, uint64_t addr)
+{
+    const char *path = qtest_path(s, "peek.bin");
+    g_autofree char *data = NULL;
+    gsize len;
+    uint8_t b;
+
+    qtest_qmp_assert_success(s, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %llu, \"size\": 1, "
+                             "\"filename\": \"%s\"}}",
+                             (unsigned long long)addr, path);
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_cmpuint(len, ==, 1);
+    b = data[0];
+    unlink(path);
+    return b;
+}
+
+/* Poll until guest page @addr of @s starts with @fill (bounded). */
+static void wait_guest_byte(QTestState *s, uint64_t addr, uint8_t fill)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+
+    while (guest_byte(s, addr) != fill) {
+        if (g_get_monotonic_time() > deadline) {
+            g_error("page 0x%llx never got the channel's data",
+                    (unsigned long long)addr);
+        }
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+/* The load failed with @want in its error, and the guest never ran. */
+static void assert_load_failed(QTestState *dst, const char *want)
+{
+    static const char *const failed[] = { "failed", NULL };
+    g_autofree char *st = mig_wait_status(dst, failed);
+    g_autoptr(JsonNode) info = mig_query(dst);
+
+    g_test_message("destination: %s", mig_error_desc(info));
+    g_assert_nonnull(strstr(mig_error_desc(info), want));
+    qtest_assert_status(dst, "inmigrate");
+}
+
+/*
+ * The positive case of the hand-made source: a page, SYNC, the main
+ * stream's final flush, EOF.  The load completes with the page, and the
+ * destination has shut the channel down before it says so: no channel
+ * thread is left to write guest RAM once the guest may run.
+ */
+static void test_fake_source_ok(void)
+{
+    static const char *const done[] = { "completed", NULL };
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    g_autofree char *st = NULL;
+    int main_fd, ch;
+    QTestState *dst;
+    char c;
+
+    if (skip_unless_qmig()) {
+        return;
+    }
+    dst = fake_dest("-S", &main_fd, &ch);
+    fake_channel_round(ch, a, true);
+    fake_main_start(a);
+    mig_put_u8(a, 0x03);                        /* SECTION_END */
+    mig_put_be32(a, 1);
+    mig_put_be64(a, RAM_FLAG_MULTIFD_FLUSH);
+    fake_main_end(a);
+    fake_main_close(main_fd, a);
+    st = mig_wait_status(dst, done);
+    g_assert_cmpint(guest_byte(dst, PAGE_A), ==, 0xa5);
+    /* Shut down by the destination already: EOF, not "would block". */
+    g_assert_cmpint(recv(ch, &c, 1, MSG_DONTWAIT), ==, 0);
+    fake_close(dst, main_fd, ch);
+}
+
+/*
+ * A source that omits the final MULTIFD_FLUSH: the page it sent on the
+ * channel may not have landed when the main stream ends, so the
+ * destination fails rather than run a guest that may lack it.
+ */
+static void test_fake_no_final_sync(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    int main_fd, ch;
+    QTestState *dst;
+
+    if (skip_unless_qmig()) {
+        return;
+    }
+    dst = fake_dest(NULL, &main_fd, &ch);
+    fake_channel_round(ch, a, false);
+    fake_main_start(a);
+    mig_put_u8(a, 0x03);
+    mig_put_be32(a, 1);
+    fake_main_end(a);
+    fake_main_close(main_fd, a);
+    assert_load_failed(dst, "without a final multifd sync");
+    fake_close(dst, main_fd, ch);
+}
+
+/*
+ * A channel that carries a page after its last SYNC (the page lands:
+ * the destination's channel thread was released by the flush), then the
+ * main stream ends: that page is part of no sync round, the load fails.
+ */
+static void test_fake_page_after_sync(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    int main_fd, ch;
+    QTestState *dst;
+
+    if (skip_unless_qmig()) {
+        return;
+    }
+    dst = fake_dest("-S", &main_fd, &ch);
+    fake_channel_round(ch, a, true);
+    fake_main_start(a);
+    mig_put_u8(a, 0x03);
+    mig_put_be32(a, 1);
+    mig_put_be64(a, RAM_FLAG_MULTIFD_FLUSH);
+    send_bytes(main_fd, a);
+    wait_guest_byte(dst, PAGE_A, 0xa5);
+    fake_packet(a, 2, PAGE_B, 0xb6);
+    send_bytes(ch, a);
+    wait_guest_byte(dst, PAGE_B, 0xb6);
+    fake_main_end(a);
+    fake_main_close(main_fd, a);
+    assert_load_failed(dst, "carried pages after its last sync point");
+    fake_close(dst, main_fd, ch);
+}
+
 int main(int argc, char **argv)
 {
     qtest_main_init(&argc, &argv);
@@ -327,5 +606,11 @@ int main(int argc, char **argv)
     /* QEMU 7.2 accepts exec: with multifd and fails later. */
     mig_add_case_qemu_min("/multifd/fault/refused-uris", test_refused_uris,
                           false, 9, 0);
+    mig_add_case("/multifd/stream/fake-source-ok", test_fake_source_ok,
+                 false);
+    mig_add_case("/multifd/stream/no-final-sync", test_fake_no_final_sync,
+                 false);
+    mig_add_case("/multifd/stream/page-after-sync", test_fake_page_after_sync,
+                 false);
     return g_test_run();
 }

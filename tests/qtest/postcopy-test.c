@@ -159,26 +159,6 @@ static void test_no_capability(void)
 
 /* ---- hostile input ---- */
 
-static void put_be16(GByteArray *a, uint16_t v)
-{
-    uint8_t b[2] = { v >> 8, v };
-
-    g_byte_array_append(a, b, 2);
-}
-
-static void put_be32(GByteArray *a, uint32_t v)
-{
-    uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
-
-    g_byte_array_append(a, b, 4);
-}
-
-static void put_be64(GByteArray *a, uint64_t v)
-{
-    put_be32(a, v >> 32);
-    put_be32(a, v);
-}
-
 /* Header, ADVISE (4 KiB pages), one DISCARD of @start/@len in pc.ram. */
 static GByteArray *discard_stream(uint64_t start, uint64_t len)
 {
@@ -187,21 +167,21 @@ static GByteArray *discard_stream(uint64_t start, uint64_t len)
     GByteArray *a = g_byte_array_new();
     uint8_t b;
 
-    put_be32(a, 0x5145564d);
-    put_be32(a, 3);
+    mig_put_be32(a, 0x5145564d);
+    mig_put_be32(a, 3);
     b = 0x07;
     g_byte_array_append(a, &b, 1);
-    put_be32(a, strlen(machine));
+    mig_put_be32(a, strlen(machine));
     g_byte_array_append(a, (const uint8_t *)machine, strlen(machine));
     b = 0x08;                                   /* ADVISE */
     g_byte_array_append(a, &b, 1);
-    put_be16(a, 3);
-    put_be16(a, 16);
-    put_be64(a, 4096);
-    put_be64(a, 4096);
+    mig_put_be16(a, 3);
+    mig_put_be16(a, 16);
+    mig_put_be64(a, 4096);
+    mig_put_be64(a, 4096);
     g_byte_array_append(a, &b, 1);              /* DISCARD */
-    put_be16(a, 6);
-    put_be16(a, 3 + strlen(block) + 16);
+    mig_put_be16(a, 6);
+    mig_put_be16(a, 3 + strlen(block) + 16);
     b = 0;                                      /* version */
     g_byte_array_append(a, &b, 1);
     b = strlen(block);
@@ -209,8 +189,8 @@ static GByteArray *discard_stream(uint64_t start, uint64_t len)
     g_byte_array_append(a, (const uint8_t *)block, strlen(block));
     b = 0;
     g_byte_array_append(a, &b, 1);
-    put_be64(a, start);
-    put_be64(a, len);
+    mig_put_be64(a, start);
+    mig_put_be64(a, len);
     return a;
 }
 
@@ -246,50 +226,95 @@ static void test_bad_discard(void)
     run_bad_discard(4097, 4096);                /* unaligned */
 }
 
-/* A fake destination asks for a page outside pc.ram. */
-static void test_bad_request(void)
+/*
+ * A fake destination for @src (postcopy-ram on, precopy crawling): the
+ * main channel accepted, its first bytes read, the migration active.
+ * Returns the connection; *@lfd is the listener.
+ */
+static int fake_dest_accept(QTestState *src, int *lfd)
 {
-    static const char *const failed[] = { "failed", NULL };
     static const char *const active[] = { "active", NULL };
-    QTestState *src = mig_start_source(NULL);
     const char *path = qtest_path(src, "fake.sock");
     g_autofree char *uri = g_strdup_printf("unix:%s", path);
-    int lfd = qtest_unix_listen(path);
-    g_autoptr(GByteArray) req = g_byte_array_new();
-    g_autoptr(JsonNode) info = NULL;
-    g_autofree char *st = NULL;
     uint8_t head[8];
-    uint8_t b;
     int cfd;
 
+    *lfd = qtest_unix_listen(path);
     mig_set_capability(src, "postcopy-ram", true);
     mig_set_parameter(src, "max-bandwidth", SLOW_PRECOPY_BW);
     mig_migrate(src, uri);
-    cfd = accept(lfd, NULL, NULL);
+    cfd = accept(*lfd, NULL, NULL);
     g_assert_cmpint(cfd, >=, 0);
     g_assert_cmpint(recv(cfd, head, sizeof(head), MSG_WAITALL), ==,
                     sizeof(head));
-    /* Once RAM is set up the request is checked against its blocks. */
+    /* Once RAM is set up a request is checked against its blocks. */
     g_free(mig_wait_status(src, active));
-    put_be16(req, 3);                           /* REQ_PAGES_ID */
-    put_be16(req, 12 + 1 + 6);
-    put_be64(req, 1ULL << 40);
-    put_be32(req, 4096);
-    b = 6;
-    g_byte_array_append(req, &b, 1);
-    g_byte_array_append(req, (const uint8_t *)"pc.ram", 6);
-    g_assert_cmpint(write(cfd, req->data, req->len), ==, req->len);
-    st = mig_wait_status(src, failed);
-    info = mig_query(src);
+    return cfd;
+}
+
+/* A REQ_PAGES_ID for @len bytes at @start of pc.ram. */
+static void put_req_pages(GByteArray *req, uint64_t start, uint32_t len)
+{
+    mig_put_be16(req, 3);                       /* REQ_PAGES_ID */
+    mig_put_be16(req, 12 + 1 + 6);
+    mig_put_be64(req, start);
+    mig_put_be32(req, len);
+    mig_put_counted(req, "pc.ram");
+}
+
+/*
+ * The source failed with @want in its error after the fake destination's
+ * requests; it never switched: its guest runs on, memory intact.
+ */
+static void assert_source_refused(QTestState *src, int cfd, int lfd,
+                                  const char *want)
+{
+    static const char *const failed[] = { "failed", NULL };
+    g_autofree char *st = mig_wait_status(src, failed);
+    g_autoptr(JsonNode) info = mig_query(src);
+
     g_test_message("source: %s", mig_error_desc(info));
-    g_assert_nonnull(strstr(mig_error_desc(info), "request overrun"));
+    g_assert_nonnull(strstr(mig_error_desc(info), want));
     close(cfd);
     close(lfd);
-    /* It never switched: its guest runs on, memory intact. */
     mig_assert_running(src);
     mig_wait_more_passes(src, 1);
     mig_check_stamp(src, true);
     mig_quit_clean(src);
+}
+
+/* A fake destination asks for a page outside pc.ram. */
+static void test_bad_request(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    g_autoptr(GByteArray) req = g_byte_array_new();
+    int lfd;
+    int cfd = fake_dest_accept(src, &lfd);
+
+    put_req_pages(req, 1ULL << 40, 4096);
+    g_assert_cmpint(write(cfd, req->data, req->len), ==, req->len);
+    assert_source_refused(src, cfd, lfd, "request overrun");
+}
+
+/*
+ * A fake destination floods valid page requests while the source is
+ * still in precopy (postcopy-ram on, no switch): nothing would drain
+ * them before a switch that may never come, so the source refuses the
+ * first one, fails the migration and runs on; its memory does not grow.
+ */
+static void test_precopy_requests(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    g_autoptr(GByteArray) req = g_byte_array_new();
+    int lfd;
+    int cfd = fake_dest_accept(src, &lfd);
+
+    for (int i = 0; i < 20000; i++) {
+        put_req_pages(req, (uint64_t)(i % 1000) * 4096, 4096);
+    }
+    /* The source may stop reading at the first: short writes are fine. */
+    (void)!send(cfd, req->data, req->len, MSG_NOSIGNAL);
+    assert_source_refused(src, cfd, lfd, "during precopy");
 }
 
 int main(int argc, char **argv)
@@ -300,6 +325,7 @@ int main(int argc, char **argv)
     mig_add_case("/postcopy/no-capability", test_no_capability, false);
     mig_add_case("/postcopy/bad-discard", test_bad_discard, false);
     mig_add_case("/postcopy/bad-request", test_bad_request, false);
+    mig_add_case("/postcopy/precopy-requests", test_precopy_requests, false);
     mig_add_case("/postcopy/release-ram", test_release_ram, false);
     return g_test_run();
 }
