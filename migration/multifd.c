@@ -38,6 +38,7 @@
 #include "qemu/uri.h"
 #include "io/channel.h"
 #include "io/channel-socket.h"
+#include "migration/channel.h"
 #include "system/system.h"
 #include "migration-stats.h"
 #include "migration.h"
@@ -380,6 +381,10 @@ static bool multifd_send_channel_start(MultiFDSendParams *p,
         return false;
     }
     qio_channel_set_delay(p->c, false);
+    if (!migration_channel_set_peer_timeout(p->c, errp)) {
+        error_prepend(errp, "multifd channel %d: ", p->id);
+        return false;
+    }
     p->thread_created = true;
     qemu_thread_create(&p->thread, name, multifd_send_thread, p,
                        QEMU_THREAD_JOINABLE);
