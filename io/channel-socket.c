@@ -26,6 +26,12 @@ typedef struct QIOChannelSocket {
      */
     int fd;
     char *unlink_path;  /* the unix socket file we created by listening */
+    /*
+     * qio_channel_socket_set_peer_timeout() before connecting: applied
+     * by the connect (same ownership as @fd).
+     */
+    bool peer_timeout_pending;
+    unsigned int peer_timeout_ms;
 } QIOChannelSocket;
 
 static const QIOChannelOps qio_channel_socket_ops;
@@ -102,7 +108,8 @@ int qio_channel_socket_connect_sync(QIOChannel *ioc,
                    qio_channel_get_name(ioc));
         return -1;
     }
-    fd = socket_connect(addr, errp);
+    fd = socket_connect_timeout(addr, sioc->peer_timeout_pending ?
+                                sioc->peer_timeout_ms : 0, errp);
     if (fd < 0) {
         return -1;
     }
@@ -110,7 +117,15 @@ int qio_channel_socket_connect_sync(QIOChannel *ioc,
         /* Migration writes in big batches and wants them out at once. */
         socket_set_nodelay(fd, true);
     }
-    return qio_channel_socket_set_fd(sioc, fd, errp);
+    if (qio_channel_socket_set_fd(sioc, fd, errp) < 0) {
+        return -1;
+    }
+    if (sioc->peer_timeout_pending) {
+        sioc->peer_timeout_pending = false;
+        return qio_channel_socket_set_peer_timeout(ioc, sioc->peer_timeout_ms,
+                                                   errp);
+    }
+    return 0;
 }
 
 typedef struct QIOChannelSocketConnectTask {
@@ -291,8 +306,11 @@ int qio_channel_socket_set_peer_timeout(QIOChannel *ioc,
     unsigned int timeout_s, idle_s, intvl_s, count;
     int fd = sioc->fd;
 
-    if (!qio_channel_socket_check_fd(sioc, errp)) {
-        return -1;
+    if (fd < 0) {
+        /* Not connected yet: the connect applies it, handshake included. */
+        sioc->peer_timeout_pending = true;
+        sioc->peer_timeout_ms = timeout_ms;
+        return 0;
     }
     if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
         error_setg_errno(errp, errno, "Unable to query socket '%s'",

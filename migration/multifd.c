@@ -375,16 +375,14 @@ static bool multifd_send_channel_start(MultiFDSendParams *p,
     g_mutex_lock(&send_lock);
     p->c = c;
     g_mutex_unlock(&send_lock);
-    if (qio_channel_socket_connect_sync(p->c, addr, errp) < 0) {
+    /* Bounds the handshake too; applied by the connect. */
+    if (!migration_channel_set_peer_timeout(p->c, errp) ||
+        qio_channel_socket_connect_sync(p->c, addr, errp) < 0) {
         error_prepend(errp, "multifd channel %d: could not connect: ",
                       p->id);
         return false;
     }
     qio_channel_set_delay(p->c, false);
-    if (!migration_channel_set_peer_timeout(p->c, errp)) {
-        error_prepend(errp, "multifd channel %d: ", p->id);
-        return false;
-    }
     p->thread_created = true;
     qemu_thread_create(&p->thread, name, multifd_send_thread, p,
                        QEMU_THREAD_JOINABLE);

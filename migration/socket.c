@@ -48,11 +48,6 @@ static void migration_socket_connected(QIOChannel *ioc, Error *err,
     qio_channel_set_name(ioc, "migration-socket-outgoing");
     /* The stream is written in large bursts: never hold back the tail. */
     qio_channel_set_delay(ioc, false);
-    if (!migration_channel_set_peer_timeout(ioc, &local_err)) {
-        qio_channel_unref(ioc);
-        conn->cb(NULL, local_err, conn->opaque);
-        return;
-    }
     conn->cb(ioc, NULL, conn->opaque);
 }
 
@@ -67,6 +62,8 @@ void migration_socket_connect(const SocketAddress *addr,
     conn->cb = cb;
     conn->opaque = opaque;
     qio_channel_set_name(ioc, "migration-socket-outgoing");
+    /* Not connected yet: cannot fail; the connect applies it. */
+    migration_channel_set_peer_timeout(ioc, &error_abort);
     /* Our reference to @ioc travels to migration_socket_connected(). */
     qio_channel_socket_connect_async(ioc, addr, migration_socket_connected,
                                      conn, g_free);

@@ -63,7 +63,10 @@ QIOChannel *qio_channel_socket_accept(QIOChannel *ioc, Error **errp);
  * about @timeout_ms too.  Reads and writes then fail with ETIMEDOUT.
  * @timeout_ms == 0 leaves the kernel's defaults (no keepalive, about 15
  * minutes of retransmissions).  A channel that is not TCP (unix, vsock)
- * is left as it is: its peer is on this host.  0 or -1.
+ * is left as it is: its peer is on this host.  Called before the channel
+ * is connected, it is remembered and applied by the connect, which then
+ * also gives up on an unanswered handshake after about @timeout_ms
+ * (instead of the kernel's two minutes of SYN retries).  0 or -1.
  */
 int qio_channel_socket_set_peer_timeout(QIOChannel *ioc,
                                         unsigned int timeout_ms,

@@ -16,8 +16,10 @@
  * a cut precopy or multifd migration fails on both sides within about
  * x-socket-timeout and the source's guest runs on, memory intact (and
  * migrates again once the link is back); a cut postcopy pauses both
- * sides just as fast and recovers (migrate-recover, migrate resume=true)
- * over the restored link.  Every wait is bounded.
+ * sides just as fast, a resume while it is still cut fails as fast, and
+ * it recovers (migrate-recover, migrate resume=true) over the restored
+ * link; a migration started over a cut link fails in its connect.
+ * Every wait is bounded.
  *
  * Needs root (namespaces, nftables, tc); cases skip saying why
  * otherwise.  The namespaces are named after the top-level test process
@@ -104,6 +106,8 @@ typedef struct NetCase {
     unsigned int timeout_ms;
     /* Precopy that cannot converge over the fault, then cancelled. */
     bool cancel;
+    /* Cut before the migration starts: the connect itself must end. */
+    bool cut_first;
 } NetCase;
 
 /* ---- commands ------------------------------------------------------------ */
@@ -819,11 +823,20 @@ static void test_cut_precopy(const NetCase *c)
     gint64 cut_at;
 
     run_start(&r, c);
-    start_crawl(&r, CRAWL_BW);
-    net_fault(&r.net, c->fault);
-    cut_at = g_get_monotonic_time();
+    if (c->cut_first) {
+        net_fault(&r.net, c->fault);
+        cut_at = g_get_monotonic_time();
+        mig_migrate(r.src, r.uri);
+    } else {
+        start_crawl(&r, CRAWL_BW);
+        net_fault(&r.net, c->fault);
+        cut_at = g_get_monotonic_time();
+    }
     wait_noticed(c, r.src, "source", failed, cut_at);
-    wait_noticed(c, r.dst, "destination", failed, cut_at);
+    /* Cut before the connect: the destination never heard of it. */
+    if (!c->cut_first) {
+        wait_noticed(c, r.dst, "destination", failed, cut_at);
+    }
     info = mig_query(r.src);
     g_test_message("source error: %s", mig_error_desc(info));
     dst_st = qtest_query_status(r.dst, &running);
@@ -842,6 +855,41 @@ static void test_cut_precopy(const NetCase *c)
     mig_migrate(r.src, r.uri);
     finish_completed(&r);
     run_end(&r);
+}
+
+static void resume(QTestState *src, const char *uri)
+{
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
+                             "\"arguments\": {\"uri\": \"%s\", "
+                             "\"resume\": true}}", uri);
+}
+
+/*
+ * A resume clears the paused migration's error and sets its own if it
+ * fails: wait for postcopy-paused with an error again, within the bound.
+ */
+static void wait_resume_failed(const NetCase *c, QTestState *src,
+                               gint64 asked)
+{
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(src);
+        g_autofree char *st = mig_status(src);
+        JsonObject *o = json_node_get_object(info);
+        double took = (g_get_monotonic_time() - asked) / 1e6;
+
+        if (g_str_equal(st, "postcopy-paused") &&
+            json_object_has_member(o, "error-desc")) {
+            g_test_message("resume over the cut link failed after %.1f s: "
+                           "%s", took, mig_error_desc(info));
+            return;
+        }
+        if (took > cut_bound_s(c)) {
+            g_autofree char *txt = qmp_to_string(info);
+            g_error("a resume over the cut link still runs after %.1f s "
+                    "(bound %d s): %s", took, cut_bound_s(c), txt);
+        }
+        g_usleep(MIG_POLL_MS * 1000);
+    }
 }
 
 /*
@@ -871,13 +919,15 @@ static void test_cut_postcopy(const NetCase *c)
     g_assert_false(running);
     mig_assert_running(r.dst);
 
-    net_restore(&r.net, c->fault);
-    mig_set_parameter(r.src, "max-postcopy-bandwidth", 0);
     qtest_qmp_assert_success(r.dst, "{\"execute\": \"migrate-recover\", "
                              "\"arguments\": {\"uri\": \"%s\"}}", recover);
-    qtest_qmp_assert_success(r.src, "{\"execute\": \"migrate\", "
-                             "\"arguments\": {\"uri\": \"%s\", "
-                             "\"resume\": true}}", recover);
+    /* A resume over the still-cut link fails in time and stays paused. */
+    cut_at = g_get_monotonic_time();
+    resume(r.src, recover);
+    wait_resume_failed(c, r.src, cut_at);
+    net_restore(&r.net, c->fault);
+    mig_set_parameter(r.src, "max-postcopy-bandwidth", 0);
+    resume(r.src, recover);
     finish_completed(&r);
     run_end(&r);
 }
@@ -1099,6 +1149,12 @@ int main(int argc, char **argv)
                 add_case(m, f, cut ? CUT_TIMEOUT_MS : 0, "", true);
             }
         }
+    }
+    /* Connecting over a silently cut link ends in time too. */
+    c = add_case(MODE_PRECOPY, FAULT_CUT_DROP, CUT_TIMEOUT_MS,
+                 "-before-connect", true);
+    if (c) {
+        c->cut_first = true;
     }
     /* A precopy that cannot finish over a trickle stays cancellable. */
     c = add_case(MODE_PRECOPY, FAULT_TRICKLE, 0, "-cancel", true);
