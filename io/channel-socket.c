@@ -6,6 +6,8 @@
 #include "qemu/osdep.h"
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "io/channel-socket.h"
 #include "channel-internal.h"
 #include "qemu/thread.h"
@@ -24,6 +26,12 @@ typedef struct QIOChannelSocket {
      */
     int fd;
     char *unlink_path;  /* the unix socket file we created by listening */
+    /*
+     * qio_channel_socket_set_peer_timeout() before connecting: applied
+     * by the connect (same ownership as @fd).
+     */
+    bool peer_timeout_pending;
+    unsigned int peer_timeout_ms;
 } QIOChannelSocket;
 
 static const QIOChannelOps qio_channel_socket_ops;
@@ -100,7 +108,8 @@ int qio_channel_socket_connect_sync(QIOChannel *ioc,
                    qio_channel_get_name(ioc));
         return -1;
     }
-    fd = socket_connect(addr, errp);
+    fd = socket_connect_timeout(addr, sioc->peer_timeout_pending ?
+                                sioc->peer_timeout_ms : 0, errp);
     if (fd < 0) {
         return -1;
     }
@@ -108,7 +117,15 @@ int qio_channel_socket_connect_sync(QIOChannel *ioc,
         /* Migration writes in big batches and wants them out at once. */
         socket_set_nodelay(fd, true);
     }
-    return qio_channel_socket_set_fd(sioc, fd, errp);
+    if (qio_channel_socket_set_fd(sioc, fd, errp) < 0) {
+        return -1;
+    }
+    if (sioc->peer_timeout_pending) {
+        sioc->peer_timeout_pending = false;
+        return qio_channel_socket_set_peer_timeout(ioc, sioc->peer_timeout_ms,
+                                                   errp);
+    }
+    return 0;
 }
 
 typedef struct QIOChannelSocketConnectTask {
@@ -262,6 +279,82 @@ static bool qio_channel_socket_check_fd(QIOChannelSocket *sioc, Error **errp)
         return false;
     }
     return true;
+}
+
+/* The Linux keepalive knobs are whole seconds; TCP_KEEPCNT is <= 127. */
+#define QIO_KEEPALIVE_MAX_COUNT 127
+
+static int qio_channel_socket_setsockopt(QIOChannel *ioc, int fd, int level,
+                                         int opt, const char *name, int val,
+                                         Error **errp)
+{
+    if (setsockopt(fd, level, opt, &val, sizeof(val)) < 0) {
+        error_setg_errno(errp, errno, "Unable to set %s=%d on socket '%s'",
+                         name, val, qio_channel_get_name(ioc));
+        return -1;
+    }
+    return 0;
+}
+
+int qio_channel_socket_set_peer_timeout(QIOChannel *ioc,
+                                        unsigned int timeout_ms,
+                                        Error **errp)
+{
+    QIOChannelSocket *sioc = qio_channel_socket(ioc);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    unsigned int timeout_s, idle_s, intvl_s, count;
+    int fd = sioc->fd;
+
+    if (fd < 0) {
+        /* Not connected yet: the connect applies it, handshake included. */
+        sioc->peer_timeout_pending = true;
+        sioc->peer_timeout_ms = timeout_ms;
+        return 0;
+    }
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+        error_setg_errno(errp, errno, "Unable to query socket '%s'",
+                         qio_channel_get_name(ioc));
+        return -1;
+    }
+    if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
+        return 0;
+    }
+    trace_qio_channel_socket_set_peer_timeout(ioc, fd, timeout_ms);
+    if (!timeout_ms) {
+        return qio_channel_socket_setsockopt(ioc, fd, IPPROTO_TCP,
+                                             TCP_USER_TIMEOUT,
+                                             "TCP_USER_TIMEOUT", 0, errp) < 0 ||
+               qio_channel_socket_setsockopt(ioc, fd, SOL_SOCKET,
+                                             SO_KEEPALIVE, "SO_KEEPALIVE",
+                                             0, errp) < 0 ? -1 : 0;
+    }
+    /*
+     * Linux ends a connection on the first keepalive probe that finds
+     * nothing received for TCP_USER_TIMEOUT, so probing from half the
+     * timeout on, about every tenth of it, fails a silent peer within
+     * one interval after @timeout_ms.  KEEPCNT gives about the same end
+     * where the user timeout does not govern keepalive.
+     */
+    timeout_s = MAX(timeout_ms / 1000, 1);
+    idle_s = MAX(timeout_s / 2, 1);
+    intvl_s = MAX(timeout_s / 10, 1);
+    count = MIN(MAX((timeout_s - idle_s) / intvl_s, 1),
+                QIO_KEEPALIVE_MAX_COUNT);
+    if (qio_channel_socket_setsockopt(ioc, fd, IPPROTO_TCP, TCP_USER_TIMEOUT,
+                                      "TCP_USER_TIMEOUT", timeout_ms,
+                                      errp) < 0 ||
+        qio_channel_socket_setsockopt(ioc, fd, IPPROTO_TCP, TCP_KEEPIDLE,
+                                      "TCP_KEEPIDLE", idle_s, errp) < 0 ||
+        qio_channel_socket_setsockopt(ioc, fd, IPPROTO_TCP, TCP_KEEPINTVL,
+                                      "TCP_KEEPINTVL", intvl_s, errp) < 0 ||
+        qio_channel_socket_setsockopt(ioc, fd, IPPROTO_TCP, TCP_KEEPCNT,
+                                      "TCP_KEEPCNT", count, errp) < 0 ||
+        qio_channel_socket_setsockopt(ioc, fd, SOL_SOCKET, SO_KEEPALIVE,
+                                      "SO_KEEPALIVE", 1, errp) < 0) {
+        return -1;
+    }
+    return 0;
 }
 
 /* Move the SCM_RIGHTS fds of @msg into a g_new'd array. */

@@ -47,4 +47,14 @@ char *migration_channel_listen_uri(void);
 /* Stop accepting (after the main channel, or on cancel). */
 void migration_channel_listen_stop(void);
 
+/*
+ * Bound how long a connected migration channel waits on a silent peer
+ * (a cut link drops packets, so no error would come for ~15 minutes):
+ * x-socket-timeout applied with qio_channel_socket_set_peer_timeout().
+ * Channels connected or accepted here get it already; the extra channels
+ * a migration connects itself (multifd, postcopy preempt) call this.
+ * Anything but a TCP socket is left alone.
+ */
+bool migration_channel_set_peer_timeout(QIOChannel *ioc, Error **errp);
+
 #endif

@@ -26,7 +26,14 @@ static QIOChannel *migration_fd_wrap(int fd, const char *name, Error **errp)
         return NULL;
     }
     if (S_ISSOCK(st.st_mode)) {
-        return qio_channel_socket_new_fd(fd, errp);
+        QIOChannel *ioc = qio_channel_socket_new_fd(fd, errp);
+
+        /* A TCP socket handed over gets the same silent-peer bound. */
+        if (ioc && !migration_channel_set_peer_timeout(ioc, errp)) {
+            qio_channel_unref(ioc);
+            return NULL;
+        }
+        return ioc;
     }
     return qio_channel_file_new_fd(fd);
 }

@@ -48,6 +48,7 @@
 #include "qemu/uri.h"
 #include "io/channel.h"
 #include "io/channel-socket.h"
+#include "migration/channel.h"
 #include "system/system.h"
 #include "migration-stats.h"
 #include "migration.h"
@@ -384,7 +385,9 @@ static bool multifd_send_channel_start(MultiFDSendParams *p,
     g_mutex_lock(&send_lock);
     p->c = c;
     g_mutex_unlock(&send_lock);
-    if (qio_channel_socket_connect_sync(p->c, addr, errp) < 0) {
+    /* Bounds the handshake too; applied by the connect. */
+    if (!migration_channel_set_peer_timeout(p->c, errp) ||
+        qio_channel_socket_connect_sync(p->c, addr, errp) < 0) {
         error_prepend(errp, "multifd channel %d: could not connect: ",
                       p->id);
         return false;

@@ -96,7 +96,7 @@ enum {
     P_MAX_POSTCOPY_BW, P_MAX_CPU_THROTTLE, P_MULTIFD_COMPRESSION,
     P_MULTIFD_ZLIB_LEVEL, P_MULTIFD_ZSTD_LEVEL, P_X_VCPU_DIRTY_LIMIT_PERIOD,
     P_VCPU_DIRTY_LIMIT, P_MODE, P_ZERO_PAGE_DETECTION, P_DIRECT_IO,
-    P__MAX
+    P_X_SOCKET_TIMEOUT, P__MAX
 };
 
 #define U64MAX UINT64_MAX
@@ -146,6 +146,15 @@ static const ParamDef params[P__MAX] = {
     [P_ZERO_PAGE_DETECTION] = { "zero-page-detection", PARAM_ENUM, 0, 0, 2,
                                 zero_page_choices },
     [P_DIRECT_IO] = { "direct-io", PARAM_BOOL, 0, 1, 0 },
+    /*
+     * qmig's own (QEMU has none): how long a TCP migration socket waits
+     * for a silent peer, in ms; 0 keeps the kernel's ~15 minutes.  See
+     * docs/devel/migration/network-faults.md for the default's reasons.
+     */
+    [P_X_SOCKET_TIMEOUT] = { "x-socket-timeout", PARAM_INT, 0,
+                             MIGRATION_SOCKET_TIMEOUT_MAX,
+                             MIGRATION_SOCKET_TIMEOUT_DEFAULT, NULL,
+                             "a value between 0 and 3600000 ms" },
 };
 
 /* Current values; -1 marks "not yet initialised" (atomic). */
@@ -212,6 +221,7 @@ int migrate_max_cpu_throttle(void) { return param_get(P_MAX_CPU_THROTTLE); }
 int migrate_throttle_trigger_threshold(void) { return param_get(P_THROTTLE_TRIGGER); }
 uint64_t migrate_vcpu_dirty_limit(void) { return param_get(P_VCPU_DIRTY_LIMIT); }
 uint64_t migrate_vcpu_dirty_limit_period(void) { return param_get(P_X_VCPU_DIRTY_LIMIT_PERIOD); }
+unsigned int migrate_socket_timeout(void) { return param_get(P_X_SOCKET_TIMEOUT); }
 
 static int capability_lookup(const char *name)
 {

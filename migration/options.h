@@ -91,6 +91,15 @@ int migrate_max_cpu_throttle(void);
 int migrate_throttle_trigger_threshold(void);
 uint64_t migrate_vcpu_dirty_limit(void);        /* MB/s per vCPU */
 uint64_t migrate_vcpu_dirty_limit_period(void); /* ms */
+/*
+ * x-socket-timeout (qmig only): how long, in ms, a TCP migration socket
+ * goes on when its peer falls silent before it fails (TCP_USER_TIMEOUT
+ * and keepalive, see qio_channel_socket_set_peer_timeout); 0: the
+ * kernel's defaults.  Read when each socket is connected or accepted.
+ */
+#define MIGRATION_SOCKET_TIMEOUT_DEFAULT 10000
+#define MIGRATION_SOCKET_TIMEOUT_MAX 3600000
+unsigned int migrate_socket_timeout(void);
 
 /* QMP: migrate-set-capabilities / query-migrate-capabilities / ... */
 bool migrate_set_capabilities_json(JsonArray *caps, Error **errp);

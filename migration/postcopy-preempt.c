@@ -42,6 +42,7 @@
 #include "qemu/thread.h"
 #include "io/channel.h"
 #include "io/channel-socket.h"
+#include "migration/channel.h"
 #include "migration.h"
 #include "options.h"
 #include "qemu-file.h"
@@ -109,7 +110,9 @@ static QIOChannel *pp_connect_socket(Error **errp)
     }
     ioc = qio_channel_socket_new();
     qio_channel_set_name(ioc, "migration-preempt-outgoing");
-    if (qio_channel_socket_connect_sync(ioc, addr->socket, errp) < 0) {
+    /* Bounds the handshake too; applied by the connect. */
+    if (!migration_channel_set_peer_timeout(ioc, errp) ||
+        qio_channel_socket_connect_sync(ioc, addr->socket, errp) < 0) {
         qio_channel_unref(ioc);
         return NULL;
     }

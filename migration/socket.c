@@ -11,7 +11,19 @@
 #include "qemu/osdep.h"
 #include "migration/channel-internal.h"
 #include "io/channel-socket.h"
+#include "options.h"
 #include "trace.h"
+
+bool migration_channel_set_peer_timeout(QIOChannel *ioc, Error **errp)
+{
+    unsigned int ms = migrate_socket_timeout();
+
+    if (!qio_channel_is_socket(ioc)) {
+        return true;
+    }
+    trace_migration_channel_set_peer_timeout(qio_channel_get_name(ioc), ms);
+    return qio_channel_socket_set_peer_timeout(ioc, ms, errp) == 0;
+}
 
 typedef struct MigrationSocketConnect {
     MigrationConnectFunc cb;
@@ -50,6 +62,8 @@ void migration_socket_connect(const SocketAddress *addr,
     conn->cb = cb;
     conn->opaque = opaque;
     qio_channel_set_name(ioc, "migration-socket-outgoing");
+    /* Not connected yet: cannot fail; the connect applies it. */
+    migration_channel_set_peer_timeout(ioc, &error_abort);
     /* Our reference to @ioc travels to migration_socket_connected(). */
     qio_channel_socket_connect_async(ioc, addr, migration_socket_connected,
                                      conn, g_free);
@@ -65,9 +79,21 @@ static void migration_socket_accepted(QIONetListener *listener,
                                       QIOChannel *client, void *opaque)
 {
     MigrationSocketAccept *acc = opaque;
+    Error *err = NULL;
 
     trace_migration_socket_accepted();
     qio_channel_set_name(client, "migration-socket-incoming");
+    /*
+     * Every incoming channel (main, multifd, preempt, a recovery) comes
+     * through here.  Without the bound a cut link would leave it reading
+     * for ~15 minutes; drop the client rather than run it unbounded.
+     */
+    if (!migration_channel_set_peer_timeout(client, &err)) {
+        error_report("migration: refusing an incoming connection: %s",
+                     error_get_pretty(err));
+        error_free(err);
+        return;
+    }
     /* The listener only lends @client; the callback gets its own ref. */
     acc->cb(qio_channel_ref(client), acc->opaque);
 }

@@ -14,11 +14,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 
 # Package names for the tools and libraries the build uses, and QEMU: the
-# side-by-side peer of the benchmark and of the guest compatibility test.
+# side-by-side peer of the benchmark and of the guest compatibility test;
+# iproute2 (ip netns, veth, tc) and nftables for the network fault tests.
 pkgs="meson ninja-build gcc pkg-config binutils python3 libglib2.0-dev
       libjson-glib-dev zlib1g-dev libzstd-dev liburing-dev libibverbs-dev
       librdmacm-dev libunicorn-dev qemu-system-x86 clang
-      libclang-rt-14-dev"
+      libclang-rt-14-dev iproute2 nftables"
 
 missing=""
 for p in $pkgs; do

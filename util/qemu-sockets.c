@@ -321,7 +321,8 @@ static struct addrinfo *inet_resolve(const InetSocketAddress *in,
     return res;
 }
 
-static int inet_connect(const InetSocketAddress *in, Error **errp)
+static int inet_connect(const InetSocketAddress *in,
+                        unsigned int user_timeout_ms, Error **errp)
 {
     struct addrinfo *res, *ai;
     int fd = -1, saved_errno = 0;
@@ -345,6 +346,11 @@ static int inet_connect(const InetSocketAddress *in, Error **errp)
         if (fd < 0) {
             saved_errno = errno;
             continue;
+        }
+        /* Best effort: without it the kernel's SYN retries bound it. */
+        if (user_timeout_ms) {
+            setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+                       sizeof(user_timeout_ms));
         }
         if (RETRY_ON_EINTR(connect(fd, ai->ai_addr, ai->ai_addrlen)) == 0) {
             break;
@@ -483,11 +489,17 @@ static int vsock_connect_listen(const VsockSocketAddress *v, bool listening,
 
 int socket_connect(const SocketAddress *addr, Error **errp)
 {
+    return socket_connect_timeout(addr, 0, errp);
+}
+
+int socket_connect_timeout(const SocketAddress *addr,
+                           unsigned int user_timeout_ms, Error **errp)
+{
     int fd;
 
     switch (addr->type) {
     case SOCKET_ADDRESS_TYPE_INET:
-        fd = inet_connect(&addr->u.inet, errp);
+        fd = inet_connect(&addr->u.inet, user_timeout_ms, errp);
         break;
     case SOCKET_ADDRESS_TYPE_UNIX:
         fd = unix_connect_listen(addr->u.q_unix.path, false, 0, errp);

@@ -54,6 +54,24 @@ int qio_channel_socket_listen_sync(QIOChannel *ioc,
  */
 QIOChannel *qio_channel_socket_accept(QIOChannel *ioc, Error **errp);
 
+/*
+ * Bound how long a connected TCP channel goes on when its peer has gone
+ * silent (a cut link drops packets; no RST or FIN ever arrives): with
+ * @timeout_ms > 0, data left unacknowledged for @timeout_ms fails the
+ * socket (TCP_USER_TIMEOUT), and an idle connection sends keepalive
+ * probes from @timeout_ms / 2 on, so an unanswered one fails it after
+ * about @timeout_ms too.  Reads and writes then fail with ETIMEDOUT.
+ * @timeout_ms == 0 leaves the kernel's defaults (no keepalive, about 15
+ * minutes of retransmissions).  A channel that is not TCP (unix, vsock)
+ * is left as it is: its peer is on this host.  Called before the channel
+ * is connected, it is remembered and applied by the connect, which then
+ * also gives up on an unanswered handshake after about @timeout_ms
+ * (instead of the kernel's two minutes of SYN retries).  0 or -1.
+ */
+int qio_channel_socket_set_peer_timeout(QIOChannel *ioc,
+                                        unsigned int timeout_ms,
+                                        Error **errp);
+
 /* The fd, or -1 when not connected/closed; the channel keeps owning it. */
 int qio_channel_socket_get_fd(QIOChannel *ioc);
 /* getsockname()/getpeername() as a SocketAddress; NULL on error. */

@@ -77,6 +77,13 @@ int socket_get_fd(const char *name, Error **errp);
 /* Blocking connect; returns a connected fd or -1. */
 int socket_connect(const SocketAddress *addr, Error **errp);
 /*
+ * The same, a tcp handshake left unanswered failing after about
+ * @user_timeout_ms (TCP_USER_TIMEOUT set before connect(); 0: the
+ * kernel's SYN retries, about two minutes).  Other types ignore it.
+ */
+int socket_connect_timeout(const SocketAddress *addr,
+                           unsigned int user_timeout_ms, Error **errp);
+/*
  * Bind and listen with a backlog of @num; returns the listening fd or -1.
  * A tcp port of 0 lets the kernel pick: ask socket_local_address().  A
  * stale unix socket file at PATH is removed first.

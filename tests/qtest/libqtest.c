@@ -289,6 +289,37 @@ static pid_t spawn(char **argv, const char *out_path, const char *err_path)
     return pid;
 }
 
+/*
+ * spawn() under $QTEST_VMM_WRAPPER when it is set: its words (split like
+ * a shell would) come before @argv, as in "ip netns exec NS qmig ...".
+ * The wrapper must exec the VMM in its own process, so the pid, the
+ * PDEATHSIG and the exit status stay the VMM's.
+ */
+static pid_t spawn_wrapped(char **argv, const char *out_path,
+                           const char *err_path)
+{
+    const char *wrapper = g_getenv("QTEST_VMM_WRAPPER");
+    g_autoptr(GPtrArray) all = NULL;
+    g_auto(GStrv) words = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!wrapper || !*wrapper) {
+        return spawn(argv, out_path, err_path);
+    }
+    if (!g_shell_parse_argv(wrapper, NULL, &words, &err)) {
+        g_error("bad QTEST_VMM_WRAPPER '%s': %s", wrapper, err->message);
+    }
+    all = g_ptr_array_new();
+    for (int i = 0; words[i]; i++) {
+        g_ptr_array_add(all, words[i]);
+    }
+    for (int i = 0; argv[i]; i++) {
+        g_ptr_array_add(all, argv[i]);
+    }
+    g_ptr_array_add(all, NULL);
+    return spawn((char **)all->pdata, out_path, err_path);
+}
+
 /* Reap @pid within @timeout_ms (0: just poll); -1 while it still runs. */
 static bool reap(pid_t pid, int timeout_ms, int *wstatus)
 {
@@ -415,8 +446,8 @@ void qtest_start(QTestState *s, const char *binary, int n_qmp,
             break;
         }
     }
-    s->pid = spawn((char **)argv->pdata, qtest_path(s, "stdout.txt"),
-                   qtest_path(s, "stderr.txt"));
+    s->pid = spawn_wrapped((char **)argv->pdata, qtest_path(s, "stdout.txt"),
+                           qtest_path(s, "stderr.txt"));
 
     for (i = 0; i < n_qmp; i++) {
         g_autofree char *name = g_strdup_printf("qmp%d.sock", i);

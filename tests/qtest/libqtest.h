@@ -97,6 +97,9 @@ const char *qtest_serial_path(QTestState *s);
  * bounded retries while the socket does not exist yet), read the greeting
  * and negotiate qmp_capabilities.  With @n_qmp == 0 nothing is connected.
  * Fails the test if the process exits or never listens.
+ * With $QTEST_VMM_WRAPPER set (e.g. "ip netns exec NS", to run the VMM
+ * in a network namespace), the VMM is started under that command, which
+ * must exec it in place; the QMP sockets stay unix sockets in TMPDIR.
  */
 void qtest_start(QTestState *s, const char *binary, int n_qmp,
                  const char *args);

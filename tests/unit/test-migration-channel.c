@@ -10,8 +10,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include "migration/channel.h"
+#include "migration/options.h"
 #include "io/channel.h"
+#include "io/channel-socket.h"
 #include "qemu/main-loop.h"
 #include "monitor/monitor.h"
 
@@ -39,6 +42,15 @@ int monitor_fd_param(Monitor *mon, const char *fdname, Error **errp)
         return -1;
     }
     return num;
+}
+
+/* ---- options stub: x-socket-timeout, as a test sets it ---- */
+
+static unsigned int socket_timeout_ms = MIGRATION_SOCKET_TIMEOUT_DEFAULT;
+
+unsigned int migrate_socket_timeout(void)
+{
+    return socket_timeout_ms;
 }
 
 /* ---- callback bookkeeping ---- */
@@ -172,6 +184,91 @@ static void test_tcp(void)
     colon = strrchr(bound, ':');
     g_assert_cmpint(atoi(colon + 1), >, 0);
     migration_channel_listen_stop();
+}
+
+static int sockopt_int(QIOChannel *ioc, int level, int opt)
+{
+    int val = -1;
+    socklen_t len = sizeof(val);
+
+    g_assert_cmpint(getsockopt(qio_channel_socket_get_fd(ioc), level, opt,
+                               &val, &len), ==, 0);
+    return val;
+}
+
+/*
+ * Both ends of a tcp: migration channel carry the silent-peer bound of
+ * x-socket-timeout: TCP_USER_TIMEOUT, and keepalive probing from half of
+ * it on, every tenth, so an idle connection to a vanished peer fails
+ * about when the timeout says (network-faults.md).
+ */
+static void check_peer_timeout(QIOChannel *ioc, unsigned int ms, int idle,
+                               int intvl, int cnt)
+{
+    g_assert_cmpint(sockopt_int(ioc, IPPROTO_TCP, TCP_USER_TIMEOUT), ==, ms);
+    g_assert_cmpint(sockopt_int(ioc, SOL_SOCKET, SO_KEEPALIVE), ==, !!ms);
+    if (ms) {
+        g_assert_cmpint(sockopt_int(ioc, IPPROTO_TCP, TCP_KEEPIDLE), ==,
+                        idle);
+        g_assert_cmpint(sockopt_int(ioc, IPPROTO_TCP, TCP_KEEPINTVL), ==,
+                        intvl);
+        g_assert_cmpint(sockopt_int(ioc, IPPROTO_TCP, TCP_KEEPCNT), ==, cnt);
+    }
+}
+
+/* Listen on @uri and connect a channel pair to where it is bound. */
+static void connect_pair(const char *uri, Result *src, Result *dst)
+{
+    g_autofree char *bound = NULL;
+
+    g_assert_true(migration_channel_listen(uri, on_accept, dst,
+                                           &error_abort));
+    bound = migration_channel_listen_uri();
+    g_assert_true(migration_channel_connect(bound, on_connect, src,
+                                            &error_abort));
+    wait_for(&src->called, &dst->called);
+    g_assert_null(src->err);
+}
+
+static void tcp_peer_timeout_case(unsigned int ms, int idle, int intvl,
+                                  int cnt)
+{
+    Result src = { 0 }, dst = { 0 };
+
+    socket_timeout_ms = ms;
+    connect_pair("tcp:127.0.0.1:0", &src, &dst);
+    check_peer_timeout(src.ioc, ms, idle, intvl, cnt);
+    check_peer_timeout(dst.ioc, ms, idle, intvl, cnt);
+    check_transfer(src.ioc, dst.ioc);
+    migration_channel_listen_stop();
+    result_clear(&src);
+    result_clear(&dst);
+    socket_timeout_ms = MIGRATION_SOCKET_TIMEOUT_DEFAULT;
+}
+
+static void test_tcp_peer_timeout(void)
+{
+    /* The default: 10 s; probes from 5 s on, every second. */
+    tcp_peer_timeout_case(MIGRATION_SOCKET_TIMEOUT_DEFAULT, 5, 1, 5);
+    tcp_peer_timeout_case(2000, 1, 1, 1);
+    tcp_peer_timeout_case(60000, 30, 6, 5);
+    /* 0: the kernel's defaults, no keepalive. */
+    tcp_peer_timeout_case(0, 0, 0, 0);
+}
+
+/* A unix socket's peer is on this host: nothing to bound, nothing set. */
+static void test_unix_no_peer_timeout(void)
+{
+    g_autofree char *path = tmp_path("timeout.sock");
+    g_autofree char *uri = g_strdup_printf("unix:%s", path);
+    Result src = { 0 }, dst = { 0 };
+
+    connect_pair(uri, &src, &dst);
+    g_assert_cmpint(sockopt_int(src.ioc, SOL_SOCKET, SO_KEEPALIVE), ==, 0);
+    g_assert_cmpint(sockopt_int(dst.ioc, SOL_SOCKET, SO_KEEPALIVE), ==, 0);
+    migration_channel_listen_stop();
+    result_clear(&src);
+    result_clear(&dst);
 }
 
 static void test_unix(void)
@@ -595,6 +692,10 @@ int main(int argc, char **argv)
     g_test_add_func("/migration/channel/tcp", test_tcp);
     g_test_add_func("/migration/channel/tcp-many", test_tcp_many);
     g_test_add_func("/migration/channel/unix", test_unix);
+    g_test_add_func("/migration/channel/tcp-peer-timeout",
+                    test_tcp_peer_timeout);
+    g_test_add_func("/migration/channel/unix-no-peer-timeout",
+                    test_unix_no_peer_timeout);
     g_test_add_func("/migration/channel/listen-twice", test_listen_twice);
     g_test_add_func("/migration/channel/listen-stop", test_listen_stop);
     g_test_add_func("/migration/channel/listen-stop-pending",
