@@ -54,7 +54,10 @@ for opt in "$@"; do
             CC=clang meson setup build-fuzz -Dfuzzing=true \
                 -Db_sanitize=address,undefined -Db_lundef=false
         fi
-        ninja -C build-fuzz tests/fuzz/fuzz-loadvm
+        # Every fuzz target (tests/fuzz/meson.build), not the rest.
+        ninja -C build-fuzz tests/fuzz/fuzz-loadvm tests/fuzz/fuzz-multifd \
+            tests/fuzz/fuzz-preempt tests/fuzz/fuzz-return-path \
+            tests/fuzz/fuzz-qmp tests/fuzz/fuzz-hmp
         ;;
     *)
         echo "setup: unknown option $opt" >&2

@@ -23,6 +23,10 @@
 #include "io/channel-buffer.h"
 #include "migration/qemu-file.h"
 #include "migration/savevm.h"
+#include "monitor/qmp-commands.h"
+#include "block/block-backend.h"
+#include "../../migration/return-path.h"
+#include "fuzz-common.h"
 #include "fuzz-target.h"
 
 #define PAGE TARGET_PAGE_SIZE
@@ -35,6 +39,7 @@ typedef struct FuzzSeed {
     unsigned zero_pages;        /* populated, but all zeros (ZERO records) */
     unsigned dirty_rounds;      /* iterations with pages dirtied between */
     bool keep_vmdesc;           /* else the trailing vmdesc is cut off */
+    unsigned caps;              /* FUZZ_CAP_*: both ends, and byte 0 */
 } FuzzSeed;
 
 static const FuzzSeed fuzz_seeds[] = {
@@ -45,7 +50,44 @@ static const FuzzSeed fuzz_seeds[] = {
     { "mixed",          3, 4, 3, 0, false },
     { "dirty-rounds",   4, 2, 1, 3, false },
     { "scattered",      5, 6, 2, 1, false },
+    { "xbzrle",         1, 5, 1, 3, false, FUZZ_CAP_XBZRLE },
+    { "block",          2, 2, 0, 1, false, FUZZ_CAP_BLOCK },
+    { "dirty-bitmaps",  3, 2, 0, 0, false, FUZZ_CAP_DIRTY_BITMAPS },
+    { "return-path",    1, 2, 1, 0, false, FUZZ_CAP_RETURN_PATH },
+    { "release-ram",    1, 3, 0, 1, false, FUZZ_CAP_RELEASE_RAM },
+    { "postcopy",       4, 4, 1, 1, false, FUZZ_CAP_POSTCOPY_RAM },
+    { "postcopy-xbzrle", 2, 3, 0, 2, false,
+      FUZZ_CAP_POSTCOPY_RAM | FUZZ_CAP_XBZRLE },
+    { "everything",     5, 4, 2, 2, true,
+      FUZZ_CAP_XBZRLE | FUZZ_CAP_BLOCK | FUZZ_CAP_DIRTY_BITMAPS |
+      FUZZ_CAP_POSTCOPY_RAM },
 };
+
+/* Disk sectors with data, and a dirty bitmap, for block and bitmaps. */
+static void fuzz_seed_block_state(const FuzzSeed *seed)
+{
+    BlockBackend *blk = blk_by_name(FUZZ_DISK_ID);
+    JsonObject *args = json_object_new();     /* qmp_call's */
+    JsonNode *ret = NULL;
+    Error *err = NULL;
+    uint8_t buf[512];
+
+    for (int i = 0; i < 4; i++) {
+        memset(buf, 0x40 + i, sizeof(buf));
+        blk_pwrite(blk, i * 16 * KiB, buf, sizeof(buf));
+    }
+    json_object_set_string_member(args, "node", FUZZ_DISK_ID);
+    json_object_set_string_member(args, "name", "fuzz-bitmap");
+    json_object_set_boolean_member(args, "persistent", false);
+    bql_lock();
+    /* The last load-back's destination reset removed it. */
+    qmp_call("block-dirty-bitmap-add", args, &ret, &err);
+    bql_unlock();
+    error_free(err);
+    if (ret) {
+        json_node_unref(ret);
+    }
+}
 
 /* Write page @n of guest RAM with a pattern that names it. */
 static void fuzz_seed_write_page(uint64_t n, uint8_t fill)
@@ -100,6 +142,23 @@ static void fuzz_seed_iterate(QEMUFile *f, const FuzzSeed *seed)
     }
 }
 
+/*
+ * The switch to postcopy (DISCARDs, PACKAGED: LISTEN, devices, RUN),
+ * pages dirtied after it, then the end.  BQL held.
+ */
+static bool fuzz_seed_postcopy(QEMUFile *f, const FuzzSeed *seed,
+                               Error **errp)
+{
+    if (!qemu_savevm_state_postcopy_switch(f, errp)) {
+        return false;
+    }
+    fuzz_seed_write_page(300, 0xc3);
+    while (qemu_savevm_state_iterate(f) == 0) {
+        /* postcopy iterates without a rate limit */
+    }
+    return qemu_savevm_state_complete_postcopy(f, errp);
+}
+
 /* Save one complete stream; returns its bytes. */
 static GBytes *fuzz_seed_save(const FuzzSeed *seed, Error **errp)
 {
@@ -109,14 +168,34 @@ static GBytes *fuzz_seed_save(const FuzzSeed *seed, Error **errp)
     size_t len;
     bool ok;
 
+    bql_lock();
+    fuzz_qmig_set_caps(seed->caps);
     fuzz_devices_set_state(seed->device_variant);
+    bql_unlock();
     fuzz_seed_fill_ram(seed);
+    if (seed->caps & (FUZZ_CAP_BLOCK | FUZZ_CAP_DIRTY_BITMAPS)) {
+        fuzz_seed_block_state(seed);
+    }
     qemu_savevm_state_header(f);
+    if (seed->caps & (FUZZ_CAP_RETURN_PATH | FUZZ_CAP_POSTCOPY_RAM)) {
+        /* What migration_rp_start() sends (the rp thread is not run). */
+        uint8_t ping[4] = { 0, 0, 0, 1 };
+
+        qemu_savevm_send_command(f, MIG_CMD_OPEN_RETURN_PATH, 0, NULL);
+        qemu_savevm_send_command(f, MIG_CMD_PING, sizeof(ping), ping);
+    }
     ok = qemu_savevm_state_setup(f, errp);
+    if (ok && (seed->caps & FUZZ_CAP_POSTCOPY_RAM)) {
+        qemu_savevm_send_postcopy_advise(f);
+    }
     if (ok) {
         fuzz_seed_iterate(f, seed);
         bql_lock();
-        ok = qemu_savevm_state_complete_precopy(f, errp);
+        if (seed->caps & FUZZ_CAP_POSTCOPY_RAM) {
+            ok = fuzz_seed_postcopy(f, seed, errp);
+        } else {
+            ok = qemu_savevm_state_complete_precopy(f, errp);
+        }
         bql_unlock();
     }
     qemu_savevm_state_cleanup();
@@ -155,38 +234,31 @@ static bool fuzz_seed_write(const char *dir, const FuzzSeed *seed,
                             Error **errp)
 {
     g_autoptr(GBytes) bytes = fuzz_seed_save(seed, errp);
-    g_autofree char *path = NULL;
-    g_autoptr(GError) gerr = NULL;
-    const uint8_t *data;
+    g_autofree uint8_t *data = NULL;
+    const uint8_t *stream;
     size_t len;
 
     if (!bytes) {
         return false;
     }
-    data = g_bytes_get_data(bytes, &len);
+    stream = g_bytes_get_data(bytes, &len);
     if (!seed->keep_vmdesc) {
-        len = fuzz_seed_strip_vmdesc(data, len);
+        len = fuzz_seed_strip_vmdesc(stream, len);
     }
+    /* Byte 0: the capabilities the destination runs with. */
+    data = g_malloc(len + 1);
+    data[0] = seed->caps;
+    memcpy(data + 1, stream, len);
+    len++;
     if (!fuzz_load_stream(data, len, errp)) {
         error_prepend(errp, "seed '%s' does not load back: ", seed->name);
         return false;
     }
-    path = g_strdup_printf("%s/%s.bin", dir, seed->name);
-    if (!g_file_set_contents(path, (const char *)data, len, &gerr)) {
-        error_setg(errp, "cannot write seed %s: %s", path, gerr->message);
-        return false;
-    }
-    printf("seed %-14s %6zu bytes\n", seed->name, len);
-    return true;
+    return fuzz_write_seed(dir, seed->name, data, len, errp);
 }
 
 bool fuzz_make_seeds(const char *dir, Error **errp)
 {
-    if (g_mkdir_with_parents(dir, 0755) < 0) {
-        error_setg_errno(errp, errno, "cannot create seed directory %s",
-                         dir);
-        return false;
-    }
     fuzz_target_init();
     for (size_t i = 0; i < G_N_ELEMENTS(fuzz_seeds); i++) {
         if (!fuzz_seed_write(dir, &fuzz_seeds[i], errp)) {
@@ -194,4 +266,31 @@ bool fuzz_make_seeds(const char *dir, Error **errp)
         }
     }
     return true;
+}
+
+/*
+ * The "postcopy" seed's stream with @caps for the destination (byte 0),
+ * for the preempt channel's target: a main stream that goes through
+ * ADVISE, LISTEN and RUN.
+ */
+GBytes *fuzz_seed_postcopy_stream(unsigned caps, Error **errp)
+{
+    FuzzSeed seed = { "preempt-main", 4, 4, 1, 1, false,
+                      FUZZ_CAP_POSTCOPY_RAM };
+    g_autoptr(GBytes) bytes = NULL;
+    const uint8_t *stream;
+    uint8_t *data;
+    size_t len;
+
+    fuzz_target_init();
+    bytes = fuzz_seed_save(&seed, errp);
+    if (!bytes) {
+        return NULL;
+    }
+    stream = g_bytes_get_data(bytes, &len);
+    len = fuzz_seed_strip_vmdesc(stream, len);
+    data = g_malloc(len + 1);
+    data[0] = caps;
+    memcpy(data + 1, stream, len);
+    return g_bytes_new_take(data, len + 1);
 }

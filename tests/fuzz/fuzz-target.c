@@ -1,23 +1,13 @@
 /*
  * The destination the migration fuzzer loads into (see fuzz-target.h).
  *
- * Guest RAM.  ram_block_new() maps the block wherever mmap puts it, with
- * whatever happens to lie next to it: a loader that wrote a page past the
- * block's end would corrupt unrelated memory silently, because ASan does
- * not track mmap'ed memory (its shadow says "addressable" for every byte
- * of it).  So the harness moves the block's mapping (mremap, the mapping
- * itself is unchanged) into the middle of a larger PROT_NONE reservation:
- * FUZZ_GUARD_SIZE of inaccessible address space on either side.  Any
- * access there faults, ASan's SEGV handler reports it with a stack, and
- * libFuzzer saves the input as a crash.  256 MiB per side covers every
- * page-granular overrun (offset == length, length + page, a block's
- * offset applied to the wrong block of this size) at no memory cost:
- * reserved address space is not committed.
+ * The destination is qmig's own (fuzz-qmig.c: the pc machine, its real
+ * RAM, CPU, irqchip, UART, qmig-disk, block and dirty-bitmap sections);
+ * each input's first byte selects the migration capabilities the
+ * destination runs with (FUZZ_CAP_*), the rest is the stream.
  *
- * Devices.  The real UART (hw/char/serial.c) needs the chardev layer,
- * the I/O port table and interrupt routing, none of which links without
- * a machine; its VMState is also flat.  The harness defines two devices
- * of its own instead, whose descriptions use every shape the loader
+ * Devices.  On top of the machine's, the harness registers two devices
+ * of its own, whose descriptions use every shape the loader
  * handles: versioned fields (and minimum versions), subsections with
  * needed() and nested subsections, subsections inside a nested struct,
  * variable arrays counted by u8/u16/i32/u32 fields, struct arrays,
@@ -31,15 +21,21 @@
 #include <sys/mman.h>
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
-#include "io/channel-buffer.h"
+#include "io/channel-socket.h"
 #include "migration/qemu-file.h"
 #include "migration/register.h"
 #include "migration/vmstate.h"
 #include "migration/ram.h"
 #include "migration/savevm.h"
+#include "system/runstate.h"
+#include "block/block-backend.h"
+#include "block/dirty-bitmap.h"
+#include "../../migration/migration.h"
+#include "../../migration/multifd.h"
+#include "../../migration/postcopy-ram.h"
+#include "../../migration/return-path.h"
+#include "fuzz-common.h"
 #include "fuzz-target.h"
-
-#define FUZZ_GUARD_SIZE     (256 * MiB)
 
 #define FUZZ_UART_FIFO      16
 #define FUZZ_DEV_MAGIC      0x51464d5a      /* "QFMZ" */
@@ -347,34 +343,12 @@ static const VMStateDescription fuzz_dev_vmsd = {
 
 /* ---- The destination ---- */
 
-static RAMBlock *fuzz_ram;
 static FuzzUart *fuzz_uarts[2];
 static FuzzDev *fuzz_dev;
 
-/* Move @rb's mapping between two PROT_NONE guard regions. */
-static void fuzz_ram_add_guards(RAMBlock *rb)
-{
-    size_t len = rb->max_length;
-    uint8_t *resv, *host;
-
-    resv = mmap(NULL, len + 2 * FUZZ_GUARD_SIZE, PROT_NONE,
-                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (resv == MAP_FAILED) {
-        perror("fuzz: reserving guest RAM with guard pages");
-        abort();
-    }
-    host = mremap(rb->host, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
-                  resv + FUZZ_GUARD_SIZE);
-    if (host == MAP_FAILED) {
-        perror("fuzz: moving guest RAM between guard pages");
-        abort();
-    }
-    rb->host = host;
-}
-
 RAMBlock *fuzz_target_ram(void)
 {
-    return fuzz_ram;
+    return fuzz_qmig_ram();
 }
 
 void fuzz_devices_reset(void)
@@ -450,38 +424,99 @@ void fuzz_devices_set_state(unsigned variant)
 
 void fuzz_target_init(void)
 {
-    if (fuzz_ram) {
+    if (fuzz_dev) {
         return;
     }
-    fuzz_ram = ram_block_new(FUZZ_RAM_NAME, FUZZ_RAM_SIZE, NULL,
-                             &error_abort);
-    fuzz_ram_add_guards(fuzz_ram);
-    guest_mem_map(0, fuzz_ram, 0, FUZZ_RAM_SIZE);
-
+    fuzz_qmig_init();   /* returns with the BQL held */
     for (size_t i = 0; i < G_N_ELEMENTS(fuzz_uarts); i++) {
         fuzz_uarts[i] = g_new0(FuzzUart, 1);
     }
     fuzz_dev = g_new0(FuzzDev, 1);
     fuzz_devices_reset();
-
-    /* Registration happens under the BQL at machine creation. */
-    bql_lock();
-    ram_mig_init();
     vmstate_register(0, &fuzz_uart_vmsd, fuzz_uarts[0]);
     vmstate_register(1, &fuzz_uart_vmsd, fuzz_uarts[1]);
     vmstate_register(0, &fuzz_dev_vmsd, fuzz_dev);
+    /* The incoming thread loads without the BQL. */
+    bql_unlock();
+}
+
+/* A destination has no bitmap a stream could collide with. */
+static void fuzz_bitmaps_reset(void)
+{
+    BlockBackend *blk = blk_by_name(FUZZ_DISK_ID);
+    g_autoptr(GPtrArray) list = bdrv_dirty_bitmap_list(blk);
+
+    for (guint i = 0; i < list->len; i++) {
+        BdrvDirtyBitmap *bm = g_ptr_array_index(list, i);
+
+        bdrv_dirty_bitmap_set_busy(bm, false);
+        bdrv_release_dirty_bitmap(bm);
+    }
+}
+
+/* What the destination looks like before a stream arrives. */
+static void fuzz_destination_reset(unsigned caps)
+{
+    bql_lock();
+    if (runstate_is_running()) {
+        vm_stop(RUN_STATE_PAUSED);
+    }
+    runstate_set(RUN_STATE_INMIGRATE);
+    runstate_set_autostart(false);
+    fuzz_qmig_set_caps(caps);
+    fuzz_devices_reset();
+    fuzz_qmig_accel_reset();
+    fuzz_bitmaps_reset();
+    if (migrate_multifd()) {
+        /*
+         * No channel will connect (fuzz-multifd feeds channels): a
+         * MULTIFD_FLUSH must fail, not wait for them.
+         */
+        multifd_recv_setup();
+        multifd_recv_terminate();
+    }
+    bql_unlock();
+}
+
+/* What incoming_finish_bh() does after the incoming thread ended. */
+static void fuzz_destination_finish(MigrationIncomingState *mis, bool ok)
+{
+    bql_lock();
+    multifd_recv_shutdown();
+    postcopy_incoming_cleanup();
+    migration_incoming_rp_shut(mis, !ok);
+    mis->from_src_file = NULL;
     bql_unlock();
 }
 
 bool fuzz_load_stream(const uint8_t *data, size_t size, Error **errp)
 {
-    QIOChannel *ioc = qio_channel_buffer_new_data(data, size);
-    QEMUFile *f = qemu_file_new_input(ioc);
-    bool ok;
+    return fuzz_load_stream_caps(size ? data[0] : 0, size ? data + 1 : data,
+                                 size ? size - 1 : 0, errp);
+}
 
-    fuzz_devices_reset();
+bool fuzz_load_stream_caps(unsigned caps, const uint8_t *stream,
+                           size_t len, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    QIOChannel *ioc;
+    QEMUFile *f;
+    bool ok;
+    int sv[2];
+
+    /*
+     * A socket, as the destination's: the return path writes back on
+     * the same channel (a buffer channel would overwrite the stream).
+     */
+    fuzz_socketpair_feed(sv, stream, len);
+    fuzz_destination_reset(caps);
+    ioc = qio_channel_socket_new_fd(sv[0], &error_abort);
+    f = qemu_file_new_input(ioc);
+    mis->from_src_file = f;
     ok = qemu_loadvm_state(f, errp);
+    fuzz_destination_finish(mis, ok);
     qemu_fclose(f);
     qio_channel_unref(ioc);
+    close(sv[1]);
     return ok;
 }

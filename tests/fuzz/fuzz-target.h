@@ -15,17 +15,11 @@
 
 #include "qapi/error.h"
 #include "system/ramblock.h"
-
-/* Guest RAM: one block "pc.ram" mapped at guest-physical 0. */
-#define FUZZ_RAM_NAME       "pc.ram"
-#define FUZZ_RAM_SIZE       (2 * MiB)
-
-/* The machine type both ends report in the configuration section. */
-#define FUZZ_MACHINE_TYPE   "pc-i440fx"
+#include "fuzz-qmig.h"
 
 /*
- * Build the destination once per process: RAM (with guard pages),
- * registrations.  Idempotent.
+ * Build the destination once per process: qmig's core (fuzz-qmig.c) and
+ * the harness's own devices.  Idempotent; returns without the BQL.
  */
 void fuzz_target_init(void);
 
@@ -44,12 +38,18 @@ void fuzz_devices_set_state(unsigned variant);
 
 /*
  * Feed @data to qemu_loadvm_state() over a buffer channel, as the
- * incoming thread would.  Returns whether the stream loaded; the error,
+ * incoming thread would: @data[0] is the FUZZ_CAP_* mask the
+ * destination has, the rest the stream.  Returns whether the stream loaded; the error,
  * if any, goes to *@errp.
  */
 bool fuzz_load_stream(const uint8_t *data, size_t size, Error **errp);
+/* The same with the capabilities (FUZZ_CAP_*) given apart. */
+bool fuzz_load_stream_caps(unsigned caps, const uint8_t *stream,
+                           size_t len, Error **errp);
 
-/* fuzz-seeds.c: write the seed corpus into @dir (created if missing). */
+/* fuzz-seeds.c: write the seed corpus into @dir. */
 bool fuzz_make_seeds(const char *dir, Error **errp);
+/* fuzz-seeds.c: a postcopy main stream, byte 0 being @caps. */
+GBytes *fuzz_seed_postcopy_stream(unsigned caps, Error **errp);
 
 #endif
