@@ -268,7 +268,7 @@ char *mig_wait_status(QTestState *s, const char *const *want)
 void mig_wait_completed(QTestState *src)
 {
     static const char *const want[] = { "completed", NULL };
-    g_autofree char *st = mig_wait_status(src, want);
+    g_free(mig_wait_status(src, want));
 }
 
 void mig_wait_dirty_syncs(QTestState *s, int64_t n)
@@ -351,10 +351,10 @@ GBytes *mig_stamp_memory(QTestState *s)
                                             g_random_int_range(0, 1 << 30));
     g_autofree char *why = NULL;
     bool running = false;
-    g_autofree char *st = qtest_query_status(s, &running);
     char *data = NULL;
     gsize len = 0;
 
+    g_free(qtest_query_status(s, &running));
     if (running) {
         stop_and_wait(s);
     }

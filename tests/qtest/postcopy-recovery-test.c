@@ -101,8 +101,7 @@ static void wait_paused(QTestState *s)
 static void assert_source_stopped(QTestState *src)
 {
     bool running = true;
-    g_autofree char *st = qtest_query_status(src, &running);
-
+    g_free(qtest_query_status(src, &running));
     g_assert_false(running);
 }
 
