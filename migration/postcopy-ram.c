@@ -11,9 +11,11 @@
  *   pages with UFFDIO_COPY / UFFDIO_ZEROPAGE (no BQL).
  * The received bitmaps are written with atomic bit operations (listen
  * thread, precopy loads, DISCARD) and read by the fault thread; the
- * requested bitmaps belong to the fault thread.  Everything else in
+ * requested bitmaps are the fault thread's to set.  Everything else in
  * PostcopyIncoming is set up by the incoming thread before the threads
- * start and torn down after they are joined.
+ * start and torn down after they are joined.  The requested bitmaps are
+ * set by the fault thread and read by the listen thread when a
+ * recovered postcopy asks again (pc_resend_requests): atomic bits too.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -50,7 +52,7 @@
 typedef struct PostcopyBlock {
     RAMBlock *rb;
     unsigned long *received;    /* atomic bits, one per target page */
-    unsigned long *requested;   /* fault thread only */
+    unsigned long *requested;   /* atomic bits: set by the fault thread */
 } PostcopyBlock;
 
 typedef struct PostcopyIncoming {
@@ -362,7 +364,7 @@ static void pc_fault_request(uint64_t addr, uint32_t tid)
     }
     postcopy_blocktime_fault((uintptr_t)b->rb->host + offset, tid,
                              b->received, page);
-    if (test_and_set_bit(page, b->requested)) {
+    if (test_and_set_bit_atomic(page, b->requested)) {
         return;     /* another thread faulted on it: already asked */
     }
     __atomic_fetch_add(&pc_in.pages_requested, 1, __ATOMIC_RELAXED);
@@ -613,9 +615,16 @@ static uint64_t pc_resend_requests(MigrationIncomingState *mis)
         PostcopyBlock *b = &pc_in.blocks[i];
         uint64_t pages = b->rb->used_length >> TARGET_PAGE_BITS;
 
-        for (uint64_t p = find_next_bit(b->requested, pages, 0); p < pages;
-             p = find_next_bit(b->requested, pages, p + 1)) {
-            if (!test_bit_atomic(p, b->received)) {
+        for (uint64_t p = 0; p < pages; p++) {
+            /* A word at a time: most of the bitmap is zero. */
+            if (p % BITS_PER_LONG == 0 &&
+                !__atomic_load_n(&b->requested[BIT_WORD(p)],
+                                 __ATOMIC_RELAXED)) {
+                p += BITS_PER_LONG - 1;
+                continue;
+            }
+            if (test_bit_atomic(p, b->requested) &&
+                !test_bit_atomic(p, b->received)) {
                 /* Set on a host page's first target page only. */
                 migration_incoming_rp_req_pages(mis, b->rb->idstr,
                                                 p << TARGET_PAGE_BITS,

@@ -5,9 +5,11 @@
 # when it is missing, then configure and build into build/.  Safe to run
 # again: it installs nothing that is already there and reuses build/.
 #
-#   scripts/setup.sh [--asan] [--fuzz]
+#   scripts/setup.sh [--asan] [--fuzz] [--tsan]
 #       --asan: also build build-asan/ with AddressSanitizer + UBSan
 #       --fuzz: also build build-fuzz/ (clang, libFuzzer, ASan + UBSan)
+#       --tsan: also build build-tsan/ with ThreadSanitizer (gcc), whose
+#               'tsan' suite runs the migration qtests
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,7 +21,7 @@ cd "$top"
 pkgs="meson ninja-build gcc pkg-config binutils python3 libglib2.0-dev
       libjson-glib-dev zlib1g-dev libzstd-dev liburing-dev libibverbs-dev
       librdmacm-dev libunicorn-dev qemu-system-x86 clang
-      libclang-rt-14-dev iproute2 nftables"
+      libclang-rt-14-dev iproute2 nftables libtsan2"
 
 missing=""
 for p in $pkgs; do
@@ -48,6 +50,9 @@ for opt in "$@"; do
     case "$opt" in
     --asan)
         build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+        ;;
+    --tsan)
+        build build-tsan -Db_sanitize=thread -Db_lundef=false
         ;;
     --fuzz)
         if [ ! -f build-fuzz/build.ninja ]; then

@@ -44,14 +44,20 @@ typedef struct TCGDirtySection {
 
 /*
  * Built by the first start() (BQL) and kept: the map does not change
- * after machine creation.  Bits are set by write hooks on any vCPU
- * thread and taken by sync, both with atomics.
+ * after machine creation.  Published to the vCPU threads by the store of
+ * tcg_dirty_logging that follows it: the write hook, which runs without
+ * the BQL, reads the map only after an acquire load saw logging on.
+ * Bits are set by write hooks on any vCPU thread and taken by sync, both
+ * with atomics.
  */
 static TCGDirtySection *tcg_dirty_secs;
 static guint tcg_dirty_nr_secs;
 static GHashTable *tcg_dirty_bitmaps;       /* RAMBlock * -> bitmap */
 
-/* Atomic: the hooks record (written under the BQL by start/stop). */
+/*
+ * Atomic: the hooks record (written under the BQL by start/stop; a
+ * release store after the map is built, read with acquire).
+ */
 static bool tcg_dirty_logging;
 /* Atomic: some vCPU ran with paging on while logging. */
 static bool tcg_dirty_paging;
@@ -102,7 +108,8 @@ static void tcg_dirty_mark(uint64_t gpa)
 void tcg_dirty_write_hook(uc_engine *uc, uc_mem_type type, uint64_t addr,
                           int size, int64_t value, void *opaque)
 {
-    if (!__atomic_load_n(&tcg_dirty_logging, __ATOMIC_RELAXED)) {
+    /* Acquire: the map start() built before turning logging on. */
+    if (!__atomic_load_n(&tcg_dirty_logging, __ATOMIC_ACQUIRE)) {
         return;
     }
     tcg_dirty_mark(addr);

@@ -27,16 +27,18 @@
 #define TCG_UNICORN_SONAME "libunicorn.so.2"
 
 /*
- * AddressSanitizer refuses RTLD_DEEPBIND.  Without it the library's
- * references still cannot reach qmig's functions (an executable exports
- * only what the shared libraries it was linked with use, and Unicorn is
- * not one of them); they may reach glib's versions of the glib names
- * Unicorn bundles, which is how a normally linked Unicorn runs anyway.
+ * The sanitizer runtimes (AddressSanitizer, ThreadSanitizer) refuse
+ * RTLD_DEEPBIND: their dlopen interceptor aborts the process.  Without it
+ * the library's references still cannot reach qmig's functions (an
+ * executable exports only what the shared libraries it was linked with
+ * use, and Unicorn is not one of them); they may reach glib's versions of
+ * the glib names Unicorn bundles, which is how a normally linked Unicorn
+ * runs anyway.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define TCG_UNICORN_DLFLAGS (RTLD_NOW | RTLD_LOCAL)
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define TCG_UNICORN_DLFLAGS (RTLD_NOW | RTLD_LOCAL)
 #endif
 #endif

@@ -479,6 +479,26 @@ QTestState *qtest_initf(const char *fmt, ...)
     return s;
 }
 
+/*
+ * A VMM built with ThreadSanitizer (build-tsan) reports a race on its
+ * stderr and, with TSAN_OPTIONS=halt_on_error=1, exits with status 66.
+ * Neither need reach the test's assertions: the race may happen while
+ * the VMM quits, or in a VMM the test expects to fail.  So every VMM's
+ * stderr is checked when its QTestState goes, and a report fails the
+ * running test case, with the report in the log.
+ */
+static void check_sanitizer_report(QTestState *s)
+{
+    g_autofree char *err = qtest_stderr(s);
+
+    if (strstr(err, "WARNING: ThreadSanitizer") ||
+        strstr(err, "ERROR: ThreadSanitizer")) {
+        /* stderr: a case run in a subprocess passes on only that. */
+        g_printerr("ThreadSanitizer report in the VMM's stderr:\n%s", err);
+        g_test_fail();
+    }
+}
+
 int qtest_quit(QTestState *s)
 {
     int status = 0;
@@ -496,6 +516,7 @@ int qtest_quit(QTestState *s)
     for (i = 0; i < s->n_qmp; i++) {
         qtest_qmp_close(s->qmp[i]);
     }
+    check_sanitizer_report(s);
     remove_tmpdir(s->tmpdir);
     g_hash_table_destroy(s->paths);
     g_free(s->tmpdir);

@@ -142,10 +142,17 @@ void mig_set_parameter(QTestState *s, const char *name, uint64_t value)
                              "}}", name, value);
 }
 
+uint64_t mig_downtime_ms(void)
+{
+    const char *env = g_getenv("QTEST_MIG_DOWNTIME_MS");
+
+    return env && *env ? g_ascii_strtoull(env, NULL, 10) : 300;
+}
+
 void mig_set_unlimited(QTestState *s)
 {
     mig_set_parameter(s, "max-bandwidth", MIG_BW_UNLIMITED);
-    mig_set_parameter(s, "downtime-limit", 300);
+    mig_set_parameter(s, "downtime-limit", mig_downtime_ms());
 }
 
 void mig_migrate(QTestState *s, const char *uri)

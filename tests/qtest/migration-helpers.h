@@ -100,7 +100,14 @@ void mig_set_capability(QTestState *s, const char *cap, bool on);
 void mig_set_capability_both(QTestState *src, QTestState *dst,
                              const char *cap, bool on);
 void mig_set_parameter(QTestState *s, const char *name, uint64_t value);
-/* migrate-set-parameters for an unthrottled run with QEMU's downtime. */
+/*
+ * The downtime-limit (ms) of a run that must converge: QEMU's 300, or
+ * QTEST_MIG_DOWNTIME_MS where the source is slowed down, as a
+ * ThreadSanitizer build of qmig is against a guest that is not (tcg:
+ * Unicorn is not instrumented), so that it still converges.
+ */
+uint64_t mig_downtime_ms(void);
+/* migrate-set-parameters for an unthrottled run with mig_downtime_ms(). */
 void mig_set_unlimited(QTestState *s);
 /* "migrate" to @uri; fails the test if the command is refused. */
 void mig_migrate(QTestState *s, const char *uri);

@@ -537,7 +537,7 @@ static void test_bandwidth_limited(void)
                       (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
     int64_t first = -1;
 
-    mig_set_parameter(src, "downtime-limit", 300);
+    mig_set_parameter(src, "downtime-limit", mig_downtime_ms());
     mig_set_parameter(src, "max-bandwidth", SLOW_BW);
     mig_migrate(src, uri);
     st = mig_wait_status(src, active);

@@ -136,7 +136,7 @@ static void test_xbzrle_stamp(void)
 
     mig_set_capability(src, "xbzrle", true);
     mig_set_parameter(src, "xbzrle-cache-size", SMALL_CACHE);
-    mig_set_parameter(src, "downtime-limit", 300);
+    mig_set_parameter(src, "downtime-limit", mig_downtime_ms());
     mig_set_parameter(src, "max-bandwidth", SLOW_BW);
     mig_migrate(src, uri);
     st = mig_wait_status(src, active);
