@@ -21,12 +21,7 @@
  */
 #include "qemu/osdep.h"
 #include <sanitizer/tsan_interface.h>
-
-/* libtsan's dynamic annotations (no header declares them). */
-void AnnotateIgnoreReadsBegin(const char *file, int line);
-void AnnotateIgnoreReadsEnd(const char *file, int line);
-void AnnotateIgnoreWritesBegin(const char *file, int line);
-void AnnotateIgnoreWritesEnd(const char *file, int line);
+#include "qemu/tsan.h"
 
 /* glib's function (__real_NAME) and the one qmig's calls reach. */
 #define TSAN_WRAP(ret, name, params) \
@@ -147,12 +142,10 @@ guint __wrap_g_idle_add_full(gint priority, GSourceFunc fn, gpointer data,
     t->data = data;
     t->notify = notify;
     __tsan_release(t);
-    AnnotateIgnoreReadsBegin(__FILE__, __LINE__);
-    AnnotateIgnoreWritesBegin(__FILE__, __LINE__);
+    tsan_ignore_begin();
     id = __real_g_idle_add_full(priority, tsan_idle_dispatch, t,
                                 tsan_idle_free);
-    AnnotateIgnoreWritesEnd(__FILE__, __LINE__);
-    AnnotateIgnoreReadsEnd(__FILE__, __LINE__);
+    tsan_ignore_end();
     return id;
 }
 
