@@ -9,6 +9,7 @@
 #include "config-host.h"
 #include "qapi/error.h"
 #include "qemu/option.h"
+#include "qemu/uuid.h"
 #include "system/runstate.h"
 #include "system/system.h"
 #include "vl-internal.h"
@@ -383,11 +384,12 @@ static void vl_handle(VLConfig *vl, const VLOptDef *d, const char *a)
         vl->pidfile = g_strdup(a);
         break;
     case OPT_UUID:
-        g_free(qemu_uuid_str);
-        if (!g_uuid_string_is_valid(a)) {
-            vl_fail("uuid", "invalid UUID '%s'", a);
+        if (!qemu_uuid_parse(a, qemu_uuid)) {
+            vl_fail("uuid", "Fail to parse UUID string '%s'", a);
         }
-        qemu_uuid_str = g_strdup(a);
+        g_free(qemu_uuid_str);
+        qemu_uuid_str = qemu_uuid_unparse_strdup(qemu_uuid);
+        qemu_uuid_set = true;
         break;
     case OPT_DEVICE:
         vl_parse_device(vl, a);

@@ -31,6 +31,8 @@
 
 const char *qemu_name;
 char *qemu_uuid_str;
+uint8_t qemu_uuid[16];
+bool qemu_uuid_set;
 
 static VLConfig vl;
 static MachineState machine;
