@@ -124,6 +124,11 @@ void mig_getfd(QTestState *s, int fd, const char *name);
 
 /* query-migrate's return object (caller unrefs). */
 JsonNode *mig_query(QTestState *s);
+/*
+ * The port a destination listening on tcp port 0 got, from its
+ * query-migrate "socket-address" (caller frees).
+ */
+char *mig_dest_tcp_port(QTestState *dst);
 /* query-migrate "status", "none" when absent (caller frees). */
 char *mig_status(QTestState *s);
 /* query-migrate "ram" member @name, or -1 when absent. */
