@@ -375,6 +375,91 @@ static void test_client_mode(void)
     qtest_quit(s);
 }
 
+static void assert_qtest(int fd, const char *req, const char *want)
+{
+    g_autofree char *got = qtest_line(fd, req);
+
+    if (strcmp(got, want)) {
+        g_error("qtest '%s' answered '%s', expected '%s'", req, got, want);
+    }
+}
+
+/*
+ * QEMU's libqtest command line, as its qtest_init() builds it: the test
+ * listens on two sockets, accepts the qtest one and then the monitor,
+ * asks "endianness" and negotiates QMP.  Then the memory commands with
+ * QEMU's reply format, a write that would cross the end of RAM (refused,
+ * nothing written), and the -qtest-log of it all.
+ */
+static void test_libqtest_cmdline(void)
+{
+    QTestState *s = qtest_new();
+    const char *qt_path = qtest_path(s, "qtest.sock");
+    const char *qmp_path = qtest_path(s, "qmp.sock");
+    const char *log = qtest_path(s, "qtest.log");
+    int qt_l = qtest_unix_listen(qt_path);
+    int qmp_l = qtest_unix_listen(qmp_path);
+    g_autofree char *args = g_strdup_printf(
+        "-qtest unix:%s -qtest-log %s -chardev socket,path=%s,id=char0 "
+        "-mon chardev=char0,mode=control -display none -audio none "
+        "-m 16M -accel qtest", qt_path, log, qmp_path);
+    g_autofree char *logtxt = NULL;
+    QTestQMP *q;
+    int qt, status;
+
+    qtest_start(s, qtest_vmm_binary(), 0, args);
+    qt = qtest_accept(s, qt_l, "the -qtest listener");
+    q = qtest_qmp_accept(s, qmp_l, "the monitor listener");
+    assert_qtest(qt, "endianness\n", "OK little");
+    check_client_monitor(q);
+
+    assert_qtest(qt, "writeb 0x2000 0x11\n", "OK");
+    assert_qtest(qt, "writew 0x2002 0x2233\n", "OK");
+    assert_qtest(qt, "writel 0x2004 0x44556677\n", "OK");
+    assert_qtest(qt, "readb 0x2000\n", "OK 0x0000000000000011");
+    assert_qtest(qt, "readw 0x2002\n", "OK 0x0000000000002233");
+    assert_qtest(qt, "readl 0x2004\n", "OK 0x0000000044556677");
+    assert_qtest(qt, "readq 0x2000\n", "OK 0x4455667722330011");
+    assert_qtest(qt, "writeq 0x2008 0x0102030405060708\n", "OK");
+    assert_qtest(qt, "read 0x2008 8\n", "OK 0x0807060504030201");
+    assert_qtest(qt, "memset 0x2010 4 0xa5\n", "OK");
+    assert_qtest(qt, "read 0x2010 5\n", "OK 0xa5a5a5a500");
+    assert_qtest(qt, "write 0x2020 3 0xc0ffee\n", "OK");
+    assert_qtest(qt, "b64read 0x2020 3\n", "OK wP/u");
+    assert_qtest(qt, "b64write 0x2030 2 3q0=\n", "OK");
+    assert_qtest(qt, "readw 0x2030\n", "OK 0x000000000000adde");
+    /* The last two bytes of RAM, then past its end: refused whole. */
+    assert_qtest(qt, "writew 0xfffffe 0x7777\n", "OK");
+    {
+        g_autofree char *got = qtest_line(qt, "writel 0xfffffe 0x1\n");
+
+        g_assert_true(g_str_has_prefix(got, "FAIL"));
+    }
+    assert_qtest(qt, "readw 0xfffffe\n", "OK 0x0000000000007777");
+    {
+        g_autofree char *got = qtest_line(qt, "memset 0x1000000 16 0\n");
+
+        g_assert_true(g_str_has_prefix(got, "FAIL"));
+    }
+
+    qmp_send_raw(q, "{\"execute\": \"quit\"}", NULL, 0);
+    g_assert_true(qtest_wait_exit(s, qtest_timeout_s(), &status));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_true(g_file_get_contents(log, &logtxt, NULL, NULL));
+    if (!g_regex_match_simple("^\\[R \\+[0-9.]+\\] endianness$", logtxt,
+                              G_REGEX_MULTILINE, 0) ||
+        !g_regex_match_simple("^\\[S \\+[0-9.]+\\] OK little$", logtxt,
+                              G_REGEX_MULTILINE, 0)) {
+        g_error("-qtest-log lacks the exchange: %s", logtxt);
+    }
+    qtest_qmp_close(q);
+    close(qt);
+    close(qt_l);
+    close(qmp_l);
+    qtest_quit(s);
+}
+
 /* A client-mode monitor with nobody listening: a clear error, status 1. */
 static void test_client_mode_refused(void)
 {
@@ -553,6 +638,8 @@ int main(int argc, char **argv)
     mig_add_case("/harness/channels/file", test_channels_file, false);
     mig_add_case("/harness/channels/bad", test_channels_bad, false);
     mig_add_case("/harness/client-mode/connect", test_client_mode, false);
+    mig_add_case("/harness/client-mode/libqtest-cmdline",
+                 test_libqtest_cmdline, false);
     mig_add_case("/harness/client-mode/refused", test_client_mode_refused,
                  false);
     mig_add_case("/harness/exit/sigterm", test_sigterm, false);
