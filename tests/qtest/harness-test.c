@@ -305,6 +305,17 @@ static void check_client_monitor(QTestQMP *q)
     g_assert_nonnull(qmp_rsp_member(st, "return"));
 }
 
+/* "quit" on @q: @s exits with status 0. */
+static void quit_on(QTestState *s, QTestQMP *q)
+{
+    int status;
+
+    qmp_send_raw(q, "{\"execute\": \"quit\"}", NULL, 0);
+    g_assert_true(qtest_wait_exit(s, qtest_timeout_s(), &status));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+}
+
 static char *qtest_line(int fd, const char *req)
 {
     GString *line = g_string_new(NULL);
@@ -356,14 +367,7 @@ static void test_client_mode(void)
     r2 = qtest_line(qt, "readl 0x1000\n");
     g_assert_cmpstr(r2, ==, "OK 0x0000000012345678");
     /* Any of them can end it. */
-    qmp_send_raw(q[2], "{\"execute\": \"quit\"}", NULL, 0);
-    {
-        int status;
-
-        g_assert_true(qtest_wait_exit(s, qtest_timeout_s(), &status));
-        g_assert_true(WIFEXITED(status));
-        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
-    }
+    quit_on(s, q[2]);
     for (int i = 0; i < 3; i++) {
         qtest_qmp_close(q[i]);
     }
@@ -405,7 +409,7 @@ static void test_libqtest_cmdline(void)
         "-m 16M -accel qtest", qt_path, log, qmp_path);
     g_autofree char *logtxt = NULL;
     QTestQMP *q;
-    int qt, status;
+    int qt;
 
     qtest_start(s, qtest_vmm_binary(), 0, args);
     qt = qtest_accept(s, qt_l, "the -qtest listener");
@@ -442,10 +446,7 @@ static void test_libqtest_cmdline(void)
         g_assert_true(g_str_has_prefix(got, "FAIL"));
     }
 
-    qmp_send_raw(q, "{\"execute\": \"quit\"}", NULL, 0);
-    g_assert_true(qtest_wait_exit(s, qtest_timeout_s(), &status));
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    quit_on(s, q);
     g_assert_true(g_file_get_contents(log, &logtxt, NULL, NULL));
     if (!g_regex_match_simple("^\\[R \\+[0-9.]+\\] endianness$", logtxt,
                               G_REGEX_MULTILINE, 0) ||
