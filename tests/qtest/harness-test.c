@@ -204,6 +204,43 @@ static void test_channels_file(void)
     mig_quit_clean(dst);
 }
 
+/*
+ * exec transport: an argument list (QEMU runs it without a shell), here
+ * with a file name holding a space and a quote, which must reach dd and
+ * cat as one word each way.
+ */
+static void test_channels_exec(void)
+{
+    static const char *const done[] = { "completed", NULL };
+    QTestState *src = mig_start_source(NULL);
+    g_autofree char *path = g_strdup_printf("%s/mig exec'%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *out = g_strdup_printf(
+        "{\"channel-type\": \"main\", \"addr\": {\"transport\": \"exec\", "
+        "\"args\": [\"dd\", \"of=%s\", \"bs=4M\", \"status=none\"]}}",
+        path);
+    g_autofree char *in = g_strdup_printf(
+        "{\"channel-type\": \"main\", \"addr\": {\"transport\": \"exec\", "
+        "\"args\": [\"cat\", \"%s\"]}}", path);
+    g_autoptr(GBytes) src_mem = NULL;
+    g_autofree char *st = NULL;
+    QTestState *dst;
+
+    mig_set_unlimited(src);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
+                             "\"arguments\": {\"channels\": [%s]}}", out);
+    st = mig_wait_status(src, done);
+    src_mem = mig_stamp_memory(src);
+    mig_quit_clean(src);
+    g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
+    dst = mig_start_dest("defer", NULL);
+    qtest_qmp_assert_success(dst, "{\"execute\": \"migrate-incoming\", "
+                             "\"arguments\": {\"channels\": [%s]}}", in);
+    mig_check_dest(dst, src_mem, false);
+    unlink(path);
+    mig_quit_clean(dst);
+}
+
 /* Bad channel lists: QEMU's messages; the source's guest runs on. */
 static void test_channels_bad(void)
 {
@@ -637,6 +674,7 @@ int main(int argc, char **argv)
     mig_add_case("/harness/channels/unix", test_channels_unix, false);
     mig_add_case("/harness/channels/inet", test_channels_inet, false);
     mig_add_case("/harness/channels/file", test_channels_file, false);
+    mig_add_case("/harness/channels/exec", test_channels_exec, false);
     mig_add_case("/harness/channels/bad", test_channels_bad, false);
     mig_add_case("/harness/client-mode/connect", test_client_mode, false);
     mig_add_case("/harness/client-mode/libqtest-cmdline",
