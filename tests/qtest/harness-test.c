@@ -168,40 +168,51 @@ static void test_channels_inet(void)
 }
 
 /*
- * file transport with an offset: the stream starts at the offset (the
- * bytes before it are left alone) and loads back from there.
+ * Save a stamp source through channel @out into @path, check the stream
+ * starts at @offset there ("QEVM", QEMU_VM_FILE_MAGIC), then load it on a
+ * fresh destination through channel @in and check that guest.
  */
-static void test_channels_file(void)
+static void save_then_load(const char *out, const char *in,
+                           const char *path, gsize offset)
 {
     static const char *const done[] = { "completed", NULL };
     QTestState *src = mig_start_source(NULL);
-    g_autofree char *path = g_strdup_printf("%s/mig-chan-%d.bin",
-                                            g_get_tmp_dir(), getpid());
-    g_autofree char *chan = g_strdup_printf(
-        "{\"channel-type\": \"main\", \"addr\": {\"transport\": \"file\", "
-        "\"filename\": \"%s\", \"offset\": 4096}}", path);
     g_autoptr(GBytes) src_mem = NULL;
     g_autofree char *st = NULL;
-    g_autofree char *head = NULL;
+    g_autofree char *data = NULL;
     gsize len;
     QTestState *dst;
 
     mig_set_unlimited(src);
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
-                             "\"arguments\": {\"channels\": [%s]}}", chan);
+                             "\"arguments\": {\"channels\": [%s]}}", out);
     st = mig_wait_status(src, done);
     src_mem = mig_stamp_memory(src);
     mig_quit_clean(src);
-    g_assert_true(g_file_get_contents(path, &head, &len, NULL));
-    g_assert_cmpuint(len, >, 4096 + 8);
-    /* QEMU_VM_FILE_MAGIC "QEVM" right at the offset. */
-    g_assert_cmpmem(head + 4096, 4, "QEVM", 4);
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    g_assert_cmpuint(len, >, offset + 8);
+    g_assert_cmpmem(data + offset, 4, "QEVM", 4);
     dst = mig_start_dest("defer", NULL);
     qtest_qmp_assert_success(dst, "{\"execute\": \"migrate-incoming\", "
-                             "\"arguments\": {\"channels\": [%s]}}", chan);
+                             "\"arguments\": {\"channels\": [%s]}}", in);
     mig_check_dest(dst, src_mem, false);
     unlink(path);
     mig_quit_clean(dst);
+}
+
+/*
+ * file transport with an offset: the stream starts at the offset (the
+ * bytes before it are left alone) and loads back from there.
+ */
+static void test_channels_file(void)
+{
+    g_autofree char *path = g_strdup_printf("%s/mig-chan-%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *chan = g_strdup_printf(
+        "{\"channel-type\": \"main\", \"addr\": {\"transport\": \"file\", "
+        "\"filename\": \"%s\", \"offset\": 4096}}", path);
+
+    save_then_load(chan, chan, path, 4096);
 }
 
 /*
@@ -211,8 +222,6 @@ static void test_channels_file(void)
  */
 static void test_channels_exec(void)
 {
-    static const char *const done[] = { "completed", NULL };
-    QTestState *src = mig_start_source(NULL);
     g_autofree char *path = g_strdup_printf("%s/mig exec'%d.bin",
                                             g_get_tmp_dir(), getpid());
     g_autofree char *out = g_strdup_printf(
@@ -222,23 +231,8 @@ static void test_channels_exec(void)
     g_autofree char *in = g_strdup_printf(
         "{\"channel-type\": \"main\", \"addr\": {\"transport\": \"exec\", "
         "\"args\": [\"cat\", \"%s\"]}}", path);
-    g_autoptr(GBytes) src_mem = NULL;
-    g_autofree char *st = NULL;
-    QTestState *dst;
 
-    mig_set_unlimited(src);
-    qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
-                             "\"arguments\": {\"channels\": [%s]}}", out);
-    st = mig_wait_status(src, done);
-    src_mem = mig_stamp_memory(src);
-    mig_quit_clean(src);
-    g_assert_true(g_file_test(path, G_FILE_TEST_IS_REGULAR));
-    dst = mig_start_dest("defer", NULL);
-    qtest_qmp_assert_success(dst, "{\"execute\": \"migrate-incoming\", "
-                             "\"arguments\": {\"channels\": [%s]}}", in);
-    mig_check_dest(dst, src_mem, false);
-    unlink(path);
-    mig_quit_clean(dst);
+    save_then_load(out, in, path, 0);
 }
 
 /* Bad channel lists: QEMU's messages; the source's guest runs on. */
