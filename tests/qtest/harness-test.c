@@ -60,10 +60,13 @@ static void test_uuid_query(void)
     QTestState *plain = qtest_initf("-accel qtest -m 16M");
     g_autofree char *u = query_uuid(s);
     g_autofree char *z = query_uuid(plain);
+    g_autofree char *hmp = qtest_hmp(s, "info uuid");
     QTestRun r;
 
     g_assert_cmpstr(u, ==, UUID_SRC);
     g_assert_cmpstr(z, ==, "00000000-0000-0000-0000-000000000000");
+    g_assert_true(g_str_has_prefix(hmp, UUID_SRC "\n") ||
+                  g_str_has_prefix(hmp, UUID_SRC "\r\n"));
     qtest_quit(s);
     qtest_quit(plain);
     qtest_run_expect_exit(qtest_vmm_binary(),
@@ -424,7 +427,8 @@ static void assert_qtest(int fd, const char *req, const char *want)
  * listens on two sockets, accepts the qtest one and then the monitor,
  * asks "endianness" and negotiates QMP.  Then the memory commands with
  * QEMU's reply format, a write that would cross the end of RAM (refused,
- * nothing written), and the -qtest-log of it all.
+ * nothing written), QEMU's way of ending it (SIGTERM, status 0) and the
+ * -qtest-log of it all.
  */
 static void test_libqtest_cmdline(void)
 {
@@ -440,7 +444,7 @@ static void test_libqtest_cmdline(void)
         "-m 16M -accel qtest", qt_path, log, qmp_path);
     g_autofree char *logtxt = NULL;
     QTestQMP *q;
-    int qt;
+    int qt, status;
 
     qtest_start(s, qtest_vmm_binary(), 0, args);
     qt = qtest_accept(s, qt_l, "the -qtest listener");
@@ -477,7 +481,11 @@ static void test_libqtest_cmdline(void)
         g_assert_true(g_str_has_prefix(got, "FAIL"));
     }
 
-    quit_on(s, q);
+    /* QEMU's qtest_quit(): SIGTERM, and the exit status must be 0. */
+    g_assert_cmpint(kill(qtest_pid(s), SIGTERM), ==, 0);
+    g_assert_true(qtest_wait_exit(s, qtest_timeout_s(), &status));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
     g_assert_true(g_file_get_contents(log, &logtxt, NULL, NULL));
     if (!g_regex_match_simple("^\\[R \\+[0-9.]+\\] endianness$", logtxt,
                               G_REGEX_MULTILINE, 0) ||
