@@ -147,6 +147,12 @@ static char *channel_file_uri(JsonObject *a, const char *prefix,
         return NULL;
     }
     offset = json_object_get_int_member_with_default(a, "offset", 0);
+    if (offset < 0) {
+        /* QAPI wraps a negative uint64; no file has such an offset. */
+        error_setg(errp, "Parameter '%soffset': %" PRIu64 " is beyond any "
+                   "file", prefix, (uint64_t)offset);
+        return NULL;
+    }
     return offset ? g_strdup_printf("file:%s,offset=%" PRIu64, name,
                                     (uint64_t)offset)
                   : g_strdup_printf("file:%s", name);
