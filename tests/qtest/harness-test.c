@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <string.h>
 #include "migration-helpers.h"
@@ -166,6 +167,32 @@ static void test_channels_inet(void)
                            "\"host\": \"127.0.0.1\", \"port\": \"%s\"}}",
                            port);
     migrate_and_check(src, dst, NULL, chan);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/* socket type fd: descriptors passed with getfd, named in the channel. */
+static void test_channels_fd(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    QTestState *dst = mig_start_dest("defer", NULL);
+    const char *fmt = "{\"channel-type\": \"main\", \"addr\": {"
+                      "\"transport\": \"socket\", \"type\": \"fd\", "
+                      "\"str\": \"%s\"}}";
+    g_autofree char *in = g_strdup_printf(fmt, "mig-in");
+    g_autofree char *out = g_strdup_printf(fmt, "mig-out");
+    int sv[2];
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                    ==, 0);
+    mig_getfd(dst, sv[1], "mig-in");
+    qtest_qmp_assert_success(dst, "{\"execute\": \"migrate-incoming\", "
+                             "\"arguments\": {\"channels\": [%s]}}", in);
+    mig_getfd(src, sv[0], "mig-out");
+    /* Only the VMMs hold the ends now: EOF reaches each as it should. */
+    close(sv[0]);
+    close(sv[1]);
+    migrate_and_check(src, dst, NULL, out);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -675,6 +702,7 @@ int main(int argc, char **argv)
     mig_add_case("/harness/uuid/mismatch", test_uuid_mismatch, false);
     mig_add_case("/harness/channels/unix", test_channels_unix, false);
     mig_add_case("/harness/channels/inet", test_channels_inet, false);
+    mig_add_case("/harness/channels/fd", test_channels_fd, false);
     mig_add_case("/harness/channels/file", test_channels_file, false);
     mig_add_case("/harness/channels/exec", test_channels_exec, false);
     mig_add_case("/harness/channels/bad", test_channels_bad, false);
