@@ -313,14 +313,17 @@ static const ChrFrontendOps qtest_chr_ops = {
 
 bool qtest_server_init(const char *spec, const char *log, Error **errp)
 {
-    if (log) {
+    if (log && (!strcmp(log, "/dev/fd/2") || !strcmp(log, "/dev/stderr"))) {
+        /* Opening it again with "w" would truncate a captured stderr. */
+        qtest.log = stderr;
+    } else if (log && strcmp(log, "none")) {
         qtest.log = fopen(log, "w");
         if (!qtest.log) {
             error_setg_errno(errp, errno, "-qtest-log %s: cannot open", log);
             return false;
         }
-        qtest.start_us = g_get_monotonic_time();
     }
+    qtest.start_us = g_get_monotonic_time();
     qtest.chr = qemu_chr_new("qtest", spec, errp);
     if (!qtest.chr) {
         return false;

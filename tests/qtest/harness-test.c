@@ -408,11 +408,13 @@ static void test_client_mode(void)
     g_autofree char *args = g_strdup_printf(
         "-accel qtest -m 16M -qmp unix:%s -qmp tcp:127.0.0.1:%d "
         "-chardev socket,id=mon1,path=%s,server=off "
-        "-mon chardev=mon1,mode=control -qtest unix:%s",
+        "-mon chardev=mon1,mode=control "
+        "-qtest unix:%s -qtest-log /dev/fd/2",
         qmp_path, tcp_port, mon_path, qt_path);
     QTestQMP *q[3];
     g_autofree char *r1 = NULL;
     g_autofree char *r2 = NULL;
+    g_autofree char *err = NULL;
     int qt;
 
     qtest_start(s, qtest_vmm_binary(), 0, args);
@@ -427,6 +429,12 @@ static void test_client_mode(void)
     g_assert_cmpstr(r1, ==, "OK");
     r2 = qtest_line(qt, "readl 0x1000\n");
     g_assert_cmpstr(r2, ==, "OK 0x0000000012345678");
+    /* QTEST_LOG's way: the log on stderr, as it is. */
+    err = qtest_stderr(s);
+    if (!strstr(err, "] readl 0x1000\n") ||
+        !strstr(err, "] OK 0x0000000012345678\n")) {
+        g_error("-qtest-log /dev/fd/2 wrote no log to stderr: %s", err);
+    }
     /* Any of them can end it. */
     quit_on(s, q[2]);
     for (int i = 0; i < 3; i++) {
