@@ -200,19 +200,25 @@ static void test_channels_fd(void)
 /*
  * Save a stamp source through channel @out into @path, check the stream
  * starts at @offset there ("QEVM", QEMU_VM_FILE_MAGIC), then load it on a
- * fresh destination through channel @in and check that guest.
+ * fresh destination through channel @in and check that guest.  With
+ * @uuid, both VMs have it, the source sends it (validate-uuid), and the
+ * saved stream shows it.
  */
 static void save_then_load(const char *out, const char *in,
-                           const char *path, gsize offset)
+                           const char *path, gsize offset, const char *uuid)
 {
     static const char *const done[] = { "completed", NULL };
-    QTestState *src = mig_start_source(NULL);
+    g_autofree char *extra = uuid ? g_strdup_printf("-uuid %s", uuid) : NULL;
+    QTestState *src = mig_start_source(extra);
     g_autoptr(GBytes) src_mem = NULL;
     g_autofree char *st = NULL;
     g_autofree char *data = NULL;
     gsize len;
     QTestState *dst;
 
+    if (uuid) {
+        mig_set_capability(src, "validate-uuid", true);
+    }
     mig_set_unlimited(src);
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
                              "\"arguments\": {\"channels\": [%s]}}", out);
@@ -222,7 +228,13 @@ static void save_then_load(const char *out, const char *in,
     g_assert_true(g_file_get_contents(path, &data, &len, NULL));
     g_assert_cmpuint(len, >, offset + 8);
     g_assert_cmpmem(data + offset, 4, "QEVM", 4);
-    dst = mig_start_dest("defer", NULL);
+    if (uuid) {
+        g_autofree char *want = g_strdup_printf("\"uuid\": \"%s\"", uuid);
+        const char *const needles[] = { want, NULL };
+
+        mig_check_analyzer(path, needles);
+    }
+    dst = mig_start_dest("defer", extra);
     qtest_qmp_assert_success(dst, "{\"execute\": \"migrate-incoming\", "
                              "\"arguments\": {\"channels\": [%s]}}", in);
     mig_check_dest(dst, src_mem, false);
@@ -242,13 +254,13 @@ static void test_channels_file(void)
         "{\"channel-type\": \"main\", \"addr\": {\"transport\": \"file\", "
         "\"filename\": \"%s\", \"offset\": 4096}}", path);
 
-    save_then_load(chan, chan, path, 4096);
+    save_then_load(chan, chan, path, 4096, NULL);
 }
 
 /*
  * exec transport: an argument list (QEMU runs it without a shell), here
  * with a file name holding a space and a quote, which must reach dd and
- * cat as one word each way.
+ * cat as one word each way.  The VMs have a UUID, sent in the stream.
  */
 static void test_channels_exec(void)
 {
@@ -262,7 +274,7 @@ static void test_channels_exec(void)
         "{\"channel-type\": \"main\", \"addr\": {\"transport\": \"exec\", "
         "\"args\": [\"cat\", \"%s\"]}}", path);
 
-    save_then_load(out, in, path, 0);
+    save_then_load(out, in, path, 0, UUID_SRC);
 }
 
 /* Bad channel lists: QEMU's messages; the source's guest runs on. */

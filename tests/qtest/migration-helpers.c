@@ -221,6 +221,30 @@ char *mig_dest_tcp_port(QTestState *dst)
     return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(port));
 }
 
+void mig_check_analyzer(const char *path, const char *const *needles)
+{
+    const char *script = g_getenv("QTEST_ANALYZE_MIGRATION");
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status = -1;
+    const char *argv[] = { "python3", script, "-f", path, NULL };
+
+    if (!script || mig_is_qemu()) {
+        return;
+    }
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                               NULL, NULL, &out, &err, &status, NULL));
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        g_error("analyze-migration failed on %s:\n%s\n%s", path, err, out);
+    }
+    for (; *needles; needles++) {
+        if (!strstr(out, *needles)) {
+            g_error("analyze-migration's output for %s lacks %s:\n%s", path,
+                    *needles, out);
+        }
+    }
+}
+
 static const char *info_str(JsonNode *info, const char *name)
 {
     JsonObject *o = json_node_get_object(info);

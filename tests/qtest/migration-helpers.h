@@ -157,6 +157,13 @@ const char *mig_error_desc(JsonNode *info);
 /* Poll until query-status says "running" (the destination resumed). */
 void mig_wait_running(QTestState *s);
 
+/*
+ * Run scripts/analyze-migration (QTEST_ANALYZE_MIGRATION; nothing without
+ * it, or under QEMU) on the stream saved in @path: it must succeed and its
+ * output hold each string of the NULL-terminated @needles.
+ */
+void mig_check_analyzer(const char *path, const char *const *needles);
+
 /* ---- guest checks ------------------------------------------------------- */
 
 /* Wait for @n more 'B' on @s's serial than it has now. */
