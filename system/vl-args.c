@@ -397,8 +397,6 @@ static void vl_handle(VLConfig *vl, const VLOptDef *d, const char *a)
         if (!qemu_uuid_parse(a, qemu_uuid)) {
             vl_fail("uuid", "Fail to parse UUID string '%s'", a);
         }
-        g_free(qemu_uuid_str);
-        qemu_uuid_str = qemu_uuid_unparse_strdup(qemu_uuid);
         qemu_uuid_set = true;
         break;
     case OPT_DEVICE:

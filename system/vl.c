@@ -30,7 +30,6 @@
 #include "trace.h"
 
 const char *qemu_name;
-char *qemu_uuid_str;
 uint8_t qemu_uuid[16];
 bool qemu_uuid_set;
 

@@ -55,11 +55,3 @@ void qemu_uuid_unparse(const uint8_t uuid[UUID_LEN], char out[UUID_STR_LEN])
     }
     out[UUID_STR_LEN - 1] = '\0';
 }
-
-char *qemu_uuid_unparse_strdup(const uint8_t uuid[UUID_LEN])
-{
-    char *s = g_malloc(UUID_STR_LEN);
-
-    qemu_uuid_unparse(uuid, s);
-    return s;
-}

@@ -16,7 +16,5 @@
 bool qemu_uuid_parse(const char *str, uint8_t out[UUID_LEN]);
 /* Write the lower-case text of @uuid into @out. */
 void qemu_uuid_unparse(const uint8_t uuid[UUID_LEN], char out[UUID_STR_LEN]);
-/* The same, allocated (caller frees). */
-char *qemu_uuid_unparse_strdup(const uint8_t uuid[UUID_LEN]);
 
 #endif
