@@ -683,8 +683,18 @@ static void run_threads_case(bool named_src, const char *const *want)
         }
         g_usleep(MIG_POLL_MS * 1000);
     }
+    /* The vCPU too, as QEMU names it ("CPU 0/KVM", "CPU 0/TCG"). */
+    {
+        g_autofree char *upper = g_ascii_strup(qtest_accel(), -1);
+        g_autofree char *vcpu = g_strdup_printf("CPU 0/%s", upper);
+        const char *const cpu_want[] = { vcpu, NULL };
+
+        if (!has_threads(names, cpu_want)) {
+            g_error("no thread named '%s': %s", vcpu, names);
+        }
+    }
     plain_names = thread_names(qtest_pid(plain));
-    if (strstr(plain_names, "|mig/")) {
+    if (strstr(plain_names, "|mig/") || strstr(plain_names, "|CPU ")) {
         g_error("threads named without debug-threads: %s", plain_names);
     }
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
