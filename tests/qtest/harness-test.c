@@ -641,6 +641,29 @@ static bool has_threads(const char *names, const char *const *want)
 }
 
 /*
+ * Poll @s's thread names until they hold every name in @want (threads
+ * start as their connections come up); returns them (caller frees).
+ */
+static char *wait_thread_names(QTestState *s, const char *const *want)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+
+    for (;;) {
+        char *names = thread_names(qtest_pid(s));
+
+        if (has_threads(names, want)) {
+            return names;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            g_error("threads not all named: %s", names);
+        }
+        g_free(names);
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+/*
  * A multifd (2 channels) migration with the return path, crawling; the
  * side @named_src says runs with debug-threads=on and must show every
  * thread name in @want while it is active, the other side none named
@@ -661,8 +684,6 @@ static void run_threads_case(bool named_src, const char *const *want)
     g_autofree char *st = NULL;
     g_autofree char *names = NULL;
     g_autofree char *plain_names = NULL;
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
 
     mig_set_capability_both(src, dst, "multifd", true);
     mig_set_capability_both(src, dst, "return-path", true);
@@ -671,18 +692,7 @@ static void run_threads_case(bool named_src, const char *const *want)
     mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
     mig_migrate(src, uri);
     st = mig_wait_status(src, active);
-    /* The channel threads start once their connections are up. */
-    for (;;) {
-        g_free(names);
-        names = thread_names(qtest_pid(named));
-        if (has_threads(names, want)) {
-            break;
-        }
-        if (g_get_monotonic_time() > deadline) {
-            g_error("migration threads not all named: %s", names);
-        }
-        g_usleep(MIG_POLL_MS * 1000);
-    }
+    names = wait_thread_names(named, want);
     /* The vCPU too, as QEMU names it ("CPU 0/KVM", "CPU 0/TCG"). */
     {
         g_autofree char *upper = g_ascii_strup(qtest_accel(), -1);
@@ -724,6 +734,41 @@ static void test_debug_threads_dest(void)
     run_threads_case(false, want);
 }
 
+/*
+ * Postcopy's destination threads, named while postcopy runs: the fault
+ * thread (page requests) and the listen thread (the rest of the stream);
+ * then the migration completes and the guest runs on there.
+ */
+static void test_debug_threads_postcopy(void)
+{
+    static const char *const active[] = { "active", NULL };
+    static const char *const pc[] = { "postcopy-active", NULL };
+    static const char *const want[] = {
+        "mig/dst/main", "mig/dst/fault", "mig/dst/listen", NULL
+    };
+    QTestState *dst = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src = mig_start_pair(NULL, "-name dst,debug-threads=on",
+                                     &dst, &uri);
+    g_autofree char *st = NULL;
+    g_autofree char *names = NULL;
+
+    mig_set_capability_both(src, dst, "postcopy-ram", true);
+    mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
+    /* Slow enough that postcopy lasts while the names are read. */
+    mig_set_parameter(src, "max-postcopy-bandwidth", CRAWL_BW);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    mig_wait_more_passes(src, 1);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate-start-postcopy\"}");
+    g_free(st);
+    st = mig_wait_status(src, pc);
+    names = wait_thread_names(dst, want);
+    mig_set_parameter(src, "max-postcopy-bandwidth", 0);
+    mig_wait_completed(src);
+    mig_check_dest_and_quit(src, dst, true);
+}
+
 int main(int argc, char **argv)
 {
     qtest_main_init(&argc, &argv);
@@ -745,5 +790,7 @@ int main(int argc, char **argv)
     mig_add_case("/harness/threads/source", test_debug_threads_source,
                  false);
     mig_add_case("/harness/threads/dest", test_debug_threads_dest, false);
+    mig_add_case("/harness/threads/postcopy", test_debug_threads_postcopy,
+                 false);
     return g_test_run();
 }
