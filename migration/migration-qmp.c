@@ -10,6 +10,7 @@
 #include "migration/misc.h"
 #include "migration/qmp-cmds.h"
 #include "channel.h"
+#include "channel-qmp.h"
 #include "migration.h"
 #include "migration-stats.h"
 #include "options.h"
@@ -20,27 +21,36 @@
 #include "cpu-throttle.h"
 #include "system/dirtylimit.h"
 
-/* "channels" (QEMU 8.2+) with one main channel is the same as "uri". */
-static const char *migrate_get_uri(JsonObject *args, Error **errp)
+/*
+ * "uri" or "channels" (QEMU 8.2+), exactly one, as a URI (caller frees);
+ * QEMU's messages otherwise.
+ */
+static char *migrate_get_uri(JsonObject *args, const char *cmd, Error **errp)
 {
     bool has_uri = qmp_arg_has(args, "uri");
     bool has_channels = qmp_arg_has(args, "channels");
 
-    if (has_uri == has_channels) {
-        error_setg(errp, "need either 'uri' or 'channels' argument");
+    if (has_uri && has_channels) {
+        error_setg(errp, "'uri' and 'channels' arguments are mutually "
+                   "exclusive; exactly one of the two should be present in "
+                   "'%s' qmp command", cmd);
         return NULL;
     }
     if (has_channels) {
-        error_setg(errp, "the 'channels' argument is not supported yet; "
-                   "use 'uri'");
+        return migrate_channels_to_uri(
+            json_node_get_array(qmp_arg_node(args, "channels")), cmd, errp);
+    }
+    if (!has_uri) {
+        error_setg(errp, "neither 'uri' or 'channels' argument are "
+                   "specified in '%s' qmp command", cmd);
         return NULL;
     }
-    return qmp_arg_str(args, "uri", NULL);
+    return g_strdup(qmp_arg_str(args, "uri", NULL));
 }
 
 void qmp_migrate(JsonObject *args, JsonNode **ret, Error **errp)
 {
-    const char *uri = migrate_get_uri(args, errp);
+    g_autofree char *uri = migrate_get_uri(args, "migrate", errp);
 
     if (!uri) {
         return;
@@ -67,7 +77,7 @@ void qmp_migrate(JsonObject *args, JsonNode **ret, Error **errp)
 
 void qmp_migrate_incoming(JsonObject *args, JsonNode **ret, Error **errp)
 {
-    const char *uri = migrate_get_uri(args, errp);
+    g_autofree char *uri = migrate_get_uri(args, "migrate-incoming", errp);
 
     if (!uri) {
         return;

@@ -117,19 +117,7 @@ static bool multifd_page_is_zero(const uint8_t *p)
 /* This VM's UUID (-uuid), zeros without one: both sides must agree. */
 static void multifd_local_uuid(uint8_t uuid[16])
 {
-    const char *s = qemu_uuid_str;
-    int n = 0;
-
-    memset(uuid, 0, 16);
-    for (; s && *s && n < 32; s++) {
-        int v = g_ascii_xdigit_value(*s);
-
-        if (v < 0) {
-            continue;   /* dashes */
-        }
-        uuid[n / 2] |= n % 2 ? v : v << 4;
-        n++;
-    }
+    memcpy(uuid, qemu_uuid, 16);
 }
 
 /* ---- Source ---- */

@@ -64,6 +64,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] = true, /* postcopy-preempt.c */
     [MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME] = true, /* postcopy-blocktime.c */
     [MIGRATION_CAPABILITY_DIRTY_LIMIT] = true,      /* system/dirtylimit.c */
+    [MIGRATION_CAPABILITY_VALIDATE_UUID] = true,    /* savevm.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */

@@ -14,15 +14,18 @@
 #include <json-glib/json-glib.h>
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
+#include "qemu/uuid.h"
 #include "hw/boards.h"
 #include "migration/register.h"
 #include "migration/vmstate.h"
 #include "qemu-file.h"
 #include "savevm.h"
+#include "options.h"
 #include "return-path.h"
 #include "postcopy-ram.h"
 #include "postcopy-recover.h"
 #include "io/channel-buffer.h"
+#include "system/system.h"
 #include "trace.h"
 
 /* Bounds on what a hostile stream may make us allocate or skip. */
@@ -182,9 +185,85 @@ static void save_section_footer(QEMUFile *f, SaveStateEntry *se)
     qemu_put_be32(f, se->section_id);
 }
 
+/*
+ * The configuration section is QEMU's "configuration" vmstate: the
+ * machine type (written by hand, below) and then its subsections.  Of
+ * QEMU's subsections only "configuration/uuid" applies to qmig: with the
+ * validate-uuid capability and a -uuid, the source sends its UUID, and a
+ * destination with a -uuid refuses a stream from another VM.  (QEMU's
+ * target-page-bits and capabilities subsections are never needed on x86
+ * without x-ignore-shared, so they never appear.)
+ */
+typedef struct SaveConfig {
+    uint8_t uuid[UUID_LEN];
+} SaveConfig;
+
+static bool config_uuid_needed(void *opaque)
+{
+    return qemu_uuid_set && migrate_validate_uuid();
+}
+
+static bool config_uuid_pre_save(void *opaque, Error **errp)
+{
+    SaveConfig *c = opaque;
+
+    memcpy(c->uuid, qemu_uuid, UUID_LEN);
+    return true;
+}
+
+static bool config_uuid_post_load(void *opaque, int version_id,
+                                  Error **errp)
+{
+    SaveConfig *c = opaque;
+    char src[UUID_STR_LEN], local[UUID_STR_LEN];
+
+    qemu_uuid_unparse(c->uuid, src);
+    trace_loadvm_config_uuid(src, qemu_uuid_set);
+    if (!qemu_uuid_set) {
+        /* As QEMU: a destination without -uuid cannot tell; it loads. */
+        warn_report("UUID is received %s, but local uuid isn't set", src);
+        return true;
+    }
+    if (memcmp(c->uuid, qemu_uuid, UUID_LEN)) {
+        qemu_uuid_unparse(qemu_uuid, local);
+        error_setg(errp, "UUID received is %s and local is %s", src, local);
+        return false;
+    }
+    return true;
+}
+
+static const VMStateDescription vmstate_config_uuid = {
+    .name = "configuration/uuid",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = config_uuid_needed,
+    .pre_save = config_uuid_pre_save,
+    .post_load = config_uuid_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT8_ARRAY(uuid, SaveConfig, UUID_LEN),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* Only the subsections: the machine type field is handled by hand. */
+static const VMStateDescription vmstate_config = {
+    .name = "configuration",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_config_uuid,
+        NULL
+    },
+};
+
 void qemu_savevm_state_header(QEMUFile *f)
 {
     const char *machine = machine_type_name();
+    SaveConfig config = { { 0 } };
+    Error *err = NULL;
 
     qemu_put_be32(f, QEMU_VM_FILE_MAGIC);
     qemu_put_be32(f, QEMU_VM_FILE_VERSION);
@@ -192,6 +271,10 @@ void qemu_savevm_state_header(QEMUFile *f)
     qemu_put_byte(f, QEMU_VM_CONFIGURATION);
     qemu_put_be32(f, strlen(machine));
     qemu_put_buffer(f, (const uint8_t *)machine, strlen(machine));
+    /* Fails only with @f's error, which the caller's next check sees. */
+    if (!vmstate_save_state(f, &vmstate_config, &config, NULL, &err)) {
+        error_free(err);
+    }
 }
 
 bool qemu_savevm_state_setup(QEMUFile *f, Error **errp)
@@ -680,6 +763,7 @@ static bool loadvm_check_footer(QEMUFile *f, SaveStateEntry *se,
 static bool loadvm_header(QEMUFile *f, Error **errp)
 {
     const char *local = machine_type_name();
+    SaveConfig config = { { 0 } };
     uint32_t magic = qemu_get_be32(f);
     uint32_t version = qemu_get_be32(f);
     char name[256];
@@ -717,7 +801,8 @@ static bool loadvm_header(QEMUFile *f, Error **errp)
                    name, local);
         return false;
     }
-    return true;
+    return vmstate_load_state(f, &vmstate_config, &config,
+                              vmstate_config.version_id, errp);
 }
 
 static gboolean loadvm_section_is(gpointer key, gpointer value,

@@ -173,6 +173,16 @@ static void hmp_info_name(Monitor *mon, int argc, char **argv)
     }
 }
 
+static void hmp_info_uuid(Monitor *mon, int argc, char **argv)
+{
+    g_autoptr(JsonNode) ret = hmp_qmp(mon, "query-uuid", NULL);
+
+    if (ret) {
+        monitor_printf(mon, "%s\n", json_object_get_string_member(
+                           json_node_get_object(ret), "UUID"));
+    }
+}
+
 static void hmp_info_kvm(Monitor *mon, int argc, char **argv)
 {
     g_autoptr(JsonNode) ret = hmp_qmp(mon, "query-kvm", NULL);
@@ -207,6 +217,7 @@ const HmpCommand hmp_info_commands[] = {
     { "status", "", 0, 0, hmp_info_status, "show the current VM status (running|paused)" },
     { "version", "", 0, 0, hmp_info_version, "show the version of QEMU" },
     { "name", "", 0, 0, hmp_info_name, "show the current VM name" },
+    { "uuid", "", 0, 0, hmp_info_uuid, "show the current VM UUID" },
     { "kvm", "", 0, 0, hmp_info_kvm, "show KVM information" },
     { NULL }
 };

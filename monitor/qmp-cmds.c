@@ -7,6 +7,7 @@
 #include "config-host.h"
 #include "monitor-internal.h"
 #include "monitor/qmp-commands.h"
+#include "qemu/uuid.h"
 #include "system/system.h"
 #include "system/runstate.h"
 #include "system/accel-ops.h"
@@ -45,6 +46,17 @@ void qmp_query_name(JsonObject *args, JsonNode **ret, Error **errp)
     if (qemu_name) {
         json_object_set_string_member(info, "name", qemu_name);
     }
+    *ret = qmp_node_object(info);
+}
+
+void qmp_query_uuid(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    JsonObject *info = json_object_new();
+    char uuid[UUID_STR_LEN];
+
+    /* QEMU answers the all-zero UUID when -uuid was not given. */
+    qemu_uuid_unparse(qemu_uuid, uuid);
+    json_object_set_string_member(info, "UUID", uuid);
     *ret = qmp_node_object(info);
 }
 

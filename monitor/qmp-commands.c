@@ -17,6 +17,7 @@ const QmpCommand qmp_commands[] = {
     { "query-version", qmp_query_version, "", 0, "Show the version" },
     { "query-commands", qmp_query_commands, "", 0, "List the QMP commands" },
     { "query-name", qmp_query_name, "", 0, "Show the guest name (-name)" },
+    { "query-uuid", qmp_query_uuid, "", 0, "Show the VM's UUID (-uuid)" },
     { "query-status", qmp_query_status, "", 0, "Show the VM run state" },
     { "query-kvm", qmp_query_kvm, "", 0, "Show whether KVM is present and enabled" },
     { "query-cpus-fast", qmp_query_cpus_fast, "", 0, "List the vCPUs" },

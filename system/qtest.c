@@ -28,9 +28,23 @@
 typedef struct QTestState {
     Chardev *chr;
     GString *inbuf;         /* BQL: the partial request line */
+    FILE *log;              /* -qtest-log, or NULL; BQL */
+    gint64 start_us;        /* log timestamps count from here */
 } QTestState;
 
 static QTestState qtest;
+
+/* One -qtest-log line: @dir 'R' for a request, 'S' for a reply. */
+static void qtest_log_line(char dir, const char *line)
+{
+    if (!qtest.log) {
+        return;
+    }
+    fprintf(qtest.log, "[%c +%f] %s\n", dir,
+            (g_get_monotonic_time() - qtest.start_us) / (double)G_USEC_PER_SEC,
+            line);
+    fflush(qtest.log);
+}
 
 static void qtest_reply(const char *fmt, ...) QEMU_PRINTF_FMT(1, 2);
 
@@ -43,6 +57,7 @@ static void qtest_reply(const char *fmt, ...)
     g_string_append_vprintf(line, fmt, ap);
     va_end(ap);
     trace_qtest_reply(line->str);
+    qtest_log_line('S', line->str);
     g_string_append_c(line, '\n');
     qemu_chr_write_all(qtest.chr, (const uint8_t *)line->str, line->len);
 }
@@ -273,6 +288,7 @@ static void qtest_read(void *opaque, const uint8_t *buf, int size)
         if (!*line) {
             continue;
         }
+        qtest_log_line('R', line);
         words = g_strsplit_set(line, " ", -1);
         qtest_process_command(words);
     }
@@ -295,8 +311,19 @@ static const ChrFrontendOps qtest_chr_ops = {
     .event = qtest_event,
 };
 
-bool qtest_server_init(const char *spec, Error **errp)
+bool qtest_server_init(const char *spec, const char *log, Error **errp)
 {
+    if (log && (!strcmp(log, "/dev/fd/2") || !strcmp(log, "/dev/stderr"))) {
+        /* Opening it again with "w" would truncate a captured stderr. */
+        qtest.log = stderr;
+    } else if (log && strcmp(log, "none")) {
+        qtest.log = fopen(log, "w");
+        if (!qtest.log) {
+            error_setg_errno(errp, errno, "-qtest-log %s: cannot open", log);
+            return false;
+        }
+    }
+    qtest.start_us = g_get_monotonic_time();
     qtest.chr = qemu_chr_new("qtest", spec, errp);
     if (!qtest.chr) {
         return false;

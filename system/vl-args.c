@@ -9,6 +9,7 @@
 #include "config-host.h"
 #include "qapi/error.h"
 #include "qemu/option.h"
+#include "qemu/uuid.h"
 #include "system/runstate.h"
 #include "system/system.h"
 #include "vl-internal.h"
@@ -19,7 +20,8 @@ typedef enum VLOpt {
     OPT_CHARDEV, OPT_MON, OPT_QMP, OPT_QMP_PRETTY, OPT_MONITOR, OPT_INCOMING,
     OPT_OBJECT, OPT_QTEST, OPT_TRACE, OPT_PIDFILE, OPT_DAEMONIZE, OPT_VERSION,
     OPT_HELP, OPT_DEVICE, OPT_NO_SHUTDOWN, OPT_NO_REBOOT, OPT_CPU, OPT_UUID,
-    OPT_VGA, OPT_NET, OPT_NIC, OPT_BOOT, OPT_NO_USER_CONFIG,
+    OPT_VGA, OPT_NET, OPT_NIC, OPT_BOOT, OPT_NO_USER_CONFIG, OPT_QTEST_LOG,
+    OPT_AUDIO, OPT_AUDIODEV,
 } VLOpt;
 
 typedef struct VLOptDef {
@@ -58,6 +60,7 @@ static const VLOptDef vl_opts[] = {
     { "object", OPT_OBJECT, "memory-backend-{ram,memfd,file},id=ID,size=SIZE[,...]",
       "a memory backend" },
     { "qtest", OPT_QTEST, "unix:PATH", "the qtest protocol on a socket" },
+    { "qtest-log", OPT_QTEST_LOG, "FILE", "log the qtest requests and replies" },
     { "trace", OPT_TRACE, "[enable=]PATTERN|events=FILE",
       "enable trace points (to stderr)" },
     { "pidfile", OPT_PIDFILE, "FILE", "write the process id to FILE" },
@@ -75,6 +78,8 @@ static const VLOptDef vl_opts[] = {
     { "vga", OPT_VGA, "none", "only 'none' exists" },
     { "net", OPT_NET, "none", "only 'none' exists" },
     { "nic", OPT_NIC, "none", "only 'none' exists" },
+    { "audio", OPT_AUDIO, "none", "only 'none' exists" },
+    { "audiodev", OPT_AUDIODEV, "none,id=ID", "only 'none' exists" },
     { "boot", OPT_BOOT, "...", "accepted and ignored: the first drive boots" },
     { "no-user-config", OPT_NO_USER_CONFIG, NULL, "accepted; there is none" },
 };
@@ -357,6 +362,8 @@ static void vl_handle(VLConfig *vl, const VLOptDef *d, const char *a)
     case OPT_VGA:
     case OPT_NET:
     case OPT_NIC:
+    case OPT_AUDIO:
+    case OPT_AUDIODEV:
         vl_parse_only_none(d->name, a);
         break;
     case OPT_MON:
@@ -378,16 +385,19 @@ static void vl_handle(VLConfig *vl, const VLOptDef *d, const char *a)
         g_free(vl->qtest);
         vl->qtest = g_strdup(a);
         break;
+    case OPT_QTEST_LOG:
+        g_free(vl->qtest_log);
+        vl->qtest_log = g_strdup(a);
+        break;
     case OPT_PIDFILE:
         g_free(vl->pidfile);
         vl->pidfile = g_strdup(a);
         break;
     case OPT_UUID:
-        g_free(qemu_uuid_str);
-        if (!g_uuid_string_is_valid(a)) {
-            vl_fail("uuid", "invalid UUID '%s'", a);
+        if (!qemu_uuid_parse(a, qemu_uuid)) {
+            vl_fail("uuid", "Fail to parse UUID string '%s'", a);
         }
-        qemu_uuid_str = g_strdup(a);
+        qemu_uuid_set = true;
         break;
     case OPT_DEVICE:
         vl_parse_device(vl, a);

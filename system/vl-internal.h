@@ -33,6 +33,7 @@ typedef struct VLConfig {
     char *pidfile;
     char *incoming;
     char *qtest;
+    char *qtest_log;        /* -qtest-log FILE */
     GPtrArray *drives;      /* char * option strings */
     GPtrArray *serials;
     GPtrArray *chardevs;

@@ -30,7 +30,8 @@
 #include "trace.h"
 
 const char *qemu_name;
-char *qemu_uuid_str;
+uint8_t qemu_uuid[16];
+bool qemu_uuid_set;
 
 static VLConfig vl;
 static MachineState machine;
@@ -287,7 +288,11 @@ void vl_start_extras(VLConfig *cfg)
 {
     Error *err = NULL;
 
-    if (cfg->qtest && !qtest_server_init(cfg->qtest, &err)) {
+    if (cfg->qtest_log && !cfg->qtest) {
+        error_report("-qtest-log %s: needs -qtest", cfg->qtest_log);
+        exit(1);
+    }
+    if (cfg->qtest && !qtest_server_init(cfg->qtest, cfg->qtest_log, &err)) {
         error_prepend(&err, "-qtest %s: ", cfg->qtest);
         error_report_err(err);
         exit(1);

@@ -88,6 +88,7 @@ QmpHandler qmp_qmp_capabilities;
 QmpHandler qmp_query_version;
 QmpHandler qmp_query_commands;
 QmpHandler qmp_query_name;
+QmpHandler qmp_query_uuid;
 QmpHandler qmp_query_status;
 QmpHandler qmp_query_kvm;
 QmpHandler qmp_query_cpus_fast;

@@ -9,7 +9,12 @@
 
 #include "qapi/error.h"
 
-/* -qtest SPEC: a chardev spec, usually "unix:PATH" (qmig connects). */
-bool qtest_server_init(const char *spec, Error **errp);
+/*
+ * -qtest SPEC: a chardev spec, usually "unix:PATH" (qmig connects).
+ * -qtest-log @log (NULL or "none": no log; /dev/fd/2 is stderr as it
+ * is): every request and reply is written to that file as QEMU does,
+ * "[R +SECONDS] request" / "[S +SECONDS] reply".
+ */
+bool qtest_server_init(const char *spec, const char *log, Error **errp);
 
 #endif

@@ -9,6 +9,7 @@
 #define SYSTEM_SYSTEM_H
 
 extern const char *qemu_name;       /* -name NAME, or NULL */
-extern char *qemu_uuid_str;         /* -uuid, or NULL */
+extern uint8_t qemu_uuid[16];       /* -uuid's bytes, zeros without one */
+extern bool qemu_uuid_set;          /* -uuid was given */
 
 #endif

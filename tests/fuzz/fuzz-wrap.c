@@ -8,7 +8,9 @@
  *   anywhere; and a migration runs in threads across many inputs.
  *   Refused with an error.  The incoming paths have targets of their
  *   own (fuzz-loadvm, fuzz-multifd, fuzz-preempt), the source's return
- *   path fuzz-return-path.
+ *   path fuzz-return-path.  A "channels" list is still turned into its
+ *   URI first (migration/channel-qmp.c, which opens nothing), so that its
+ *   checks see the fuzzer's input.
  * - quit: would end the fuzzer.  Answers success and does nothing.
  * - pmemsave, memsave: write a file the input names.  They run for
  *   real, into one scratch file of the harness's directory.
@@ -21,6 +23,7 @@
 #include "qapi/error.h"
 #include "monitor/qmp-commands.h"
 #include "fuzz-qmig.h"
+#include "../../migration/channel-qmp.h"
 
 void __wrap_qmp_migrate(JsonObject *args, JsonNode **ret, Error **errp);
 void __wrap_qmp_migrate_incoming(JsonObject *args, JsonNode **ret,
@@ -42,15 +45,32 @@ static void fuzz_refuse(const char *what, Error **errp)
     error_setg(errp, "%s is not run by the fuzzer", what);
 }
 
+/* Run the channels parser on @args's list, if any; false if it refused. */
+static bool fuzz_channels(JsonObject *args, const char *cmd, Error **errp)
+{
+    g_autofree char *uri = NULL;
+
+    if (!qmp_arg_has(args, "channels")) {
+        return true;
+    }
+    uri = migrate_channels_to_uri(
+        json_node_get_array(qmp_arg_node(args, "channels")), cmd, errp);
+    return uri != NULL;
+}
+
 void __wrap_qmp_migrate(JsonObject *args, JsonNode **ret, Error **errp)
 {
-    fuzz_refuse("migrate", errp);
+    if (fuzz_channels(args, "migrate", errp)) {
+        fuzz_refuse("migrate", errp);
+    }
 }
 
 void __wrap_qmp_migrate_incoming(JsonObject *args, JsonNode **ret,
                                  Error **errp)
 {
-    fuzz_refuse("migrate-incoming", errp);
+    if (fuzz_channels(args, "migrate-incoming", errp)) {
+        fuzz_refuse("migrate-incoming", errp);
+    }
 }
 
 void __wrap_qmp_migrate_recover(JsonObject *args, JsonNode **ret,

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <poll.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -720,7 +722,8 @@ JsonNode *qmp_receive(QTestQMP *q)
     }
 }
 
-QTestQMP *qtest_qmp_connect(QTestState *s, const char *path)
+/* Read the greeting of a new connection @fd (named @path in messages). */
+static QTestQMP *qmp_open_fd(QTestState *s, int fd, const char *path)
 {
     QTestQMP *q = g_new0(QTestQMP, 1);
     gint64 deadline = deadline_after(qtest_timeout_s());
@@ -729,7 +732,7 @@ QTestQMP *qtest_qmp_connect(QTestState *s, const char *path)
     q->owner = s;
     q->buf = g_string_new(NULL);
     g_queue_init(&q->events);
-    q->fd = connect_retry(s, path);
+    q->fd = fd;
     while (!(q->greeting = qmp_take_message(q))) {
         if (!qmp_fill(q, deadline)) {
             g_error("no QMP greeting on %s (%s)", path,
@@ -741,6 +744,40 @@ QTestQMP *qtest_qmp_connect(QTestState *s, const char *path)
         g_error("first message on %s is not a QMP greeting: %s", path, txt);
     }
     return q;
+}
+
+QTestQMP *qtest_qmp_connect(QTestState *s, const char *path)
+{
+    return qmp_open_fd(s, connect_retry(s, path), path);
+}
+
+int qtest_accept(QTestState *s, int listen_fd, const char *what)
+{
+    gint64 deadline = deadline_after(qtest_timeout_s());
+    struct pollfd pfd = { .fd = listen_fd, .events = POLLIN };
+    int fd;
+
+    /* Short polls, so that a VMM that exited instead is seen at once. */
+    while (poll(&pfd, 1, 50) <= 0) {
+        if (qtest_exited(s)) {
+            g_autofree char *msg = g_strdup_printf(
+                "VMM exited before it connected to %s", what);
+            fail_with_stderr(s, msg);
+        }
+        if (g_get_monotonic_time() > deadline) {
+            g_autofree char *msg = g_strdup_printf(
+                "timed out waiting for the VMM to connect to %s", what);
+            fail_with_stderr(s, msg);
+        }
+    }
+    fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    return fd;
+}
+
+QTestQMP *qtest_qmp_accept(QTestState *s, int listen_fd, const char *what)
+{
+    return qmp_open_fd(s, qtest_accept(s, listen_fd, what), what);
 }
 
 void qtest_qmp_close(QTestQMP *q)
@@ -1125,6 +1162,21 @@ int qtest_unix_listen(const char *path)
     unlink(path);
     g_assert_cmpint(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), ==, 0);
     g_assert_cmpint(listen(fd, 1), ==, 0);
+    return fd;
+}
+
+int qtest_tcp_listen(int *port)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    g_assert_cmpint(fd, >=, 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(fd, 1), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sa, &len), ==, 0);
+    *port = ntohs(sa.sin_port);
     return fd;
 }
 

@@ -154,6 +154,15 @@ void qtest_run_free(QTestRun *r);
 QTestQMP *qtest_qmp_conn(QTestState *s, int n);
 /* Connect to any QMP socket (greeting read, capabilities NOT negotiated). */
 QTestQMP *qtest_qmp_connect(QTestState *s, const char *path);
+/*
+ * Client mode (-qmp unix:PATH without server=on, -chardev socket
+ * connecting): wait (bounded) for @s to connect to @listen_fd, failing
+ * the test with its stderr if it exits or never comes.  Returns the
+ * accepted socket; @what names the socket in messages.
+ */
+int qtest_accept(QTestState *s, int listen_fd, const char *what);
+/* The same, then read the QMP greeting (capabilities NOT negotiated). */
+QTestQMP *qtest_qmp_accept(QTestState *s, int listen_fd, const char *what);
 void qtest_qmp_close(QTestQMP *q);
 
 /* Send raw text on a connection, optionally with fds (SCM_RIGHTS). */
@@ -219,6 +228,8 @@ char *qmp_to_string(JsonNode *node);
  * on any error.
  */
 int qtest_unix_listen(const char *path);
+/* A listening TCP socket on 127.0.0.1, its (free) port in *@port. */
+int qtest_tcp_listen(int *port);
 
 /* ---- serial ------------------------------------------------------------ */
 

@@ -196,6 +196,55 @@ JsonNode *mig_query(QTestState *s)
     return qtest_qmp_assert_success_ref(s, "{\"execute\": \"query-migrate\"}");
 }
 
+char *mig_dest_tcp_port(QTestState *dst)
+{
+    g_autoptr(JsonNode) info = mig_query(dst);
+    JsonObject *o = json_node_get_object(info);
+    JsonArray *addrs;
+    JsonObject *a;
+    JsonNode *port;
+
+    if (!json_object_has_member(o, "socket-address")) {
+        g_autofree char *txt = qmp_to_string(info);
+        g_error("destination listening on tcp port 0 reports no "
+                "socket-address in query-migrate: %s", txt);
+    }
+    addrs = json_object_get_array_member(o, "socket-address");
+    g_assert_cmpuint(json_array_get_length(addrs), >=, 1);
+    a = json_array_get_object_element(addrs, 0);
+    g_assert_cmpstr(json_object_get_string_member(a, "type"), ==, "inet");
+    port = json_object_get_member(a, "port");
+    /* QEMU's SocketAddress carries the port as a string. */
+    if (json_node_get_value_type(port) == G_TYPE_STRING) {
+        return g_strdup(json_node_get_string(port));
+    }
+    return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(port));
+}
+
+void mig_check_analyzer(const char *path, const char *const *needles)
+{
+    const char *script = g_getenv("QTEST_ANALYZE_MIGRATION");
+    g_autofree char *out = NULL;
+    g_autofree char *err = NULL;
+    int status = -1;
+    const char *argv[] = { "python3", script, "-f", path, NULL };
+
+    if (!script || mig_is_qemu()) {
+        return;
+    }
+    g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
+                               NULL, NULL, &out, &err, &status, NULL));
+    if (!g_spawn_check_wait_status(status, NULL)) {
+        g_error("analyze-migration failed on %s:\n%s\n%s", path, err, out);
+    }
+    for (; *needles; needles++) {
+        if (!strstr(out, *needles)) {
+            g_error("analyze-migration's output for %s lacks %s:\n%s", path,
+                    *needles, out);
+        }
+    }
+}
+
 static const char *info_str(JsonNode *info, const char *name)
 {
     JsonObject *o = json_node_get_object(info);

@@ -124,6 +124,11 @@ void mig_getfd(QTestState *s, int fd, const char *name);
 
 /* query-migrate's return object (caller unrefs). */
 JsonNode *mig_query(QTestState *s);
+/*
+ * The port a destination listening on tcp port 0 got, from its
+ * query-migrate "socket-address" (caller frees).
+ */
+char *mig_dest_tcp_port(QTestState *dst);
 /* query-migrate "status", "none" when absent (caller frees). */
 char *mig_status(QTestState *s);
 /* query-migrate "ram" member @name, or -1 when absent. */
@@ -151,6 +156,13 @@ void mig_wait_dirty_syncs(QTestState *s, int64_t n);
 const char *mig_error_desc(JsonNode *info);
 /* Poll until query-status says "running" (the destination resumed). */
 void mig_wait_running(QTestState *s);
+
+/*
+ * Run scripts/analyze-migration (QTEST_ANALYZE_MIGRATION; nothing without
+ * it, or under QEMU) on the stream saved in @path: it must succeed and its
+ * output hold each string of the NULL-terminated @needles.
+ */
+void mig_check_analyzer(const char *path, const char *const *needles);
 
 /* ---- guest checks ------------------------------------------------------- */
 

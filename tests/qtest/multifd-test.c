@@ -47,24 +47,6 @@ static void set_multifd(QTestState *s, const MultiFDCase *c)
     }
 }
 
-/* The port a "tcp:...:0" destination listens on, from its query-migrate. */
-static char *dest_tcp_port(QTestState *dst)
-{
-    g_autoptr(JsonNode) info = mig_query(dst);
-    JsonObject *o = json_node_get_object(info);
-    JsonObject *a;
-    JsonNode *port;
-
-    g_assert_true(json_object_has_member(o, "socket-address"));
-    a = json_array_get_object_element(
-        json_object_get_array_member(o, "socket-address"), 0);
-    port = json_object_get_member(a, "port");
-    if (json_node_get_value_type(port) == G_TYPE_STRING) {
-        return g_strdup(json_node_get_string(port));
-    }
-    return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(port));
-}
-
 /* Start the destination listening with multifd; returns the URI. */
 static char *listen_dest(QTestState *src, QTestState *dst,
                          const MultiFDCase *c)
@@ -79,7 +61,7 @@ static char *listen_dest(QTestState *src, QTestState *dst,
         return uri;
     }
     mig_incoming(dst, "tcp:127.0.0.1:0", false);
-    port = dest_tcp_port(dst);
+    port = mig_dest_tcp_port(dst);
     return g_strdup_printf("tcp:127.0.0.1:%s", port);
 }
 

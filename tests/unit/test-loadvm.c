@@ -14,9 +14,12 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "hw/boards.h"
+#include "qemu/uuid.h"
+#include "system/system.h"
 #include "io/channel-buffer.h"
 #include "migration/register.h"
 #include "migration/vmstate.h"
+#include "../../migration/options.h"
 #include "../../migration/savevm.h"
 #include "../../migration/return-path.h"
 #include "../../migration/postcopy-ram.h"
@@ -33,6 +36,16 @@ static QEMUFile *stub_main;
 const char *machine_type_name(void)
 {
     return MACHINE;
+}
+
+/* -uuid and the validate-uuid capability (set per case). */
+uint8_t qemu_uuid[16];
+bool qemu_uuid_set;
+static bool stub_validate_uuid;
+
+bool migrate_validate_uuid(void)
+{
+    return stub_validate_uuid;
 }
 
 void migration_rp_send_end_ping(QEMUFile *f)
@@ -204,6 +217,19 @@ static void put_ping(GByteArray *a)
 {
     put_cmd(a, MIG_CMD_PING, 4);
     put_be32(a, 7);
+}
+
+/* QEMU's configuration/uuid subsection, right after the machine type. */
+static void put_uuid_subsection(GByteArray *a, const char *uuid)
+{
+    uint8_t bytes[UUID_LEN];
+    const char *name = "configuration/uuid";
+
+    g_assert_true(qemu_uuid_parse(uuid, bytes));
+    put_u8(a, QEMU_VM_SUBSECTION);
+    put_counted(a, name, strlen(name));
+    put_be32(a, 1);
+    g_byte_array_append(a, bytes, UUID_LEN);
 }
 
 /* ---- running the loader ---- */
@@ -430,6 +456,71 @@ static void test_main_rules(void)
     load_fails(a, "migration command 4 is not allowed in the main stream");
 }
 
+#define UUID_A "4f2c6d1e-8a3b-4c5d-9e0f-112233445566"
+#define UUID_B "4f2c6d1e-8a3b-4c5d-9e0f-112233445567"
+
+/* A stream from the VM with this UUID loads; from another one it does not. */
+static void test_config_uuid(void)
+{
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    g_autoptr(GByteArray) b = g_byte_array_new();
+    g_autoptr(GByteArray) c = g_byte_array_new();
+
+    g_assert_true(qemu_uuid_parse(UUID_A, qemu_uuid));
+    qemu_uuid_set = true;
+    put_header(a);
+    put_uuid_subsection(a, UUID_A);
+    put_u8(a, QEMU_VM_EOF);
+    load_ok(a);
+
+    put_header(b);
+    put_uuid_subsection(b, UUID_B);
+    put_u8(b, QEMU_VM_EOF);
+    load_fails(b, "UUID received is " UUID_B " and local is " UUID_A);
+
+    /* Without a local -uuid there is nothing to compare: QEMU loads it. */
+    qemu_uuid_set = false;
+    memset(qemu_uuid, 0, sizeof(qemu_uuid));
+    load_ok(b);
+
+    /* A subsection the configuration does not have is refused. */
+    put_header(c);
+    put_u8(c, QEMU_VM_SUBSECTION);
+    put_counted(c, "configuration/bogus", 19);
+    put_be32(c, 1);
+    put_u8(c, QEMU_VM_EOF);
+    load_fails(c, "unknown subsection 'configuration/bogus'");
+}
+
+/* The source writes the subsection only with validate-uuid and -uuid. */
+static void test_config_uuid_save(void)
+{
+    for (int i = 0; i < 4; i++) {
+        QIOChannel *ioc = qio_channel_buffer_new(256);
+        QEMUFile *f = qemu_file_new_output(ioc);
+        g_autoptr(GByteArray) want = g_byte_array_new();
+        g_autofree uint8_t *got = NULL;
+        size_t len;
+
+        stub_validate_uuid = i & 1;
+        qemu_uuid_set = i & 2;
+        g_assert_true(qemu_uuid_parse(UUID_A, qemu_uuid));
+        qemu_savevm_state_header(f);
+        qemu_fflush(f);
+        put_header(want);
+        if (stub_validate_uuid && qemu_uuid_set) {
+            put_uuid_subsection(want, UUID_A);
+        }
+        got = qio_channel_buffer_dup_data(ioc, &len);
+        g_assert_cmpmem(got, len, want->data, want->len);
+        qemu_fclose(f);
+        qio_channel_unref(ioc);
+    }
+    stub_validate_uuid = false;
+    qemu_uuid_set = false;
+    memset(qemu_uuid, 0, sizeof(qemu_uuid));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -445,5 +536,7 @@ int main(int argc, char **argv)
     g_test_add_func("/loadvm/postcopy/package-rules", test_package_rules);
     g_test_add_func("/loadvm/postcopy/after-run-rules", test_after_run_rules);
     g_test_add_func("/loadvm/main-rules", test_main_rules);
+    g_test_add_func("/loadvm/config/uuid", test_config_uuid);
+    g_test_add_func("/loadvm/config/uuid-save", test_config_uuid_save);
     return g_test_run();
 }
