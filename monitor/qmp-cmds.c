@@ -11,6 +11,7 @@
 #include "system/runstate.h"
 #include "system/accel-ops.h"
 #include "system/ramblock.h"
+#include "qom/object.h"
 #include "hw/core/cpu.h"
 
 /* Largest piece of guest memory copied through the bounce buffer. */
@@ -46,6 +47,36 @@ void qmp_query_name(JsonObject *args, JsonNode **ret, Error **errp)
         json_object_set_string_member(info, "name", qemu_name);
     }
     *ret = qmp_node_object(info);
+}
+
+void qmp_object_add(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    g_autoptr(JsonObject) props = json_object_new();
+    g_autoptr(GList) members = args ? json_object_get_members(args) : NULL;
+    const char *type = qmp_arg_str(args, "qom-type", NULL);
+
+    if (!type) {
+        error_setg(errp, "Parameter 'qom-type' is missing");
+        return;
+    }
+    /* QEMU's flat form: every other member is a property. */
+    for (GList *l = members; l; l = l->next) {
+        if (strcmp(l->data, "qom-type") && strcmp(l->data, "id")) {
+            json_object_set_member(props, l->data, json_node_copy(
+                json_object_get_member(args, l->data)));
+        }
+    }
+    object_add(type, qmp_arg_str(args, "id", NULL), props, errp);
+}
+
+void qmp_object_del(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    object_del(qmp_arg_str(args, "id", ""), errp);
+}
+
+void qmp_query_objects(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    *ret = object_list_json();
 }
 
 void qmp_query_status(JsonObject *args, JsonNode **ret, Error **errp)
