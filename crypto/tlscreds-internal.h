@@ -18,6 +18,7 @@ struct QCryptoTLSCreds {
     bool verify_peer;
     char *dir;
     char *priority;                 /* NULL: the kind's default */
+    char *username;                 /* PSK client: the identity sent */
     gnutls_dh_params_t dh_params;   /* NULL unless dh-params.pem */
     union {
         gnutls_anon_server_credentials_t anon_server;

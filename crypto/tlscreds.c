@@ -414,6 +414,7 @@ static void creds_finalize(UserObject *obj)
     }
     g_free(creds->dir);
     g_free(creds->priority);
+    g_free(creds->username);
     g_free(creds);
 }
 
@@ -459,6 +460,7 @@ static UserObject *creds_create(QCryptoTLSCredsKind kind, const char *id,
     }
     creds->dir = g_strdup(object_prop_str(props, "dir"));
     creds->priority = g_strdup(object_prop_str(props, "priority"));
+    creds->username = g_strdup(username ? username : "qemu");
     /* The constructor's own error paths free through finalize. */
     creds->parent.id = (char *)id;
     switch (kind) {
@@ -466,7 +468,7 @@ static UserObject *creds_create(QCryptoTLSCredsKind kind, const char *id,
         ok = creds_anon_load(creds, id, errp);
         break;
     case QCRYPTO_TLS_CREDS_PSK:
-        ok = creds_psk_load(creds, id, username ? username : "qemu", errp);
+        ok = creds_psk_load(creds, id, creds->username, errp);
         break;
     default:
         ok = creds_x509_load(creds, id, sanity, errp);

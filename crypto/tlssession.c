@@ -307,7 +307,20 @@ int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, Error **errp)
         return -1;
     }
     if (ret < 0) {
-        session_error(sess, ret, "TLS handshake failed", errp);
+        /* GnuTLS leaves telling the peer to us: it would wait otherwise. */
+        if (ret != GNUTLS_E_FATAL_ALERT_RECEIVED) {
+            gnutls_alert_send_appropriate(sess->handle, ret);
+        }
+        if (sess->creds->kind == QCRYPTO_TLS_CREDS_PSK &&
+            sess->creds->endpoint == QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT) {
+            g_autofree char *what = g_strdup_printf(
+                "TLS handshake failed (is the pre-shared key of user '%s' "
+                "the same on both sides?)", sess->creds->username);
+
+            session_error(sess, ret, what, errp);
+        } else {
+            session_error(sess, ret, "TLS handshake failed", errp);
+        }
         return -1;
     }
     return session_check_peer(sess, errp) ? 1 : -1;
@@ -316,6 +329,15 @@ int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, Error **errp)
 int qcrypto_tls_session_get_direction(QCryptoTLSSession *sess)
 {
     return gnutls_record_get_direction(sess->handle) ? G_IO_OUT : G_IO_IN;
+}
+
+char *qcrypto_tls_session_get_desc(QCryptoTLSSession *sess)
+{
+    char *desc = gnutls_session_get_desc(sess->handle);
+    char *copy = g_strdup(desc ? desc : "");
+
+    gnutls_free(desc);
+    return copy;
 }
 
 const char *qcrypto_tls_session_get_peer_name(QCryptoTLSSession *sess)

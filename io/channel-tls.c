@@ -153,6 +153,7 @@ bool qio_channel_tls_handshake(QIOChannel *ioc, unsigned int timeout_ms,
     gint64 deadline = timeout_ms ? g_get_monotonic_time() +
                       (gint64)timeout_ms * 1000 : 0;
     bool was_blocking = qio_channel_is_blocking(tioc->master);
+    g_autofree char *desc = NULL;
     bool ok = false;
     int ret;
 
@@ -176,7 +177,9 @@ bool qio_channel_tls_handshake(QIOChannel *ioc, unsigned int timeout_ms,
         ok = false;
     }
     tioc->handshake_done = ok;
-    trace_qio_channel_tls_handshake(tioc, ok,
+    /* Once per channel: the negotiated suite is worth the string. */
+    desc = qcrypto_tls_session_get_desc(tioc->session);
+    trace_qio_channel_tls_handshake(tioc, ok, desc,
         qcrypto_tls_session_get_peer_name(tioc->session) ?: "");
     return ok;
 }

@@ -52,6 +52,8 @@ void qcrypto_tls_session_set_callbacks(QCryptoTLSSession *sess,
 int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, Error **errp);
 /* G_IO_IN or G_IO_OUT: what a handshake returning 0 waits for. */
 int qcrypto_tls_session_get_direction(QCryptoTLSSession *sess);
+/* "(TLS1.3)-(ECDHE-SECP256R1)-(AES-256-GCM)" and so on (caller frees). */
+char *qcrypto_tls_session_get_desc(QCryptoTLSSession *sess);
 /* The peer's identity (DN or PSK username) once checked, or NULL. */
 const char *qcrypto_tls_session_get_peer_name(QCryptoTLSSession *sess);
 

@@ -475,7 +475,7 @@ static void test_psk_unix(void)
 static void test_psk_mismatch(void)
 {
     TLSCase c = { .kind = "psk", .src_sub = "psk-other", .dst_sub = "psk",
-                  .fail = "TLS" };
+                  .fail = "pre-shared key of user 'qemu'" };
 
     run_case(&c, NULL);
 }
