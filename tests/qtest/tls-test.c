@@ -722,17 +722,33 @@ static void cleanup_dir(void)
 
 int main(int argc, char **argv)
 {
-    pid_t parent = getpid();
+    const char *inherited = getenv("QMIG_TLS_TEST_DIR");
     int ret;
 
     qtest_main_init(&argc, &argv);
     if (mig_skip_without_accel_or_guest()) {
         return g_test_run();
     }
-    tls_dir = g_dir_make_tmp("qmig-tls-XXXXXX", NULL);
-    g_assert_nonnull(tls_dir);
-    make_psk(tls_dir);
-    have_certs = g_find_program_in_path("certtool") && make_certs(tls_dir);
+    /*
+     * Each case runs in a child (mig_add_case) that re-runs main(): the
+     * parent makes the credentials once and removes them at the end,
+     * even when a child dies on an assertion.
+     */
+    if (inherited) {
+        tls_dir = g_strdup(inherited);
+        have_certs = !!getenv("QMIG_TLS_TEST_CERTS");
+    } else {
+        g_autofree char *certtool = g_find_program_in_path("certtool");
+
+        tls_dir = g_dir_make_tmp("qmig-tls-XXXXXX", NULL);
+        g_assert_nonnull(tls_dir);
+        make_psk(tls_dir);
+        have_certs = certtool && make_certs(tls_dir);
+        g_setenv("QMIG_TLS_TEST_DIR", tls_dir, true);
+        if (have_certs) {
+            g_setenv("QMIG_TLS_TEST_CERTS", "1", true);
+        }
+    }
     mig_add_case("/tls/refusals", test_refusals, false);
     mig_add_case("/tls/psk/unix", test_psk_unix, false);
     mig_add_case("/tls/psk/mismatch", test_psk_mismatch, false);
@@ -749,7 +765,7 @@ int main(int argc, char **argv)
     mig_add_case("/tls/postcopy/preempt", test_postcopy_preempt, false);
     mig_add_case("/tls/postcopy/recover", test_postcopy_recover, false);
     ret = g_test_run();
-    if (getpid() == parent) {
+    if (!inherited) {
         cleanup_dir();
     }
     return ret;
