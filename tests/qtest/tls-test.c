@@ -114,8 +114,10 @@ static void make_psk(const char *dir)
 {
     static const char *const names[] = { "psk", "psk-other" };
     static const char *const keys[] = {
-        "qemu:9d7c35e1c47a8b0f5d0b38c3b6aa7e5125b4d2e2e8e8a1ac3e6e5a1f0c2b4d11\n",
-        "qemu:1111111111111111111111111111111111111111111111111111111111111111\n",
+        "qemu:9d7c35e1c47a8b0f5d0b38c3b6aa7e51"
+        "25b4d2e2e8e8a1ac3e6e5a1f0c2b4d11\n",
+        "qemu:11111111111111111111111111111111"
+        "11111111111111111111111111111111\n",
     };
 
     for (int i = 0; i < 2; i++) {

@@ -96,6 +96,23 @@ static void make_tls_pair(QCryptoTLSCreds *cc, QCryptoTLSCreds *sc,
     qio_channel_unref(b);
 }
 
+/*
+ * A pair over credentials of @kind: the client's from @cli_id/@cli_sub,
+ * the server's ("<kind>s") from @srv_sub; the sessions keep the objects.
+ */
+static void start_pair(const char *kind, const char *cli_id,
+                       const char *cli_sub, const char *srv_sub,
+                       const char *authz, Side *cli, Side *srv, int *spy)
+{
+    g_autofree char *srv_id = g_strdup_printf("%ss", kind);
+    g_autoptr(QCryptoTLSCreds) cc = add_creds(cli_id, kind, "client",
+                                              cli_sub);
+    g_autoptr(QCryptoTLSCreds) sc = add_creds(srv_id, kind, "server",
+                                              srv_sub);
+
+    make_tls_pair(cc, sc, authz, cli, srv, spy);
+}
+
 static void free_sides(Side *cli, Side *srv)
 {
     qio_channel_unref(cli->ioc);
@@ -162,13 +179,9 @@ static void check_both_ways(Side *cli, Side *srv)
 
 static void test_psk(void)
 {
-    g_autoptr(QCryptoTLSCreds) cc = add_creds("pskc", "psk", "client",
-                                              "right");
-    g_autoptr(QCryptoTLSCreds) sc = add_creds("psks", "psk", "server",
-                                              "right");
     Side cli, srv;
 
-    make_tls_pair(cc, sc, NULL, &cli, &srv, NULL);
+    start_pair("psk", "pskc", "right", "right", NULL, &cli, &srv, NULL);
     g_assert_true(handshake_pair(&cli, &srv));
     g_assert_cmpstr(qio_channel_tls_get_peer_name(srv.ioc), ==, "qemu");
     check_both_ways(&cli, &srv);
@@ -185,13 +198,9 @@ static void test_psk(void)
 
 static void test_anon(void)
 {
-    g_autoptr(QCryptoTLSCreds) cc = add_creds("anonc", "anon", "client",
-                                              NULL);
-    g_autoptr(QCryptoTLSCreds) sc = add_creds("anons", "anon", "server",
-                                              NULL);
     Side cli, srv;
 
-    make_tls_pair(cc, sc, NULL, &cli, &srv, NULL);
+    start_pair("anon", "anonc", NULL, NULL, NULL, &cli, &srv, NULL);
     g_assert_true(handshake_pair(&cli, &srv));
     check_both_ways(&cli, &srv);
     free_sides(&cli, &srv);
@@ -199,13 +208,9 @@ static void test_anon(void)
 
 static void test_psk_wrong_key(void)
 {
-    g_autoptr(QCryptoTLSCreds) cc = add_creds("pskw", "psk", "client",
-                                              "wrong");
-    g_autoptr(QCryptoTLSCreds) sc = add_creds("psks", "psk", "server",
-                                              "right");
     Side cli, srv;
 
-    make_tls_pair(cc, sc, NULL, &cli, &srv, NULL);
+    start_pair("psk", "pskw", "wrong", "right", NULL, &cli, &srv, NULL);
     g_assert_false(handshake_pair(&cli, &srv));
     g_assert_false(cli.ok);
     g_assert_false(srv.ok);
@@ -219,10 +224,6 @@ static void test_psk_wrong_key(void)
 
 static void test_authz_refused(void)
 {
-    g_autoptr(QCryptoTLSCreds) cc = add_creds("pskc", "psk", "client",
-                                              "right");
-    g_autoptr(QCryptoTLSCreds) sc = add_creds("psks", "psk", "server",
-                                              "right");
     Side cli, srv;
     char c;
 
@@ -230,7 +231,7 @@ static void test_authz_refused(void)
         g_assert_true(object_add_from_cmdline(
             "authz-simple,id=nobody,identity=someone-else", &error_abort));
     }
-    make_tls_pair(cc, sc, "nobody", &cli, &srv, NULL);
+    start_pair("psk", "pskc", "right", "right", "nobody", &cli, &srv, NULL);
     handshake_pair(&cli, &srv);
     g_assert_false(srv.ok);
     g_assert_nonnull(strstr(error_get_pretty(srv.err), "refuses the "
@@ -271,17 +272,13 @@ static void test_timeout(void)
 /* What crosses the socket is not the data written. */
 static void test_no_cleartext(void)
 {
-    g_autoptr(QCryptoTLSCreds) cc = add_creds("pskc", "psk", "client",
-                                              "right");
-    g_autoptr(QCryptoTLSCreds) sc = add_creds("psks", "psk", "server",
-                                              "right");
     static const char secret[] = "a page of guest memory, in clear";
     g_autofree uint8_t *raw = g_malloc0(1 << 16);
     Side cli, srv;
     ssize_t n, total = 0;
     int spy;
 
-    make_tls_pair(cc, sc, NULL, &cli, &srv, &spy);
+    start_pair("psk", "pskc", "right", "right", NULL, &cli, &srv, &spy);
     g_assert_true(handshake_pair(&cli, &srv));
     g_assert_cmpint(qio_channel_write_all(cli.ioc, secret, sizeof(secret),
                                           &error_abort), ==, 0);
