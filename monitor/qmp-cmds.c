@@ -79,6 +79,34 @@ void qmp_query_objects(JsonObject *args, JsonNode **ret, Error **errp)
     *ret = object_list_json();
 }
 
+/* QEMU's view of the same: the children of /objects. */
+void qmp_qom_list(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *path = qmp_arg_str(args, "path", "");
+    g_autoptr(JsonNode) objs = NULL;
+    JsonArray *list, *out;
+
+    if (strcmp(path, "/objects") && strcmp(path, "/objects/")) {
+        error_setg(errp, "Device '%s' not found", path);
+        return;
+    }
+    objs = object_list_json();
+    list = json_node_get_array(objs);
+    out = json_array_new();
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonObject *o = json_array_get_object_element(list, i);
+        JsonObject *e = json_object_new();
+        g_autofree char *type = g_strdup_printf(
+            "child<%s>", json_object_get_string_member(o, "qom-type"));
+
+        json_object_set_string_member(e, "name",
+                                      json_object_get_string_member(o, "id"));
+        json_object_set_string_member(e, "type", type);
+        json_array_add_object_element(out, e);
+    }
+    *ret = qmp_node_array(out);
+}
+
 void qmp_query_status(JsonObject *args, JsonNode **ret, Error **errp)
 {
     JsonObject *info = json_object_new();

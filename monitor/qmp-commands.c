@@ -20,6 +20,7 @@ const QmpCommand qmp_commands[] = {
     { "object-add", qmp_object_add, "**", 0, "Create an object (qom-type, id and its properties)" },
     { "object-del", qmp_object_del, "id:str", 0, "Delete an object made by -object or object-add" },
     { "query-objects", qmp_query_objects, "", 0, "List the objects made by -object or object-add" },
+    { "qom-list", qmp_qom_list, "path:str", 0, "List the children of a QOM path (only /objects)" },
     { "query-status", qmp_query_status, "", 0, "Show the VM run state" },
     { "query-kvm", qmp_query_kvm, "", 0, "Show whether KVM is present and enabled" },
     { "query-cpus-fast", qmp_query_cpus_fast, "", 0, "List the vCPUs" },

@@ -91,6 +91,7 @@ QmpHandler qmp_query_name;
 QmpHandler qmp_object_add;
 QmpHandler qmp_object_del;
 QmpHandler qmp_query_objects;
+QmpHandler qmp_qom_list;
 QmpHandler qmp_query_status;
 QmpHandler qmp_query_kvm;
 QmpHandler qmp_query_cpus_fast;

@@ -683,6 +683,19 @@ static void test_refusals(void)
                              "\"arguments\": {\"qom-type\": "
                              "\"tls-creds-anon\", \"id\": \"anon1\", "
                              "\"endpoint\": \"client\"}}");
+    {
+        g_autoptr(JsonNode) objs = qtest_qmp_assert_success_ref(
+            s, "{\"execute\": \"query-objects\"}");
+        g_autoptr(JsonNode) kids = qtest_qmp_assert_success_ref(
+            s, "{\"execute\": \"qom-list\", \"arguments\": "
+            "{\"path\": \"/objects\"}}");
+        g_autofree char *o = qmp_to_string(objs);
+        g_autofree char *k = qmp_to_string(kids);
+
+        g_assert_nonnull(strstr(o, "\"anon1\""));
+        g_assert_nonnull(strstr(o, "tls-creds-anon"));
+        g_assert_nonnull(strstr(k, "child<tls-creds-psk>"));
+    }
     qtest_qmp_assert_error(s, "duplicate",
                            "{\"execute\": \"object-add\", \"arguments\": "
                            "{\"qom-type\": \"tls-creds-anon\", \"id\": "
