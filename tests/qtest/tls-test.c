@@ -416,8 +416,11 @@ static void run_case(const TLSCase *c, Proxy *px)
     case_params(src, c, false);
     set_fast(src);
     if (px) {
+        g_autofree char *via = NULL;
+
         proxy_start(px, src, uri + strlen("unix:"));
-        mig_migrate(src, g_strdup_printf("unix:%s", px->path));
+        via = g_strdup_printf("unix:%s", px->path);
+        mig_migrate(src, via);
     } else {
         mig_migrate(src, uri);
     }
@@ -454,7 +457,9 @@ static void run_case(const TLSCase *c, Proxy *px)
                        "x509-client" : c->dst_sub;
         good.src_kind = NULL;
         good.hostname = c->tcp ? NULL : "qmig.example";
-        src = mig_start_source(case_args(&good, false));
+        g_free(src_args);
+        src_args = case_args(&good, false);
+        src = mig_start_source(src_args);
         good.dst_authz = NULL;
         case_params(src, &good, false);
         set_fast(src);
