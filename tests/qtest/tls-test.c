@@ -724,6 +724,22 @@ static void test_refusals(void)
                                "{\"execute\": \"migrate\", \"arguments\": "
                                "{\"uri\": \"unix:/nonexistent\"}}");
     }
+    /* HMP: the string parameters and object_add/object_del. */
+    {
+        g_autofree char *r1 = qtest_hmp(s, "migrate_set_parameter "
+                                        "tls-hostname qmig.example");
+        g_autofree char *r2 = qtest_hmp(s, "info migrate_parameters");
+        g_autofree char *r3 = qtest_hmp(s, "object_add tls-creds-anon,"
+                                        "id=hmp0,endpoint=server");
+        g_autofree char *r4 = qtest_hmp(s, "object_add tls-creds-anon,"
+                                        "id=hmp0,endpoint=server");
+        g_autofree char *r5 = qtest_hmp(s, "object_del hmp0");
+
+        g_assert_nonnull(strstr(r2, "tls-hostname: 'qmig.example'"));
+        g_assert_cmpstr(r3, ==, "");
+        g_assert_nonnull(strstr(r4, "duplicate"));
+        g_assert_cmpstr(r5, ==, "");
+    }
     mig_assert_running(s);
     mig_quit_clean(s);
 }
