@@ -160,8 +160,8 @@ static void set_str_param(QTestState *s, const char *name, const char *v)
 
 /*
  * Every connection to @path is forwarded to @target; the source's bytes
- * are scanned for what a clear stream always holds: the "QEVM" magic and
- * the stamp guest's pages (one counter byte, then 4095 zero bytes).
+ * are scanned for what a clear stream always holds: its header and the
+ * stamp guest's pages (one counter byte, then 4095 zero bytes).
  */
 typedef struct Proxy {
     char *path;
@@ -170,7 +170,7 @@ typedef struct Proxy {
     int stop_pipe[2];
     pthread_t thread;
     uint64_t bytes;             /* source to destination */
-    int magic_seen;             /* "QEVM" occurrences */
+    int magic_seen;             /* stream header occurrences */
     int zero_runs;              /* runs of >= 4000 zero bytes */
 } Proxy;
 
@@ -179,9 +179,17 @@ typedef struct Proxy {
 typedef struct ProxyConn {
     int a, b;                   /* source side, destination side */
     size_t zero_run;
-    char tail[3];               /* the last bytes, for a magic split */
+    uint8_t tail[7];            /* the last bytes, for a magic split */
     size_t tail_len;
 } ProxyConn;
+
+/*
+ * The stream header: "QEVM" and version 3.  Eight bytes, so that random
+ * cipher text matches it with odds of 2^-64 a position (four bytes would
+ * match now and then in a few hundred MiB).
+ */
+static const uint8_t stream_magic[8] = { 'Q', 'E', 'V', 'M', 0, 0, 0, 3 };
+#define MAGIC_TAIL (sizeof(stream_magic) - 1)
 
 static void proxy_scan(Proxy *px, ProxyConn *c, const uint8_t *buf,
                        size_t n)
@@ -189,13 +197,14 @@ static void proxy_scan(Proxy *px, ProxyConn *c, const uint8_t *buf,
     size_t total = c->tail_len + n;
     g_autofree uint8_t *joined = g_malloc(total);
 
-    /* The magic may straddle two reads: keep the last 3 bytes. */
+    /* The magic may straddle two reads: keep the last bytes. */
     memcpy(joined, c->tail, c->tail_len);
     memcpy(joined + c->tail_len, buf, n);
-    for (size_t i = 0; i + 4 <= total; i++) {
-        px->magic_seen += !memcmp(joined + i, "QEVM", 4);
+    for (size_t i = 0; i + sizeof(stream_magic) <= total; i++) {
+        px->magic_seen += !memcmp(joined + i, stream_magic,
+                                  sizeof(stream_magic));
     }
-    c->tail_len = MIN(3, total);
+    c->tail_len = MIN(MAGIC_TAIL, total);
     memcpy(c->tail, joined + total - c->tail_len, c->tail_len);
     for (size_t i = 0; i < n; i++) {
         if (buf[i]) {
