@@ -32,6 +32,7 @@
 #include "postcopy-recover.h"
 #include "multifd.h"
 #include "cpu-throttle.h"
+#include "tls.h"
 #include "migration/dirtyrate.h"
 #include "trace.h"
 
@@ -982,6 +983,7 @@ bool migrate_cancel(Error **errp)
     }
     g_mutex_unlock(&s->qemu_file_lock);
     multifd_send_cancel();  /* a hand-off may wait for a stalled channel */
+    migration_tls_cancel_connects();    /* a handshake may wait too */
     if (old == MIGRATION_STATUS_PRE_SWITCHOVER) {
         qemu_sem_post(&s->pause_sem);
     }

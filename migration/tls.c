@@ -169,17 +169,33 @@ QIOChannel *migration_tls_client(QIOChannel *ioc, const SocketAddress *addr,
 
 typedef struct MigrationTLSConnect {
     QIOChannel *ioc;            /* in: plain; out: TLS or NULL */
+    QIOChannel *plain;          /* a reference, for a cancel to shut */
     SocketAddress *addr;
     Error *err;
     MigrationConnectFunc cb;
     void *opaque;
 } MigrationTLSConnect;
 
+/* Handshakes in flight (main thread only, BQL). */
+static GSList *pending_connects;
+
+void migration_tls_cancel_connects(void)
+{
+    for (GSList *l = pending_connects; l; l = l->next) {
+        MigrationTLSConnect *c = l->data;
+
+        /* The handshake thread wakes up and fails at once. */
+        qio_channel_shutdown(c->plain, QIO_CHANNEL_SHUTDOWN_BOTH, NULL);
+    }
+}
+
 /* Main loop, BQL held: the handshake thread is done. */
 static void migration_tls_client_done(void *opaque)
 {
     MigrationTLSConnect *c = opaque;
 
+    pending_connects = g_slist_remove(pending_connects, c);
+    qio_channel_unref(c->plain);
     c->cb(c->ioc, c->err, c->opaque);
     socket_address_free(c->addr);
     g_free(c);
@@ -201,9 +217,11 @@ void migration_tls_client_async(QIOChannel *ioc, const SocketAddress *addr,
     QemuThread thread;
 
     c->ioc = ioc;
+    c->plain = qio_channel_ref(ioc);
     c->addr = socket_address_copy(addr);
     c->cb = cb;
     c->opaque = opaque;
+    pending_connects = g_slist_prepend(pending_connects, c);
     qemu_thread_create(&thread, "mig/src/tls", migration_tls_client_thread,
                        c, QEMU_THREAD_DETACHED);
 }

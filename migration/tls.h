@@ -55,6 +55,12 @@ void migration_tls_client_async(QIOChannel *ioc, const SocketAddress *addr,
                                 MigrationConnectFunc cb, void *opaque);
 
 /*
+ * migrate_cancel (main loop): end the handshakes of
+ * migration_tls_client_async() now rather than at their timeout.
+ */
+void migration_tls_cancel_connects(void);
+
+/*
  * Destination, main loop: the server handshake for the accepted @ioc
  * (consumed) in a thread; @cb gets the TLS channel from the main loop,
  * in accept order.  Without tls-creds, @cb gets @ioc at once.

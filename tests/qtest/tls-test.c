@@ -753,6 +753,42 @@ static void test_refusals(void)
     mig_quit_clean(s);
 }
 
+/*
+ * migrate_cancel while the destination sits on the TLS handshake: the
+ * migration ends at once, not when the handshake times out.
+ */
+static void test_cancel_handshake(void)
+{
+    g_autofree char *src_args = creds_arg("psk", "psk", false);
+    QTestState *src = mig_start_source(src_args);
+    const char *path = qtest_path(src, "silent.sock");
+    int lfd = qtest_unix_listen(path);
+    int cfd;
+    char hello[16];
+    gint64 start;
+
+    set_str_param(src, "tls-creds", "tls0");
+    /* The handshake's own bound: far beyond what the cancel may take. */
+    mig_set_parameter(src, "x-socket-timeout", 60000);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
+                             "\"arguments\": {\"uri\": \"unix:%s\"}}",
+                             path);
+    /* The ClientHello arrived: the source waits in its handshake. */
+    cfd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(cfd, >=, 0);
+    g_assert_cmpint(recv(cfd, hello, sizeof(hello), MSG_WAITALL), ==,
+                    sizeof(hello));
+    start = g_get_monotonic_time();
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
+    g_free(mig_wait_status(src, (const char *const[]){ "cancelled",
+                                                       NULL }));
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 10 * G_USEC_PER_SEC);
+    mig_assert_running(src);
+    close(cfd);
+    close(lfd);
+    mig_quit_clean(src);
+}
+
 static void cleanup_dir(void)
 {
     g_autofree char *cmd = NULL;
@@ -796,6 +832,7 @@ int main(int argc, char **argv)
     }
     mig_add_case("/tls/refusals", test_refusals, false);
     mig_add_case("/tls/psk/unix", test_psk_unix, false);
+    mig_add_case("/tls/cancel-handshake", test_cancel_handshake, false);
     mig_add_case("/tls/psk/mismatch", test_psk_mismatch, false);
     mig_add_case("/tls/x509/tcp-default-host", test_x509_tcp_default_host,
                  false);
