@@ -671,6 +671,7 @@ bool migrate_resume(const char *uri, Error **errp)
     g_mutex_unlock(&s->error_mutex);
     trace_migration_postcopy_resume(uri);
     postcopy_preempt_set_resume_uri(uri);
+    migration_tls_reset_connects();
     if (!migration_channel_connect(uri, migrate_resume_connect_done, s,
                                    &err)) {
         migrate_set_error(s, err);
@@ -945,6 +946,7 @@ bool migrate_start_outgoing(const char *uri, Error **errp)
     trace_migrate_start_outgoing(uri);
     multifd_send_set_uri(uri);
     postcopy_preempt_set_uri(uri);
+    migration_tls_reset_connects();
     if (!migration_channel_connect(uri, migrate_connect_done, s, &err)) {
         migrate_set_error(s, err);
         migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,

@@ -178,9 +178,17 @@ typedef struct MigrationTLSConnect {
 
 /* Handshakes in flight (main thread only, BQL). */
 static GSList *pending_connects;
+/* A cancel came before the connect finished (main thread only). */
+static bool connects_cancelled;
+
+void migration_tls_reset_connects(void)
+{
+    connects_cancelled = false;
+}
 
 void migration_tls_cancel_connects(void)
 {
+    connects_cancelled = true;
     for (GSList *l = pending_connects; l; l = l->next) {
         MigrationTLSConnect *c = l->data;
 
@@ -213,9 +221,18 @@ static void *migration_tls_client_thread(void *opaque)
 void migration_tls_client_async(QIOChannel *ioc, const SocketAddress *addr,
                                 MigrationConnectFunc cb, void *opaque)
 {
-    MigrationTLSConnect *c = g_new0(MigrationTLSConnect, 1);
+    MigrationTLSConnect *c;
     QemuThread thread;
 
+    if (connects_cancelled) {
+        Error *err = NULL;
+
+        error_setg(&err, "migration cancelled before the TLS handshake");
+        qio_channel_unref(ioc);
+        cb(NULL, err, opaque);
+        return;
+    }
+    c = g_new0(MigrationTLSConnect, 1);
     c->ioc = ioc;
     c->plain = qio_channel_ref(ioc);
     c->addr = socket_address_copy(addr);

@@ -56,9 +56,12 @@ void migration_tls_client_async(QIOChannel *ioc, const SocketAddress *addr,
 
 /*
  * migrate_cancel (main loop): end the handshakes of
- * migration_tls_client_async() now rather than at their timeout.
+ * migration_tls_client_async() now rather than at their timeout, and
+ * refuse those whose connect is still under way; a new migrate or
+ * resume resets that.
  */
 void migration_tls_cancel_connects(void);
+void migration_tls_reset_connects(void);
 
 /*
  * Destination, main loop: the server handshake for the accepted @ioc
