@@ -157,8 +157,9 @@ QIOChannel *migration_tls_client(QIOChannel *ioc, const SocketAddress *addr,
     qio_channel_unref(ioc);
     if (!qio_channel_tls_handshake(tioc, migration_tls_timeout_ms(), errp) ||
         !migration_tls_read_verdict(tioc, errp)) {
-        error_prepend(errp, "TLS (tls-creds '%s', host name '%s') with the "
-                      "destination failed: ", id, hostname);
+        error_prepend(errp, "TLS (tls-creds '%s'%s%s%s) with the destination "
+                      "failed: ", id, *hostname ? ", host name '" : "",
+                      hostname, *hostname ? "'" : "");
         qio_channel_unref(tioc);
         return NULL;
     }
