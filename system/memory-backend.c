@@ -11,6 +11,7 @@
 #include "qemu/option.h"
 #include "system/ramblock.h"
 #include "qom/object.h"
+#include "hw/boards.h"
 
 /* Built by main() before any thread starts; read-only afterwards. */
 static GPtrArray *backends;
@@ -148,6 +149,15 @@ static UserObject *memory_backend_create(const UserObjectType *type,
     g_autoptr(QemuOpts) opts = NULL;
     MemoryBackendObject *mbo;
 
+    /*
+     * The machine takes its RAM from backends when it is built, and
+     * migration threads look them up (read-only): none may come later.
+     */
+    if (current_machine) {
+        error_setg(errp, "%s '%s': memory backends can only be created "
+                   "with -object on the command line", type->name, id);
+        return NULL;
+    }
     g_string_append_printf(s, "qom-type=%s,id=%s", type->name, id);
     json_object_foreach_member(props, memory_backend_opt_append, s);
     opts = qemu_opts_parse(s->str, NULL, errp);

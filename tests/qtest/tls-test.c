@@ -697,6 +697,11 @@ static void test_refusals(void)
                              "\"arguments\": {\"qom-type\": "
                              "\"tls-creds-anon\", \"id\": \"anon1\", "
                              "\"endpoint\": \"client\"}}");
+    /* The machine's RAM backends are command line only. */
+    qtest_qmp_assert_error(s, "only be created with -object",
+                           "{\"execute\": \"object-add\", \"arguments\": "
+                           "{\"qom-type\": \"memory-backend-ram\", "
+                           "\"id\": \"m1\", \"size\": 1048576}}");
     {
         g_autoptr(JsonNode) objs = qtest_qmp_assert_success_ref(
             s, "{\"execute\": \"query-objects\"}");
