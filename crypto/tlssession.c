@@ -288,6 +288,29 @@ static bool session_check_peer(QCryptoTLSSession *sess, Error **errp)
     return true;
 }
 
+/*
+ * What a client's failed handshake says, with what to check for its kind
+ * of credentials (the peer's alert alone rarely tells).
+ */
+static char *session_failure_what(QCryptoTLSSession *sess)
+{
+    if (sess->creds->endpoint != QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT) {
+        return g_strdup("TLS handshake failed");
+    }
+    switch (sess->creds->kind) {
+    case QCRYPTO_TLS_CREDS_PSK:
+        return g_strdup_printf("TLS handshake failed (is the pre-shared key "
+                               "of user '%s' the same on both sides?)",
+                               sess->creds->username);
+    case QCRYPTO_TLS_CREDS_ANON:
+        return g_strdup("TLS handshake failed (anonymous credentials: does "
+                        "the peer take anonymous clients, or want a "
+                        "certificate?)");
+    default:
+        return g_strdup("TLS handshake failed");
+    }
+}
+
 /* The client's in-handshake certificate check failed: say why. */
 static void session_verify_error(QCryptoTLSSession *sess, Error **errp)
 {
@@ -322,16 +345,9 @@ int qcrypto_tls_session_handshake(QCryptoTLSSession *sess, Error **errp)
         if (ret != GNUTLS_E_FATAL_ALERT_RECEIVED) {
             gnutls_alert_send_appropriate(sess->handle, ret);
         }
-        if (sess->creds->kind == QCRYPTO_TLS_CREDS_PSK &&
-            sess->creds->endpoint == QCRYPTO_TLS_CREDS_ENDPOINT_CLIENT) {
-            g_autofree char *what = g_strdup_printf(
-                "TLS handshake failed (is the pre-shared key of user '%s' "
-                "the same on both sides?)", sess->creds->username);
+        g_autofree char *what = session_failure_what(sess);
 
-            session_error(sess, ret, what, errp);
-        } else {
-            session_error(sess, ret, "TLS handshake failed", errp);
-        }
+        session_error(sess, ret, what, errp);
         return -1;
     }
     return session_check_peer(sess, errp) ? 1 : -1;
