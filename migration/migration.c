@@ -32,6 +32,7 @@
 #include "postcopy-recover.h"
 #include "multifd.h"
 #include "cpu-throttle.h"
+#include "tls.h"
 #include "migration/dirtyrate.h"
 #include "trace.h"
 
@@ -670,6 +671,7 @@ bool migrate_resume(const char *uri, Error **errp)
     g_mutex_unlock(&s->error_mutex);
     trace_migration_postcopy_resume(uri);
     postcopy_preempt_set_resume_uri(uri);
+    migration_tls_reset_connects();
     if (!migration_channel_connect(uri, migrate_resume_connect_done, s,
                                    &err)) {
         migrate_set_error(s, err);
@@ -944,6 +946,7 @@ bool migrate_start_outgoing(const char *uri, Error **errp)
     trace_migrate_start_outgoing(uri);
     multifd_send_set_uri(uri);
     postcopy_preempt_set_uri(uri);
+    migration_tls_reset_connects();
     if (!migration_channel_connect(uri, migrate_connect_done, s, &err)) {
         migrate_set_error(s, err);
         migrate_set_state(&s->state, MIGRATION_STATUS_SETUP,
@@ -982,6 +985,7 @@ bool migrate_cancel(Error **errp)
     }
     g_mutex_unlock(&s->qemu_file_lock);
     multifd_send_cancel();  /* a hand-off may wait for a stalled channel */
+    migration_tls_cancel_connects();    /* a handshake may wait too */
     if (old == MIGRATION_STATUS_PRE_SWITCHOVER) {
         qemu_sem_post(&s->pause_sem);
     }

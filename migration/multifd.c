@@ -53,6 +53,7 @@
 #include "migration-stats.h"
 #include "migration.h"
 #include "qemu-file.h"
+#include "tls.h"
 #include "multifd.h"
 #include "trace.h"
 
@@ -361,6 +362,26 @@ out:
     return NULL;
 }
 
+/* TLS over the connected channel @p->c (this thread shakes hands). */
+static bool multifd_send_channel_tls(MultiFDSendParams *p,
+                                     const SocketAddress *addr, Error **errp)
+{
+    QIOChannel *tioc = migration_tls_client(qio_channel_ref(p->c), addr,
+                                            errp);
+    QIOChannel *plain;
+
+    if (!tioc) {
+        error_prepend(errp, "multifd channel %d: ", p->id);
+        return false;
+    }
+    g_mutex_lock(&send_lock);
+    plain = p->c;
+    p->c = tioc;
+    g_mutex_unlock(&send_lock);
+    qio_channel_unref(plain);
+    return true;
+}
+
 /* Connect channel @p->id to @addr and start its thread. */
 static bool multifd_send_channel_start(MultiFDSendParams *p,
                                        const SocketAddress *addr,
@@ -381,6 +402,9 @@ static bool multifd_send_channel_start(MultiFDSendParams *p,
         return false;
     }
     qio_channel_set_delay(p->c, false);
+    if (migrate_tls() && !multifd_send_channel_tls(p, addr, errp)) {
+        return false;
+    }
     p->thread_created = true;
     qemu_thread_create(&p->thread, name, multifd_send_thread, p,
                        QEMU_THREAD_JOINABLE);

@@ -18,6 +18,7 @@
 #include "options.h"
 #include "postcopy-ram.h"
 #include "block-dirty-bitmap.h"
+#include "tls.h"
 
 static const char *const capability_names[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_XBZRLE] = "xbzrle",
@@ -73,7 +74,7 @@ typedef enum ParamKind {
     PARAM_INT,      /* integer in [min, max] */
     PARAM_BOOL,
     PARAM_ENUM,     /* one of choices[], stored as its index */
-    PARAM_STR,      /* only "" (TLS is not built in) */
+    PARAM_STR,      /* a string (tls-*), kept in param_strs */
 } ParamKind;
 
 typedef struct ParamDef {
@@ -161,6 +162,34 @@ static const ParamDef params[P__MAX] = {
 /* Current values; -1 marks "not yet initialised" (atomic). */
 static uint64_t param_values[P__MAX];
 static bool params_initialised;
+/*
+ * PARAM_STR values ("" when unset); protected by param_strs_lock, since
+ * multifd and preempt threads read tls-creds/tls-hostname when they
+ * connect.
+ */
+static char *param_strs[P__MAX];
+static GMutex param_strs_lock;
+
+static char *param_get_str(int p)
+{
+    char *v;
+
+    g_mutex_lock(&param_strs_lock);
+    v = g_strdup(param_strs[p] ? param_strs[p] : "");
+    g_mutex_unlock(&param_strs_lock);
+    return v;
+}
+
+char *migrate_tls_creds(void) { return param_get_str(P_TLS_CREDS); }
+char *migrate_tls_hostname(void) { return param_get_str(P_TLS_HOSTNAME); }
+char *migrate_tls_authz(void) { return param_get_str(P_TLS_AUTHZ); }
+
+bool migrate_tls(void)
+{
+    g_autofree char *creds = migrate_tls_creds();
+
+    return *creds != 0;
+}
 
 static void params_init(void)
 {
@@ -377,8 +406,12 @@ static int enum_lookup(const char *const *choices, const char *s)
     return -1;
 }
 
-/* Convert and range-check one member; the dispatcher checked its type. */
-static bool param_parse(int p, JsonNode *node, uint64_t *out, Error **errp)
+/*
+ * Convert and range-check one member; the dispatcher checked its type.
+ * A PARAM_STR sets *@str (null, QEMU's way to reset, becomes "").
+ */
+static bool param_parse(int p, JsonNode *node, uint64_t *out, char **str,
+                        Error **errp)
 {
     const ParamDef *d = &params[p];
     int64_t v;
@@ -397,10 +430,16 @@ static bool param_parse(int p, JsonNode *node, uint64_t *out, Error **errp)
         *out = v;
         return true;
     case PARAM_STR:
-        if (JSON_NODE_HOLDS_VALUE(node) && json_node_get_string(node) &&
-            *json_node_get_string(node)) {
-            error_setg(errp, "Parameter '%s': TLS is not supported by this "
-                       "qmig build", d->name);
+        if (JSON_NODE_HOLDS_NULL(node)) {
+            g_free(*str);
+            *str = g_strdup("");
+        } else if (JSON_NODE_HOLDS_VALUE(node) &&
+                   json_node_get_value_type(node) == G_TYPE_STRING) {
+            g_free(*str);
+            *str = g_strdup(json_node_get_string(node));
+        } else {
+            error_setg(errp, "Invalid parameter type for '%s', expected: "
+                       "string", d->name);
             return false;
         }
         *out = 0;
@@ -426,8 +465,10 @@ static bool param_parse(int p, JsonNode *node, uint64_t *out, Error **errp)
 bool migrate_set_parameters_json(JsonObject *obj, Error **errp)
 {
     uint64_t next[P__MAX];
+    char *next_strs[P__MAX] = { NULL };
     g_autoptr(GList) members = json_object_get_members(obj);
     g_autoptr(BitmapMigMapping) mapping = NULL;
+    bool ok = false;
 
     params_init();
     memcpy(next, param_values, sizeof(next));
@@ -440,27 +481,40 @@ bool migrate_set_parameters_json(JsonObject *obj, Error **errp)
             mapping = dirty_bitmap_mig_mapping_parse(
                 json_object_get_member(obj, name), errp);
             if (!mapping) {
-                return false;
+                goto out;
             }
             continue;
         }
         if (p < 0) {
             error_setg(errp, "Parameter '%s' is unexpected", name);
-            return false;
+            goto out;
         }
         if (!param_parse(p, json_object_get_member(obj, name), &next[p],
-                         errp)) {
-            return false;
+                         &next_strs[p], errp)) {
+            goto out;
         }
     }
     for (int i = 0; i < P__MAX; i++) {
         __atomic_store_n(&param_values[i], next[i], __ATOMIC_RELAXED);
     }
+    g_mutex_lock(&param_strs_lock);
+    for (int i = 0; i < P__MAX; i++) {
+        if (next_strs[i]) {
+            g_free(param_strs[i]);
+            param_strs[i] = g_steal_pointer(&next_strs[i]);
+        }
+    }
+    g_mutex_unlock(&param_strs_lock);
     if (mapping) {
         dirty_bitmap_mig_mapping_set(g_steal_pointer(&mapping));
     }
     migration_parameters_changed();
-    return true;
+    ok = true;
+out:
+    for (int i = 0; i < P__MAX; i++) {
+        g_free(next_strs[i]);
+    }
+    return ok;
 }
 
 JsonNode *migrate_query_parameters_json(void)
@@ -479,9 +533,12 @@ JsonNode *migrate_query_parameters_json(void)
         case PARAM_ENUM:
             json_object_set_string_member(o, d->name, d->choices[v]);
             break;
-        case PARAM_STR:
-            json_object_set_string_member(o, d->name, "");
+        case PARAM_STR: {
+            g_autofree char *str = param_get_str(i);
+
+            json_object_set_string_member(o, d->name, str);
             break;
+        }
         case PARAM_INT:
             json_object_set_int_member(o, d->name, v);
             break;
@@ -549,6 +606,9 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
         error_setg(errp, "Migration requires multi-channel URIs (e.g. tcp): "
                    "multifd cannot use the %s URI '%s'",
                    incoming ? "incoming" : "outgoing", uri);
+        return false;
+    }
+    if (!migration_tls_check_start(uri, incoming, errp)) {
         return false;
     }
     return caps_check(capabilities, errp);

@@ -100,6 +100,14 @@ uint64_t migrate_vcpu_dirty_limit_period(void); /* ms */
 #define MIGRATION_SOCKET_TIMEOUT_DEFAULT 10000
 #define MIGRATION_SOCKET_TIMEOUT_MAX 3600000
 unsigned int migrate_socket_timeout(void);
+/*
+ * tls-creds, tls-hostname, tls-authz: a copy of the value ("" when unset),
+ * for any thread; migrate_tls(): whether tls-creds is set.
+ */
+char *migrate_tls_creds(void);
+char *migrate_tls_hostname(void);
+char *migrate_tls_authz(void);
+bool migrate_tls(void);
 
 /* QMP: migrate-set-capabilities / query-migrate-capabilities / ... */
 bool migrate_set_capabilities_json(JsonArray *caps, Error **errp);

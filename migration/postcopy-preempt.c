@@ -42,6 +42,7 @@
 #include "qemu/thread.h"
 #include "io/channel.h"
 #include "io/channel-socket.h"
+#include "io/channel-tls.h"
 #include "migration/channel.h"
 #include "migration.h"
 #include "options.h"
@@ -50,6 +51,7 @@
 #include "ram-release.h"
 #include "return-path.h"
 #include "postcopy-preempt.h"
+#include "tls.h"
 #include "trace.h"
 
 /* How long the source waits for the destination's acknowledgement. */
@@ -116,7 +118,8 @@ static QIOChannel *pp_connect_socket(Error **errp)
         qio_channel_unref(ioc);
         return NULL;
     }
-    return ioc;
+    /* TLS like the main channel (this thread shakes hands). */
+    return migration_tls_client(ioc, addr->socket, errp);
 }
 
 /* Wait (bounded) for the destination's ack: it has the capability. */
@@ -124,7 +127,9 @@ static bool pp_wait_ack(QIOChannel *ioc, Error **errp)
 {
     struct timeval tv = { .tv_sec = PREEMPT_ACK_TIMEOUT_S };
     struct timeval none = { 0 };
-    int fd = qio_channel_socket_get_fd(ioc);
+    QIOChannel *sock = qio_channel_is_tls(ioc) ?
+                       qio_channel_tls_get_master(ioc) : ioc;
+    int fd = qio_channel_socket_get_fd(sock);
     uint8_t ack = 0;
     int ret;
 

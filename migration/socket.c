@@ -12,6 +12,7 @@
 #include "migration/channel-internal.h"
 #include "io/channel-socket.h"
 #include "options.h"
+#include "tls.h"
 #include "trace.h"
 
 bool migration_channel_set_peer_timeout(QIOChannel *ioc, Error **errp)
@@ -28,7 +29,16 @@ bool migration_channel_set_peer_timeout(QIOChannel *ioc, Error **errp)
 typedef struct MigrationSocketConnect {
     MigrationConnectFunc cb;
     void *opaque;
+    SocketAddress *addr;        /* the TLS host name comes from it */
 } MigrationSocketConnect;
+
+static void migration_socket_connect_free(gpointer opaque)
+{
+    MigrationSocketConnect *conn = opaque;
+
+    socket_address_free(conn->addr);
+    g_free(conn);
+}
 
 /* Main loop, BQL held: the worker thread is done with @ioc. */
 static void migration_socket_connected(QIOChannel *ioc, Error *err,
@@ -48,6 +58,11 @@ static void migration_socket_connected(QIOChannel *ioc, Error *err,
     qio_channel_set_name(ioc, "migration-socket-outgoing");
     /* The stream is written in large bursts: never hold back the tail. */
     qio_channel_set_delay(ioc, false);
+    if (migrate_tls()) {
+        /* The handshake blocks: a worker thread, then @cb. */
+        migration_tls_client_async(ioc, conn->addr, conn->cb, conn->opaque);
+        return;
+    }
     conn->cb(ioc, NULL, conn->opaque);
 }
 
@@ -61,12 +76,13 @@ void migration_socket_connect(const SocketAddress *addr,
     trace_migration_socket_connect(str);
     conn->cb = cb;
     conn->opaque = opaque;
+    conn->addr = socket_address_copy(addr);
     qio_channel_set_name(ioc, "migration-socket-outgoing");
     /* Not connected yet: cannot fail; the connect applies it. */
     migration_channel_set_peer_timeout(ioc, &error_abort);
     /* Our reference to @ioc travels to migration_socket_connected(). */
     qio_channel_socket_connect_async(ioc, addr, migration_socket_connected,
-                                     conn, g_free);
+                                     conn, migration_socket_connect_free);
 }
 
 typedef struct MigrationSocketAccept {
@@ -94,8 +110,11 @@ static void migration_socket_accepted(QIONetListener *listener,
         error_free(err);
         return;
     }
-    /* The listener only lends @client; the callback gets its own ref. */
-    acc->cb(qio_channel_ref(client), acc->opaque);
+    /*
+     * The listener only lends @client; the callback gets its own ref,
+     * after the TLS handshake (in a thread) when tls-creds is set.
+     */
+    migration_tls_accept(qio_channel_ref(client), acc->cb, acc->opaque);
 }
 
 QIONetListener *migration_socket_listen(const SocketAddress *addr,

@@ -8,6 +8,7 @@
 #include "qemu/osdep.h"
 #include "monitor-internal.h"
 #include "monitor/qmp-commands.h"
+#include "qom/object.h"
 
 JsonNode *hmp_qmp(Monitor *mon, const char *name, JsonObject *args)
 {
@@ -73,6 +74,25 @@ static void hmp_cont(Monitor *mon, int argc, char **argv)
 static void hmp_quit(Monitor *mon, int argc, char **argv)
 {
     hmp_qmp_run(mon, "quit", NULL);
+}
+
+/* object_add TYPE,id=ID,key=value,... (as -object) */
+static void hmp_object_add(Monitor *mon, int argc, char **argv)
+{
+    Error *err = NULL;
+
+    if (!object_add_from_cmdline(argv[1], &err)) {
+        monitor_printf(mon, "Error: %s\n", error_get_pretty(err));
+        error_free(err);
+    }
+}
+
+static void hmp_object_del(Monitor *mon, int argc, char **argv)
+{
+    JsonObject *args = json_object_new();
+
+    json_object_set_string_member(args, "id", argv[1]);
+    hmp_qmp_run(mon, "object-del", args);
 }
 
 static bool hmp_parse_int(Monitor *mon, const char *what, const char *str,
@@ -208,6 +228,8 @@ const HmpCommand hmp_commands[] = {
     { "stop|s", "", 0, 0, hmp_stop, "stop emulation" },
     { "cont|c", "", 0, 0, hmp_cont, "resume emulation" },
     { "quit|q", "", 0, 0, hmp_quit, "quit the emulator" },
+    { "object_add", "[qom-type=]type,id=str[,prop=value][,...]", 1, 1, hmp_object_add, "create QOM object" },
+    { "object_del", "id", 1, 1, hmp_object_del, "destroy QOM object" },
     { "pmemsave", "addr size file", 3, 3, hmp_pmemsave, "save to disk physical memory dump starting at 'addr' of size 'size'" },
     { "memsave", "addr size file", 3, 3, hmp_memsave, "save to disk virtual memory dump starting at 'addr' of size 'size'" },
     { NULL }

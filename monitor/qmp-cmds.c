@@ -12,6 +12,7 @@
 #include "system/runstate.h"
 #include "system/accel-ops.h"
 #include "system/ramblock.h"
+#include "qom/object.h"
 #include "hw/core/cpu.h"
 
 /* Largest piece of guest memory copied through the bounce buffer. */
@@ -58,6 +59,64 @@ void qmp_query_uuid(JsonObject *args, JsonNode **ret, Error **errp)
     qemu_uuid_unparse(qemu_uuid, uuid);
     json_object_set_string_member(info, "UUID", uuid);
     *ret = qmp_node_object(info);
+}
+
+void qmp_object_add(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    g_autoptr(JsonObject) props = json_object_new();
+    g_autoptr(GList) members = args ? json_object_get_members(args) : NULL;
+    const char *type = qmp_arg_str(args, "qom-type", NULL);
+
+    if (!type) {
+        error_setg(errp, "Parameter 'qom-type' is missing");
+        return;
+    }
+    /* QEMU's flat form: every other member is a property. */
+    for (GList *l = members; l; l = l->next) {
+        if (strcmp(l->data, "qom-type") && strcmp(l->data, "id")) {
+            json_object_set_member(props, l->data, json_node_copy(
+                json_object_get_member(args, l->data)));
+        }
+    }
+    object_add(type, qmp_arg_str(args, "id", NULL), props, errp);
+}
+
+void qmp_object_del(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    object_del(qmp_arg_str(args, "id", ""), errp);
+}
+
+void qmp_query_objects(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    *ret = object_list_json();
+}
+
+/* QEMU's view of the same: the children of /objects. */
+void qmp_qom_list(JsonObject *args, JsonNode **ret, Error **errp)
+{
+    const char *path = qmp_arg_str(args, "path", "");
+    g_autoptr(JsonNode) objs = NULL;
+    JsonArray *list, *out;
+
+    if (strcmp(path, "/objects") && strcmp(path, "/objects/")) {
+        error_setg(errp, "Device '%s' not found", path);
+        return;
+    }
+    objs = object_list_json();
+    list = json_node_get_array(objs);
+    out = json_array_new();
+    for (guint i = 0; i < json_array_get_length(list); i++) {
+        JsonObject *o = json_array_get_object_element(list, i);
+        JsonObject *e = json_object_new();
+        g_autofree char *type = g_strdup_printf(
+            "child<%s>", json_object_get_string_member(o, "qom-type"));
+
+        json_object_set_string_member(e, "name",
+                                      json_object_get_string_member(o, "id"));
+        json_object_set_string_member(e, "type", type);
+        json_array_add_object_element(out, e);
+    }
+    *ret = qmp_node_array(out);
 }
 
 void qmp_query_status(JsonObject *args, JsonNode **ret, Error **errp)

@@ -17,11 +17,13 @@ cd "$top"
 
 # Package names for the tools and libraries the build uses, and QEMU: the
 # side-by-side peer of the benchmark and of the guest compatibility test;
-# iproute2 (ip netns, veth, tc) and nftables for the network fault tests.
+# iproute2 (ip netns, veth, tc) and nftables for the network fault tests;
+# GnuTLS for TLS migration, and its certtool for the TLS tests' certificates.
 pkgs="meson ninja-build gcc pkg-config binutils python3 libglib2.0-dev
       libjson-glib-dev zlib1g-dev libzstd-dev liburing-dev libibverbs-dev
       librdmacm-dev libunicorn-dev qemu-system-x86 clang
-      libclang-rt-14-dev iproute2 nftables libtsan2"
+      libclang-rt-14-dev iproute2 nftables libtsan2 libgnutls28-dev
+      gnutls-bin"
 
 missing=""
 for p in $pkgs; do

@@ -10,6 +10,8 @@
 #include "qapi/error.h"
 #include "qemu/option.h"
 #include "system/ramblock.h"
+#include "qom/object.h"
+#include "hw/boards.h"
 
 /* Built by main() before any thread starts; read-only afterwards. */
 static GPtrArray *backends;
@@ -42,7 +44,8 @@ static bool memory_backend_kind(const char *type, RAMBackendKind *kind,
     return true;
 }
 
-bool memory_backend_add(QemuOpts *opts, const char *type, Error **errp)
+static bool memory_backend_add(QemuOpts *opts, const char *type,
+                               Error **errp)
 {
     static const char *const keys[] = {
         "qom-type", "id", "size", "share", "mem-path", "hugetlb",
@@ -101,4 +104,106 @@ bool memory_backend_add(QemuOpts *opts, const char *type, Error **errp)
     }
     g_ptr_array_add(backends, g_steal_pointer(&be));
     return true;
+}
+
+/*
+ * The object registry's view: properties arrive as JSON members (strings
+ * from -object), which become the option string the parser above reads.
+ */
+static void memory_backend_opt_append(JsonObject *props, const char *key,
+                                      JsonNode *node, gpointer opaque)
+{
+    GString *s = opaque;
+    g_autofree char *value = NULL;
+    g_auto(GStrv) parts = NULL;
+
+    if (JSON_NODE_HOLDS_VALUE(node) &&
+        json_node_get_value_type(node) == G_TYPE_BOOLEAN) {
+        value = g_strdup(json_node_get_boolean(node) ? "on" : "off");
+    } else if (JSON_NODE_HOLDS_VALUE(node) &&
+               json_node_get_value_type(node) == G_TYPE_INT64) {
+        value = g_strdup_printf("%" PRId64, json_node_get_int(node));
+    } else if (JSON_NODE_HOLDS_VALUE(node) &&
+               json_node_get_value_type(node) == G_TYPE_STRING) {
+        value = g_strdup(json_node_get_string(node));
+    } else {
+        value = g_strdup("");   /* refused by the typed getters */
+    }
+    parts = g_strsplit(value, ",", -1);
+    g_free(value);
+    value = g_strjoinv(",,", parts);
+    g_string_append_printf(s, ",%s=%s", key, value);
+}
+
+typedef struct MemoryBackendObject {
+    UserObject parent;
+} MemoryBackendObject;
+
+static const UserObjectType memory_backend_types[];
+
+static UserObject *memory_backend_create(const UserObjectType *type,
+                                         const char *id, JsonObject *props,
+                                         Error **errp)
+{
+    g_autoptr(GString) s = g_string_new(NULL);
+    g_autoptr(QemuOpts) opts = NULL;
+    MemoryBackendObject *mbo;
+
+    /*
+     * The machine takes its RAM from backends when it is built, and
+     * migration threads look them up (read-only): none may come later.
+     */
+    if (current_machine) {
+        error_setg(errp, "%s '%s': memory backends can only be created "
+                   "with -object on the command line", type->name, id);
+        return NULL;
+    }
+    g_string_append_printf(s, "qom-type=%s,id=%s", type->name, id);
+    json_object_foreach_member(props, memory_backend_opt_append, s);
+    opts = qemu_opts_parse(s->str, NULL, errp);
+    if (!opts || !memory_backend_add(opts, type->name, errp)) {
+        return NULL;
+    }
+    mbo = g_new0(MemoryBackendObject, 1);
+    return &mbo->parent;
+}
+
+static UserObject *memory_backend_ram_create(const char *id,
+                                             JsonObject *props, Error **errp)
+{
+    return memory_backend_create(&memory_backend_types[0], id, props, errp);
+}
+
+static UserObject *memory_backend_memfd_create(const char *id,
+                                               JsonObject *props,
+                                               Error **errp)
+{
+    return memory_backend_create(&memory_backend_types[1], id, props, errp);
+}
+
+static UserObject *memory_backend_file_create(const char *id,
+                                              JsonObject *props, Error **errp)
+{
+    return memory_backend_create(&memory_backend_types[2], id, props, errp);
+}
+
+static void memory_backend_object_finalize(UserObject *obj)
+{
+    g_free(obj);
+}
+
+static const UserObjectType memory_backend_types[] = {
+    { "memory-backend-ram", memory_backend_ram_create,
+      memory_backend_object_finalize, true },
+    { "memory-backend-memfd", memory_backend_memfd_create,
+      memory_backend_object_finalize, true },
+    { "memory-backend-file", memory_backend_file_create,
+      memory_backend_object_finalize, true },
+};
+
+void memory_backend_register_types(void)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(memory_backend_types); i++) {
+        object_register_type(&memory_backend_types[i]);
+    }
 }

@@ -16,7 +16,10 @@
 #include "qemu/sockets.h"
 #include "qemu/thread.h"
 #include "qemu/trace-core.h"
+#include "authz/authz.h"
 #include "block/block-backend.h"
+#include "crypto/tlscreds.h"
+#include "qom/object.h"
 #include "chardev/char.h"
 #include "hw/boards.h"
 #include "hw/core/cpu.h"
@@ -45,22 +48,23 @@ static int vl_resolve_fd(const char *name, Error **errp)
     return monitor_fd_param(monitor_cur(), name, errp);
 }
 
+/* The kinds -object and object-add build. */
+static void qemu_register_object_types(void)
+{
+    memory_backend_register_types();
+    qcrypto_tls_creds_register_types();
+    authz_register_types();
+}
+
 /* Build every -object in order. */
 static void qemu_create_objects(void)
 {
+    qemu_register_object_types();
     for (guint i = 0; i < vl.objects->len; i++) {
         const char *arg = g_ptr_array_index(vl.objects, i);
-        g_autoptr(QemuOpts) opts = qemu_opts_parse(arg, "qom-type",
-                                                   &error_fatal);
-        const char *type = qemu_opt_get(opts, "qom-type");
-
-        if (!type) {
-            error_report("-object %s: parameter 'qom-type' is missing", arg);
-            exit(1);
-        }
         Error *err = NULL;
 
-        if (!memory_backend_add(opts, type, &err)) {
+        if (!object_add_from_cmdline(arg, &err)) {
             error_prepend(&err, "-object %s: ", arg);
             error_report_err(err);
             exit(1);

@@ -69,8 +69,8 @@ typedef struct GuestMemSection {
     int slot;               /* KVM memory slot id, or -1 */
 } GuestMemSection;
 
-/* Memory backends (-object memory-backend-*). */
-bool memory_backend_add(QemuOpts *opts, const char *type, Error **errp);
+/* Memory backends (-object memory-backend-*): register the object types. */
+void memory_backend_register_types(void);
 MemoryBackend *memory_backend_find(const char *id);
 
 /*

@@ -13,6 +13,7 @@
 #include <netinet/tcp.h>
 #include "migration/channel.h"
 #include "migration/options.h"
+#include "migration/tls.h"
 #include "io/channel.h"
 #include "io/channel-socket.h"
 #include "qemu/main-loop.h"
@@ -51,6 +52,25 @@ static unsigned int socket_timeout_ms = MIGRATION_SOCKET_TIMEOUT_DEFAULT;
 unsigned int migrate_socket_timeout(void)
 {
     return socket_timeout_ms;
+}
+
+/* ---- TLS stubs: this test runs without tls-creds (tls-test covers it) ---- */
+
+bool migrate_tls(void)
+{
+    return false;
+}
+
+void migration_tls_client_async(QIOChannel *ioc, const SocketAddress *addr,
+                                MigrationConnectFunc cb, void *opaque)
+{
+    g_assert_not_reached();
+}
+
+void migration_tls_accept(QIOChannel *ioc, MigrationAcceptFunc cb,
+                          void *opaque)
+{
+    cb(ioc, opaque);
 }
 
 /* ---- callback bookkeeping ---- */
