@@ -15,7 +15,18 @@ typedef struct QIOChannelTLS {
     QIOChannel *master;             /* a reference; immutable */
     QCryptoTLSSession *session;     /* immutable after creation */
     bool handshake_done;            /* set once by the handshake thread */
+    /*
+     * Records a blocking write encrypts, gathered for one write to the
+     * master: a 16 KiB record per write would cost a syscall and a wakeup
+     * of the reader each.  Only the writing thread touches these.
+     */
+    bool batching;
+    uint8_t *batch;                 /* QIO_CHANNEL_TLS_BATCH bytes */
+    size_t batch_len;
 } QIOChannelTLS;
+
+/* Enough for 16 full records; the master gets at most this per write. */
+#define QIO_CHANNEL_TLS_BATCH (256 * 1024)
 
 static const QIOChannelOps qio_channel_tls_ops;
 
@@ -53,12 +64,58 @@ static ssize_t qio_channel_tls_transport_ret(ssize_t ret)
     return ret;
 }
 
+/* Write out the gathered records (blocking master); false on error. */
+static bool qio_channel_tls_flush_batch(QIOChannelTLS *tioc, Error **errp)
+{
+    int ret;
+
+    if (!tioc->batch_len) {
+        return true;
+    }
+    ret = qio_channel_write_all(tioc->master, (char *)tioc->batch,
+                                tioc->batch_len, errp);
+    trace_qio_channel_tls_flush_batch(tioc, tioc->batch_len, ret == 0);
+    tioc->batch_len = 0;
+    return ret == 0;
+}
+
+/* Gather @iov into the batch, flushing it as it fills. */
+static ssize_t qio_channel_tls_push_batch(QIOChannelTLS *tioc,
+                                          const struct iovec *iov, int niov)
+{
+    ssize_t total = 0;
+
+    for (int i = 0; i < niov; i++) {
+        const uint8_t *p = iov[i].iov_base;
+        size_t left = iov[i].iov_len;
+
+        while (left) {
+            size_t n = MIN(left, QIO_CHANNEL_TLS_BATCH - tioc->batch_len);
+
+            memcpy(tioc->batch + tioc->batch_len, p, n);
+            tioc->batch_len += n;
+            p += n;
+            left -= n;
+            if (tioc->batch_len == QIO_CHANNEL_TLS_BATCH &&
+                !qio_channel_tls_flush_batch(tioc, NULL)) {
+                errno = EIO;
+                return -1;
+            }
+        }
+        total += iov[i].iov_len;
+    }
+    return total;
+}
+
 /* GnuTLS's transport: the master channel, in whatever mode it is in. */
 static ssize_t qio_channel_tls_push(const struct iovec *iov, int niov,
                                     void *opaque)
 {
     QIOChannelTLS *tioc = opaque;
 
+    if (tioc->batching) {
+        return qio_channel_tls_push_batch(tioc, iov, niov);
+    }
     return qio_channel_tls_transport_ret(
         qio_channel_writev(tioc->master, iov, niov, NULL));
 }
@@ -235,9 +292,21 @@ static ssize_t qio_channel_tls_writev(QIOChannel *ioc,
         return -1;
     }
     if (qio_channel_is_blocking(ioc)) {
-        /* Small pieces (page headers) share records with the pages. */
-        return qcrypto_tls_session_writev_all(tioc->session, iov, niov,
-                                              errp);
+        /*
+         * Small pieces (page headers) share records with the pages, and
+         * the records go out together.
+         */
+        if (!tioc->batch) {
+            tioc->batch = g_malloc(QIO_CHANNEL_TLS_BATCH);
+        }
+        tioc->batching = true;
+        n = qcrypto_tls_session_writev_all(tioc->session, iov, niov, errp);
+        tioc->batching = false;
+        if (n < 0) {
+            tioc->batch_len = 0;
+            return -1;
+        }
+        return qio_channel_tls_flush_batch(tioc, errp) ? n : -1;
     }
     for (size_t i = 0; i < niov; i++) {
         if (iov[i].iov_len) {
@@ -290,6 +359,7 @@ static void qio_channel_tls_finalize(QIOChannel *ioc)
 
     qcrypto_tls_session_free(tioc->session);
     qio_channel_unref(tioc->master);
+    g_free(tioc->batch);
 }
 
 static const QIOChannelOps qio_channel_tls_ops = {
