@@ -23,6 +23,13 @@ typedef struct QIOChannelTLS {
     bool batching;
     uint8_t *batch;                 /* QIO_CHANNEL_TLS_BATCH bytes */
     size_t batch_len;
+    /*
+     * Read-ahead: GnuTLS asks for a record's 5-byte header, then for its
+     * body, two reads of the master per 16 KiB record; this serves both
+     * from one large read.  Only the reading thread touches these.
+     */
+    uint8_t *rbuf;                  /* QIO_CHANNEL_TLS_BATCH bytes */
+    size_t rbuf_pos, rbuf_len;
 } QIOChannelTLS;
 
 /* Enough for 16 full records; the master gets at most this per write. */
@@ -123,9 +130,24 @@ static ssize_t qio_channel_tls_push(const struct iovec *iov, int niov,
 static ssize_t qio_channel_tls_pull(void *buf, size_t len, void *opaque)
 {
     QIOChannelTLS *tioc = opaque;
+    ssize_t n;
 
-    return qio_channel_tls_transport_ret(
-        qio_channel_read(tioc->master, buf, len, NULL));
+    if (tioc->rbuf_pos == tioc->rbuf_len) {
+        if (!tioc->rbuf) {
+            tioc->rbuf = g_malloc(QIO_CHANNEL_TLS_BATCH);
+        }
+        n = qio_channel_read(tioc->master, (char *)tioc->rbuf,
+                             QIO_CHANNEL_TLS_BATCH, NULL);
+        if (n <= 0) {
+            return qio_channel_tls_transport_ret(n);
+        }
+        tioc->rbuf_pos = 0;
+        tioc->rbuf_len = n;
+    }
+    n = MIN(len, tioc->rbuf_len - tioc->rbuf_pos);
+    memcpy(buf, tioc->rbuf + tioc->rbuf_pos, n);
+    tioc->rbuf_pos += n;
+    return n;
 }
 
 static QIOChannel *qio_channel_tls_new(QIOChannel *master,
@@ -360,6 +382,7 @@ static void qio_channel_tls_finalize(QIOChannel *ioc)
     qcrypto_tls_session_free(tioc->session);
     qio_channel_unref(tioc->master);
     g_free(tioc->batch);
+    g_free(tioc->rbuf);
 }
 
 static const QIOChannelOps qio_channel_tls_ops = {
