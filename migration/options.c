@@ -66,6 +66,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME] = true, /* postcopy-blocktime.c */
     [MIGRATION_CAPABILITY_DIRTY_LIMIT] = true,      /* system/dirtylimit.c */
     [MIGRATION_CAPABILITY_VALIDATE_UUID] = true,    /* savevm.c */
+    [MIGRATION_CAPABILITY_MAPPED_RAM] = true,       /* ram-mapped.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */
@@ -263,6 +264,30 @@ static int capability_lookup(const char *name)
     return -1;
 }
 
+/*
+ * mapped-ram writes each page once at its place: nothing that encodes a
+ * page against an older copy, and nothing after the switchover.
+ */
+static bool mapped_ram_caps_check(const bool *caps, Error **errp)
+{
+    if (caps[MIGRATION_CAPABILITY_XBZRLE]) {
+        error_setg(errp, "Mapped-ram migration is incompatible with xbzrle");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
+        error_setg(errp, "Mapped-ram migration is incompatible with "
+                   "postcopy");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_MULTIFD] &&
+        migrate_multifd_compression() != MULTIFD_COMPRESSION_NONE) {
+        error_setg(errp, "Mapped-ram only works with multifd-compression "
+                   "none");
+        return false;
+    }
+    return true;
+}
+
 /* Combinations QEMU refuses, checked on the would-be new set. */
 static bool caps_check(const bool *caps, Error **errp)
 {
@@ -285,6 +310,10 @@ static bool caps_check(const bool *caps, Error **errp)
         caps[MIGRATION_CAPABILITY_MULTIFD] &&
         migrate_multifd_compression() != MULTIFD_COMPRESSION_NONE) {
         error_setg(errp, "Multifd compression is not compatible with xbzrle");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_MAPPED_RAM] &&
+        !mapped_ram_caps_check(caps, errp)) {
         return false;
     }
     if (caps[MIGRATION_CAPABILITY_SWITCHOVER_ACK] &&

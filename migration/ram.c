@@ -525,7 +525,7 @@ static size_t ram_put_header(QEMUFile *f, RAMSaveState *st, RAMBlock *rb,
     return 8 + 1 + len;
 }
 
-static void ram_account(RAMSaveState *st, size_t bytes)
+void ram_account(RAMSaveState *st, size_t bytes)
 {
     stat64_add(st->postcopy ? &mig_stats.postcopy_bytes :
                st->vm_stopped ? &mig_stats.downtime_bytes :
@@ -612,6 +612,10 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     bool xbzrle = ram_xbzrle_enabled() && !st->postcopy;
     size_t bytes;
 
+    if (b->file_bmap) {
+        ram_mapped_send_page(f, st, b, offset, ram_page_is_zero(host));
+        return;
+    }
     if (ram_send_page_multifd(f, b, offset)) {
         return;
     }
@@ -690,7 +694,18 @@ void ram_put_eos(QEMUFile *f, RAMSaveState *st)
 
 /* ---- Source: hooks ---- */
 
-static void ram_put_block_list(QEMUFile *f)
+/* The send block of @rb, NULL if its pages are not sent. */
+static RAMSendBlock *ram_send_block_of(RAMSaveState *st, RAMBlock *rb)
+{
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        if (st->blocks[i].rb == rb) {
+            return &st->blocks[i];
+        }
+    }
+    return NULL;
+}
+
+static bool ram_put_block_list(QEMUFile *f, RAMSaveState *st, Error **errp)
 {
     GPtrArray *blocks = ram_block_list();
 
@@ -706,7 +721,12 @@ static void ram_put_block_list(QEMUFile *f)
         if (migrate_capability(MIGRATION_CAPABILITY_X_IGNORE_SHARED)) {
             qemu_put_be64(f, ram_block_gpa(rb));
         }
+        if (migrate_mapped_ram() &&
+            !ram_mapped_put_header(f, rb, ram_send_block_of(st, rb), errp)) {
+            return false;
+        }
     }
+    return true;
 }
 
 static void ram_save_state_free(RAMSaveState *st)
@@ -718,6 +738,7 @@ static void ram_save_state_free(RAMSaveState *st)
     for (guint i = 0; i < st->nr_blocks; i++) {
         g_free(st->blocks[i].bmap);
         g_free(st->blocks[i].sent);
+        g_free(st->blocks[i].file_bmap);
     }
     g_free(st->blocks);
     g_free(st);
@@ -778,7 +799,10 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
     st->rate_start_ns = get_clock_ns();
     ram_save_state = st;
 
-    ram_put_block_list(f);
+    if (!ram_put_block_list(f, st, errp)) {
+        error_prepend(errp, "Could not send the RAM block list: ");
+        return false;
+    }
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     qemu_fflush(f);
     if (qemu_file_get_error_obj(f, errp)) {
@@ -829,6 +853,10 @@ static bool ram_save_complete_precopy(QEMUFile *f, void *opaque,
     /* The destination waits here until every page has landed. */
     st->multifd_flush = ram_multifd_on();
     ram_multifd_flush(f, st);
+    /* Only now does the file say which pages it holds. */
+    if (migrate_mapped_ram() && !ram_mapped_put_bitmaps(f, st, errp)) {
+        return false;
+    }
     ram_put_eos(f, st);
     qemu_fflush(f);
     if (qemu_file_get_error_obj(f, errp)) {
@@ -1006,7 +1034,7 @@ static bool ram_load_block_entry(QEMUFile *f, uint64_t *left, Error **errp)
             return false;
         }
     }
-    return true;
+    return !migrate_mapped_ram() || ram_mapped_load_block(f, rb, errp);
 }
 
 static bool ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)

@@ -52,6 +52,11 @@ bool migrate_postcopy_ram(void)
     return ram_test_caps[MIGRATION_CAPABILITY_POSTCOPY_RAM];
 }
 
+bool migrate_mapped_ram(void)
+{
+    return ram_test_caps[MIGRATION_CAPABILITY_MAPPED_RAM];
+}
+
 bool migrate_release_ram(void)
 {
     return ram_test_caps[MIGRATION_CAPABILITY_RELEASE_RAM];

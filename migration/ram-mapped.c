@@ -1,0 +1,183 @@
+/*
+ * mapped-ram I/O for the "ram" section (docs/devel/migration/mapped-ram.md).
+ *
+ * Source (migration thread): each block's header goes into the stream
+ * after its block-list entry, and the stream then skips the block's
+ * bitmap and pages, which stay holes until written.  A dirty page is
+ * written at its fixed offset (a page dirtied again is overwritten in
+ * place); a zero page is not written and its bit is cleared, so the
+ * destination leaves it zero.  The bitmaps are written once, when the
+ * save completes, so a file is only loadable after a complete save.
+ *
+ * Destination (incoming thread): at each block-list entry the header is
+ * checked against the block and the file, the bitmap read and checked,
+ * and every present page read straight into guest RAM (RAM was made
+ * zero in load_setup, so absent pages read as zero).  The stream then
+ * resumes after the block's pages.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "io/channel.h"
+#include "migration-stats.h"
+#include "ram-internal.h"
+#include "mapped-ram.h"
+#include "trace.h"
+
+/* Pages read per pread on the destination. */
+#define RAM_MAPPED_READ_CHUNK (1ULL << 20)
+
+/*
+ * Every page write of the source goes through here: the one place a
+ * different I/O engine (io_uring) would plug in.
+ */
+static bool ram_mapped_write(QEMUFile *f, const void *buf, size_t len,
+                             uint64_t pos)
+{
+    return qemu_put_buffer_at(f, buf, len, pos) == len;
+}
+
+bool ram_mapped_put_header(QEMUFile *f, RAMBlock *rb, RAMSendBlock *b,
+                           Error **errp)
+{
+    uint8_t buf[MAPPED_RAM_HEADER_SIZE];
+    MappedRamHeader h;
+    uint64_t pos;
+
+    if (!qemu_file_get_offset(f, &pos, errp)) {
+        return false;
+    }
+    if (!mapped_ram_layout(pos, rb->used_length, TARGET_PAGE_SIZE, &h)) {
+        error_setg(errp, "mapped-ram: block '%s' does not fit in a file at "
+                   "offset %" PRIu64, rb->idstr, pos);
+        return false;
+    }
+    mapped_ram_header_encode(&h, buf);
+    qemu_put_buffer(f, buf, sizeof(buf));
+    if (b) {
+        b->mapped = h;
+        b->file_bmap = g_malloc0(mapped_ram_bitmap_size(b->pages));
+    }
+    trace_ram_mapped_put_header(rb->idstr, h.bitmap_offset, h.pages_offset);
+    /* The bitmap and pages are written in place; the stream goes on after. */
+    return qemu_file_set_offset(f, h.pages_offset + rb->used_length, errp);
+}
+
+void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
+                          uint64_t offset, bool zero)
+{
+    uint64_t page = offset >> TARGET_PAGE_BITS;
+
+    /* A page that was written before and is zero now reads as zero. */
+    mapped_ram_bitmap_assign(b->file_bmap, page, !zero);
+    if (zero) {
+        stat64_add(&mig_stats.zero_pages, 1);
+        return;
+    }
+    if (ram_mapped_write(f, b->rb->host + offset, TARGET_PAGE_SIZE,
+                         b->mapped.pages_offset + offset)) {
+        stat64_add(&mig_stats.normal_pages, 1);
+        ram_account(st, TARGET_PAGE_SIZE);
+    }
+}
+
+bool ram_mapped_put_bitmaps(QEMUFile *f, RAMSaveState *st, Error **errp)
+{
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        RAMSendBlock *b = &st->blocks[i];
+        uint64_t size = mapped_ram_bitmap_size(b->pages);
+
+        if (b->file_bmap &&
+            !ram_mapped_write(f, b->file_bmap, size, b->mapped.bitmap_offset)) {
+            break;
+        }
+    }
+    if (qemu_file_get_error_obj(f, errp)) {
+        error_prepend(errp, "mapped-ram: could not write the page bitmaps: ");
+        return false;
+    }
+    return true;
+}
+
+/* The size of the file under @f (a seekable channel). */
+static bool ram_mapped_file_size(QEMUFile *f, uint64_t *size, Error **errp)
+{
+    off_t end = qio_channel_io_seek(qemu_file_get_ioc(f), 0, SEEK_END, errp);
+
+    if (end < 0) {
+        return false;
+    }
+    *size = end;
+    return true;
+}
+
+/* Read each run of present pages of @rb into guest RAM. */
+static bool ram_mapped_load_pages(QEMUFile *f, RAMBlock *rb,
+                                  const MappedRamHeader *h,
+                                  const uint8_t *bmap, uint64_t npages,
+                                  Error **errp)
+{
+    uint64_t page = 0, start, run, loaded = 0;
+    uint64_t chunk = RAM_MAPPED_READ_CHUNK >> TARGET_PAGE_BITS;
+
+    while ((run = mapped_ram_bitmap_next_run(bmap, npages, page, &start))) {
+        for (uint64_t p = start; p < start + run; p += chunk) {
+            uint64_t n = MIN(chunk, start + run - p);
+            size_t len = n << TARGET_PAGE_BITS;
+            uint64_t off = p << TARGET_PAGE_BITS;
+
+            if (qemu_get_buffer_at(f, rb->host + off, len,
+                                   h->pages_offset + off) != len) {
+                qemu_file_get_error_obj(f, errp);
+                error_prepend(errp, "mapped-ram: block '%s', pages at 0x%"
+                              PRIx64 ": ", rb->idstr, off);
+                return false;
+            }
+        }
+        loaded += run;
+        page = start + run;
+    }
+    trace_ram_mapped_load_block(rb->idstr, loaded);
+    return true;
+}
+
+bool ram_mapped_load_block(QEMUFile *f, RAMBlock *rb, Error **errp)
+{
+    uint8_t buf[MAPPED_RAM_HEADER_SIZE];
+    uint64_t npages = rb->used_length >> TARGET_PAGE_BITS;
+    uint64_t pos, file_size, bmap_size = mapped_ram_bitmap_size(npages);
+    g_autofree uint8_t *bmap = NULL;
+    MappedRamHeader h;
+
+    if (!qemu_file_get_offset(f, &pos, errp)) {
+        return false;
+    }
+    if (qemu_get_buffer(f, buf, sizeof(buf)) != sizeof(buf)) {
+        error_setg(errp, "mapped-ram: block '%s': the header is truncated",
+                   rb->idstr);
+        return false;
+    }
+    mapped_ram_header_decode(buf, &h);
+    if (!ram_mapped_file_size(f, &file_size, errp) ||
+        !mapped_ram_header_check(&h, rb->idstr, pos, rb->used_length,
+                                 TARGET_PAGE_SIZE, file_size, errp)) {
+        return false;
+    }
+    bmap = g_try_malloc(bmap_size);
+    if (!bmap) {
+        error_setg(errp, "mapped-ram: cannot allocate the bitmap of block "
+                   "'%s'", rb->idstr);
+        return false;
+    }
+    if (qemu_get_buffer_at(f, bmap, bmap_size, h.bitmap_offset) != bmap_size) {
+        qemu_file_get_error_obj(f, errp);
+        error_prepend(errp, "mapped-ram: block '%s': bitmap: ", rb->idstr);
+        return false;
+    }
+    if (!mapped_ram_bitmap_check(bmap, npages, rb->idstr, errp) ||
+        !ram_mapped_load_pages(f, rb, &h, bmap, npages, errp)) {
+        return false;
+    }
+    return qemu_file_set_offset(f, h.pages_offset + rb->used_length, errp);
+}
