@@ -233,6 +233,22 @@ bool migrate_dirty_bitmaps(void) { return migrate_capability(MIGRATION_CAPABILIT
 bool migrate_validate_uuid(void) { return migrate_capability(MIGRATION_CAPABILITY_VALIDATE_UUID); }
 bool migrate_zero_copy_send(void) { return migrate_capability(MIGRATION_CAPABILITY_ZERO_COPY_SEND); }
 bool migrate_mapped_ram(void) { return migrate_capability(MIGRATION_CAPABILITY_MAPPED_RAM); }
+
+bool migrate_multifd_sockets(void)
+{
+    return migrate_multifd() && !migrate_mapped_ram();
+}
+
+/*
+ * As QEMU: O_DIRECT needs the aligned page offsets of mapped-ram, and
+ * multifd so that only the channels (aligned page data) use it while the
+ * main stream (unaligned) goes through the page cache.
+ */
+bool migrate_direct_io(void)
+{
+    return param_get(P_DIRECT_IO) && migrate_mapped_ram() &&
+           migrate_multifd();
+}
 bool migrate_dirty_limit(void) { return migrate_capability(MIGRATION_CAPABILITY_DIRTY_LIMIT); }
 
 uint64_t migrate_max_bandwidth(void) { return param_get(P_MAX_BANDWIDTH); }
@@ -628,10 +644,19 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
                    uri);
         return false;
     }
-    /* multifd opens more connections to the same address: sockets only. */
-    if (migrate_multifd() && (g_str_has_prefix(uri, "fd:") ||
-                              g_str_has_prefix(uri, "exec:") ||
-                              g_str_has_prefix(uri, "file:"))) {
+    if (param_get(P_DIRECT_IO) && !migrate_direct_io()) {
+        error_setg(errp, "The direct-io parameter needs the mapped-ram and "
+                   "multifd capabilities (only the multifd channels write "
+                   "the file with O_DIRECT)");
+        return false;
+    }
+    /*
+     * multifd opens more connections to the same address: sockets only;
+     * with mapped-ram its channels write the file at the pages' offsets.
+     */
+    if (migrate_multifd_sockets() && (g_str_has_prefix(uri, "fd:") ||
+                                      g_str_has_prefix(uri, "exec:") ||
+                                      g_str_has_prefix(uri, "file:"))) {
         error_setg(errp, "Migration requires multi-channel URIs (e.g. tcp): "
                    "multifd cannot use the %s URI '%s'",
                    incoming ? "incoming" : "outgoing", uri);

@@ -72,6 +72,10 @@ bool migrate_dirty_bitmaps(void);
 bool migrate_validate_uuid(void);
 bool migrate_zero_copy_send(void);
 bool migrate_mapped_ram(void);
+/* multifd over its own connections, with packets (not mapped-ram). */
+bool migrate_multifd_sockets(void);
+/* The direct-io parameter, in effect (mapped-ram and multifd on). */
+bool migrate_direct_io(void);
 bool migrate_dirty_limit(void);
 
 uint64_t migrate_max_bandwidth(void);           /* bytes/s, 0 = unlimited */

@@ -102,6 +102,13 @@ void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
                           uint64_t offset, bool zero);
 bool ram_mapped_put_bitmaps(QEMUFile *f, RAMSaveState *st, Error **errp);
 bool ram_mapped_load_block(QEMUFile *f, RAMBlock *rb, Error **errp);
+/*
+ * With multifd: start the channels (source, after the block list), wait
+ * for them at a bitmap sync, stop them (source and destination cleanup).
+ */
+bool ram_mapped_save_start(QEMUFile *f, Error **errp);
+void ram_mapped_sync(void);
+void ram_mapped_cleanup(void);
 
 /* ram-postcopy.c: the hooks' postcopy halves (migration thread). */
 /* Requests, then the walk; true once every page was sent. */

@@ -15,11 +15,21 @@
  * zero in load_setup, so absent pages read as zero).  The stream then
  * resumes after the block's pages.
  *
+ * With multifd the pages go through mapped-ram-io.h's channels instead:
+ * the source's channels write the pages the migration thread queues
+ * (it drains them at every bitmap sync, so that a page queued again in
+ * the next round cannot be overtaken by its older copy, and before the
+ * bitmaps are written); the destination's channels read the present
+ * pages of a block in 512 KiB pieces, drained before the stream goes on.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "io/channel.h"
+#include "io/channel-file.h"
+#include "options.h"
+#include "mapped-ram-io.h"
 #include "migration-stats.h"
 #include "ram-internal.h"
 #include "mapped-ram.h"
@@ -29,13 +39,52 @@
 #define RAM_MAPPED_READ_CHUNK (1ULL << 20)
 
 /*
- * Every page write of the source goes through here: the one place a
- * different I/O engine (io_uring) would plug in.
+ * Every page write of the single-channel source goes through here (the
+ * channels' through mapped_ram_io_run): the one place a different I/O
+ * engine (io_uring) would plug in.
  */
 static bool ram_mapped_write(QEMUFile *f, const void *buf, size_t len,
                              uint64_t pos)
 {
     return qemu_put_buffer_at(f, buf, len, pos) == len;
+}
+
+/* The fd of the migration file under @f, for the channels. */
+static int ram_mapped_fd(QEMUFile *f, Error **errp)
+{
+    QIOChannel *ioc = qemu_file_get_ioc(f);
+
+    if (!qio_channel_is_file(ioc)) {
+        error_setg(errp, "mapped-ram with multifd needs a file: migration");
+        return -1;
+    }
+    return qio_channel_file_get_fd(ioc);
+}
+
+bool ram_mapped_save_start(QEMUFile *f, Error **errp)
+{
+    int fd;
+
+    if (!migrate_multifd()) {
+        return true;
+    }
+    fd = ram_mapped_fd(f, errp);
+    return fd >= 0 &&
+           mapped_ram_io_start(fd, migrate_multifd_channels(), true,
+                               migrate_direct_io(), errp);
+}
+
+void ram_mapped_sync(void)
+{
+    /* An error stays in the channels and fails the next queue or drain. */
+    if (mapped_ram_io_active()) {
+        mapped_ram_io_drain(NULL);
+    }
+}
+
+void ram_mapped_cleanup(void)
+{
+    mapped_ram_io_stop();
 }
 
 bool ram_mapped_put_header(QEMUFile *f, RAMBlock *rb, RAMSendBlock *b,
@@ -75,15 +124,31 @@ void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
         stat64_add(&mig_stats.zero_pages, 1);
         return;
     }
-    if (ram_mapped_write(f, b->rb->host + offset, TARGET_PAGE_SIZE,
-                         b->mapped.pages_offset + offset)) {
-        stat64_add(&mig_stats.normal_pages, 1);
-        ram_account(st, TARGET_PAGE_SIZE);
+    if (mapped_ram_io_active()) {
+        Error *err = NULL;
+
+        if (!mapped_ram_io_queue(b->rb->host + offset, TARGET_PAGE_SIZE,
+                                 b->mapped.pages_offset + offset, &err)) {
+            qemu_file_set_error_obj(f, -EIO, err);
+            return;
+        }
+        /* The bandwidth estimate counts these with the main stream's. */
+        stat64_add(&mig_stats.multifd_bytes, TARGET_PAGE_SIZE);
+    } else if (!ram_mapped_write(f, b->rb->host + offset, TARGET_PAGE_SIZE,
+                                 b->mapped.pages_offset + offset)) {
+        return;
     }
+    stat64_add(&mig_stats.normal_pages, 1);
+    ram_account(st, TARGET_PAGE_SIZE);
 }
 
 bool ram_mapped_put_bitmaps(QEMUFile *f, RAMSaveState *st, Error **errp)
 {
+    /* A bitmap never claims a page that is not in the file yet. */
+    if (mapped_ram_io_active() && !mapped_ram_io_drain(errp)) {
+        error_prepend(errp, "mapped-ram: writing the pages failed: ");
+        return false;
+    }
     for (guint i = 0; i < st->nr_blocks; i++) {
         RAMSendBlock *b = &st->blocks[i];
         uint64_t size = mapped_ram_bitmap_size(b->pages);
@@ -127,8 +192,14 @@ static bool ram_mapped_load_pages(QEMUFile *f, RAMBlock *rb,
             size_t len = n << TARGET_PAGE_BITS;
             uint64_t off = p << TARGET_PAGE_BITS;
 
-            if (qemu_get_buffer_at(f, rb->host + off, len,
-                                   h->pages_offset + off) != len) {
+            if (mapped_ram_io_active()) {
+                if (!mapped_ram_io_queue(rb->host + off, len,
+                                         h->pages_offset + off, errp)) {
+                    error_prepend(errp, "block '%s': ", rb->idstr);
+                    return false;
+                }
+            } else if (qemu_get_buffer_at(f, rb->host + off, len,
+                                          h->pages_offset + off) != len) {
                 qemu_file_get_error_obj(f, errp);
                 error_prepend(errp, "mapped-ram: block '%s', pages at 0x%"
                               PRIx64 ": ", rb->idstr, off);
@@ -138,8 +209,26 @@ static bool ram_mapped_load_pages(QEMUFile *f, RAMBlock *rb,
         loaded += run;
         page = start + run;
     }
+    if (mapped_ram_io_active() && !mapped_ram_io_drain(errp)) {
+        error_prepend(errp, "block '%s': ", rb->idstr);
+        return false;
+    }
     trace_ram_mapped_load_block(rb->idstr, loaded);
     return true;
+}
+
+/* Destination: the channels, started at the first block. */
+static bool ram_mapped_load_start(QEMUFile *f, Error **errp)
+{
+    int fd;
+
+    if (!migrate_multifd() || mapped_ram_io_active()) {
+        return true;
+    }
+    fd = ram_mapped_fd(f, errp);
+    return fd >= 0 &&
+           mapped_ram_io_start(fd, migrate_multifd_channels(), false,
+                               migrate_direct_io(), errp);
 }
 
 bool ram_mapped_load_block(QEMUFile *f, RAMBlock *rb, Error **errp)
@@ -176,6 +265,7 @@ bool ram_mapped_load_block(QEMUFile *f, RAMBlock *rb, Error **errp)
         return false;
     }
     if (!mapped_ram_bitmap_check(bmap, npages, rb->idstr, errp) ||
+        !ram_mapped_load_start(f, errp) ||
         !ram_mapped_load_pages(f, rb, &h, bmap, npages, errp)) {
         return false;
     }

@@ -441,7 +441,7 @@ static void ram_dirty_rate_update(RAMSaveState *st, uint64_t added)
  */
 static bool ram_multifd_on(void)
 {
-    return migrate_capability(MIGRATION_CAPABILITY_MULTIFD);
+    return migrate_multifd_sockets();
 }
 
 /* Fold everything written since the last sync into the bitmaps. */
@@ -450,6 +450,8 @@ void ram_bitmap_sync(RAMSaveState *st)
     int64_t start = get_clock_ns();
     uint64_t added = 0;
 
+    /* The old round's pages land before any of the new one is queued. */
+    ram_mapped_sync();
     for (guint i = 0; i < st->nr_blocks; i++) {
         added += dirty_log_sync(st->blocks[i].rb, st->blocks[i].bmap);
     }
@@ -812,6 +814,9 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
     if (ram_multifd_on() && !multifd_send_setup(f, errp)) {
         return false;
     }
+    if (migrate_mapped_ram() && !ram_mapped_save_start(f, errp)) {
+        return false;
+    }
     trace_ram_save_setup(st->nr_blocks, ram_bytes_remaining());
     return true;
 }
@@ -886,6 +891,7 @@ static void ram_state_pending_exact(void *opaque, uint64_t *must_precopy,
 static void ram_save_cleanup(void *opaque)
 {
     multifd_send_shutdown();
+    ram_mapped_cleanup();
     postcopy_preempt_cleanup();     /* its sender uses ram_save_state */
     ram_release_cleanup();
     if (!ram_save_state) {
@@ -976,6 +982,7 @@ static bool ram_load_claim(Error **errp)
 
 static void ram_load_cleanup(void *opaque)
 {
+    ram_mapped_cleanup();
     __atomic_store_n(&ram_load_state_s.owner, 0, __ATOMIC_SEQ_CST);
     ram_load_state_s.postcopy = false;
     g_free(ram_load_state_s.postcopy_tmp.buf);

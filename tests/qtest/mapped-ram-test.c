@@ -4,6 +4,11 @@
  * new process that runs on, and the ways a save or a restore must fail.
  *
  *   /mapped-ram/save-restore        save, restore, the guest runs on
+ *   /mapped-ram/multifd/{1,4}       the same with multifd channels
+ *                                   writing and reading the pages
+ *   /mapped-ram/direct-io           the same with O_DIRECT channels
+ *   /mapped-ram/direct-io-refused   a file system without O_DIRECT
+ *                                   (ramfs; root): a clear error
  *   /mapped-ram/offset              file:PATH,offset=N keeps the prefix
  *   /mapped-ram/holes               the file is sparse: pages never
  *                                   written and zero pages are holes
@@ -11,7 +16,7 @@
  *   /mapped-ram/corrupt             truncated file, bad header fields, a
  *                                   file from another RAM size: clear
  *                                   error, the destination never runs
- *   /mapped-ram/full-disk           ENOSPC on save (a small tmpfs in a
+ *   /mapped-ram/full-disk[-multifd] ENOSPC on save (a small tmpfs in a
  *                                   private mount namespace; root): the
  *                                   source guest runs on
  *
@@ -41,19 +46,44 @@ static char *tmp_file(const char *what)
                            getpid());
 }
 
+/* multifd channels of the cases below (0: no multifd); direct-io. */
+static int channels;
+static bool direct_io;
+
+/* mapped-ram and this case's multifd and direct-io settings on @s. */
+static void set_mapped_ram(QTestState *s)
+{
+    mig_set_capability(s, "mapped-ram", true);
+    if (channels) {
+        mig_set_capability(s, "multifd", true);
+        mig_set_parameter(s, "multifd-channels", channels);
+    }
+    if (direct_io) {
+        qtest_qmp_assert_success(s, "{\"execute\": \"migrate-set-parameters\","
+                                 " \"arguments\": {\"direct-io\": true}}");
+    }
+}
+
 /*
- * Save a fresh stamp source to @uri with mapped-ram (and @extra_cap, if
- * not NULL); its memory at the switchover comes back in *@src_mem.
+ * Save a fresh stamp source to @uri with mapped-ram; its memory at the
+ * switchover comes back in *@src_mem.
  */
 static void save(const char *uri, GBytes **src_mem)
 {
     QTestState *src = mig_start_source(NULL);
 
-    mig_set_capability(src, "mapped-ram", true);
+    set_mapped_ram(src);
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     mig_wait_completed(src);
     qtest_assert_status(src, "postmigrate");
+    if (channels) {
+        g_autoptr(JsonNode) info = mig_query(src);
+
+        /* The stamped pages went through the channels, not the stream. */
+        g_assert_cmpint(mig_ram_counter(info, "multifd-bytes"), >=,
+                        (int64_t)STAMP_MIB << 20);
+    }
     *src_mem = mig_stamp_memory(src);
     mig_quit_clean(src);
 }
@@ -64,7 +94,7 @@ static QTestState *start_restore(const char *uri, const char *extra,
 {
     QTestState *dst = mig_start_dest("defer", extra);
 
-    mig_set_capability(dst, "mapped-ram", true);
+    set_mapped_ram(dst);
     mig_incoming(dst, uri, keep_alive);
     return dst;
 }
@@ -172,6 +202,43 @@ static void test_offset(void)
     save_restore("offset", 8192);
 }
 
+static void test_multifd_1(void)
+{
+    channels = 1;
+    save_restore("multifd1", 0);
+}
+
+static void test_multifd_4(void)
+{
+    channels = 4;
+    save_restore("multifd4", 8192);
+}
+
+/*
+ * O_DIRECT on the channels.  tmp_file() is under g_get_tmp_dir(); a file
+ * system there that refuses O_DIRECT makes this a skip.
+ */
+static void test_direct_io(void)
+{
+    g_autofree char *probe = tmp_file("odirect");
+    int fd = open(probe, O_CREAT | O_WRONLY | O_DIRECT, 0600);
+
+    if (fd < 0) {
+        g_autofree char *why = g_strdup_printf(
+            "the file system of %s refuses O_DIRECT: %s", g_get_tmp_dir(),
+            g_strerror(errno));
+
+        unlink(probe);
+        g_test_skip(why);
+        return;
+    }
+    close(fd);
+    unlink(probe);
+    channels = 2;
+    direct_io = true;
+    save_restore("direct", 4096);
+}
+
 static void test_holes(void)
 {
     g_autofree char *path = tmp_file("holes");
@@ -196,8 +263,23 @@ static void test_refused(void)
     QTestState *src = mig_start_source(NULL);
     g_autofree char *uri = g_strdup_printf("unix:%s",
                                            qtest_path(src, "mig.sock"));
+    g_autofree char *file = g_strdup_printf("file:%s",
+                                            qtest_path(src, "vm.bin"));
 
+    /* multifd on a file is mapped-ram's; direct-io needs both. */
+    mig_set_capability(src, "multifd", true);
+    qtest_qmp_assert_error(src, "multifd cannot use",
+                           "{\"execute\": \"migrate\", \"arguments\": "
+                           "{\"uri\": \"%s\"}}", file);
+    mig_set_capability(src, "multifd", false);
     mig_set_capability(src, "mapped-ram", true);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate-set-parameters\", "
+                             "\"arguments\": {\"direct-io\": true}}");
+    qtest_qmp_assert_error(src, "direct-io parameter needs",
+                           "{\"execute\": \"migrate\", \"arguments\": "
+                           "{\"uri\": \"%s\"}}", file);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate-set-parameters\", "
+                             "\"arguments\": {\"direct-io\": false}}");
     qtest_qmp_assert_error(src, "requires a file: URI",
                            "{\"execute\": \"migrate\", \"arguments\": "
                            "{\"uri\": \"%s\"}}", uri);
@@ -305,18 +387,17 @@ static void test_corrupt(void)
 }
 
 /*
- * A tmpfs of @mib MiB at a fresh directory, in a mount namespace of
- * this test process only (the VMMs it starts inherit it); NULL with
- * the reason in *@why when that cannot be done here.
+ * A @fstype file system (with @opts) at a fresh directory, in a mount
+ * namespace of this test process only (the VMMs it starts inherit it);
+ * NULL with the reason in *@why when that cannot be done here.
  */
-static char *small_tmpfs(unsigned mib, char **why)
+static char *private_mount(const char *fstype, const char *opts, char **why)
 {
-    g_autofree char *dir = g_strdup_printf("%s/mapped-ram-full-XXXXXX",
-                                           g_get_tmp_dir());
-    g_autofree char *opts = g_strdup_printf("size=%um", mib);
+    g_autofree char *dir = g_strdup_printf("%s/mapped-ram-%s-XXXXXX",
+                                           g_get_tmp_dir(), fstype);
 
     if (geteuid() != 0) {
-        *why = g_strdup("needs root for a private tmpfs");
+        *why = g_strdup_printf("needs root to mount a private %s", fstype);
         return NULL;
     }
     if (unshare(CLONE_NEWNS) < 0 ||
@@ -325,36 +406,40 @@ static char *small_tmpfs(unsigned mib, char **why)
                                g_strerror(errno));
         return NULL;
     }
-    if (!g_mkdtemp(dir) || mount("tmpfs", dir, "tmpfs", 0, opts) < 0) {
-        *why = g_strdup_printf("cannot mount a tmpfs: %s", g_strerror(errno));
+    if (!g_mkdtemp(dir) || mount(fstype, dir, fstype, 0, opts) < 0) {
+        *why = g_strdup_printf("cannot mount a %s: %s", fstype,
+                               g_strerror(errno));
         return NULL;
     }
     return g_steal_pointer(&dir);
 }
 
-static void test_full_disk(void)
+static void private_umount(const char *dir)
+{
+    g_assert_cmpint(umount(dir), ==, 0);
+    rmdir(dir);
+}
+
+/*
+ * Save into @dir/vm.bin, expect the migration to fail with @needle in
+ * its error, and the source guest to run on with its memory intact.
+ */
+static void check_save_fails(const char *dir, const char *needle)
 {
     static const char *const failed[] = { "failed", NULL };
-    g_autofree char *why = NULL;
-    g_autofree char *dir = small_tmpfs(32, &why);
-    g_autofree char *uri = NULL;
+    g_autofree char *uri = g_strdup_printf("file:%s/vm.bin", dir);
     g_autofree char *st = NULL;
     g_autoptr(JsonNode) info = NULL;
-    QTestState *src;
+    QTestState *src = mig_start_source(NULL);
 
-    if (!dir) {
-        g_test_skip(why);
-        return;
-    }
-    uri = g_strdup_printf("file:%s/vm.bin", dir);
-    src = mig_start_source(NULL);
-    mig_set_capability(src, "mapped-ram", true);
+    set_mapped_ram(src);
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     st = mig_wait_status(src, failed);
     info = mig_query(src);
-    if (!strstr(mig_error_desc(info), "No space left on device")) {
-        g_error("error-desc: %s", mig_error_desc(info));
+    if (!strstr(mig_error_desc(info), needle)) {
+        g_error("error-desc lacks \"%s\": %s", needle,
+                mig_error_desc(info));
     }
     /* The source lost nothing: its guest runs on, memory intact. */
     mig_assert_running(src);
@@ -362,8 +447,46 @@ static void test_full_disk(void)
     mig_check_stamp(src, true);
     mig_assert_running(src);
     mig_quit_clean(src);
-    g_assert_cmpint(umount(dir), ==, 0);
-    rmdir(dir);
+}
+
+static void test_direct_io_refused(void)
+{
+    g_autofree char *why = NULL;
+    g_autofree char *dir = private_mount("ramfs", NULL, &why);
+
+    if (!dir) {
+        g_test_skip(why);
+        return;
+    }
+    channels = 2;
+    direct_io = true;
+    check_save_fails(dir, "does not support O_DIRECT");
+    private_umount(dir);
+}
+
+/* ENOSPC on a 32 MiB tmpfs, single channel and with 4 channels. */
+static void full_disk(int nchan)
+{
+    g_autofree char *why = NULL;
+    g_autofree char *dir = private_mount("tmpfs", "size=32m", &why);
+
+    if (!dir) {
+        g_test_skip(why);
+        return;
+    }
+    channels = nchan;
+    check_save_fails(dir, "No space left on device");
+    private_umount(dir);
+}
+
+static void test_full_disk(void)
+{
+    full_disk(0);
+}
+
+static void test_full_disk_multifd(void)
+{
+    full_disk(4);
 }
 
 int main(int argc, char **argv)
@@ -378,5 +501,16 @@ int main(int argc, char **argv)
     mig_add_case_qemu_min("/mapped-ram/corrupt", test_corrupt, false, 9, 0);
     mig_add_case_qemu_min("/mapped-ram/full-disk", test_full_disk, false,
                           9, 0);
+    mig_add_case_qemu_min("/mapped-ram/full-disk-multifd",
+                          test_full_disk_multifd, false, 9, 0);
+    mig_add_case_qemu_min("/mapped-ram/multifd/1", test_multifd_1, false,
+                          9, 0);
+    mig_add_case_qemu_min("/mapped-ram/multifd/4", test_multifd_4, false,
+                          9, 0);
+    /* direct-io came with QEMU 9.1. */
+    mig_add_case_qemu_min("/mapped-ram/direct-io", test_direct_io, false,
+                          9, 1);
+    mig_add_case_qemu_min("/mapped-ram/direct-io-refused",
+                          test_direct_io_refused, false, 9, 1);
     return g_test_run();
 }
