@@ -280,6 +280,11 @@ static int capability_lookup(const char *name)
     return -1;
 }
 
+int migration_capability_lookup(const char *name)
+{
+    return capability_lookup(name);
+}
+
 /*
  * mapped-ram writes each page once at its place: nothing that encodes a
  * page against an older copy, and nothing after the switchover.

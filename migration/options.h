@@ -55,6 +55,8 @@ typedef enum MultiFDCompression {
 } MultiFDCompression;
 
 const char *migration_capability_name(MigrationCapability cap);
+/* The capability called @name, or -1. */
+int migration_capability_lookup(const char *name);
 bool migrate_capability(MigrationCapability cap);
 
 /* Shorthands used on hot paths. */
