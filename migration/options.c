@@ -11,6 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/option.h"
 #include "system/dirty-log.h"
 #include "monitor/qmp-commands.h"
 #include "migration/misc.h"
@@ -671,4 +672,65 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
         return false;
     }
     return caps_check(capabilities, errp);
+}
+
+/* A capability or parameter as a -global migration property value. */
+static JsonNode *global_value(const char *prop, const char *value,
+                              bool is_bool, Error **errp)
+{
+    JsonNode *node = json_node_new(JSON_NODE_VALUE);
+    bool b;
+    uint64_t n;
+
+    if (is_bool) {
+        if (!qemu_parse_bool(value, &b)) {
+            error_setg(errp, "Property 'migration.%s' expects on or off, "
+                       "not '%s'", prop, value);
+            json_node_unref(node);
+            return NULL;
+        }
+        json_node_set_boolean(node, b);
+    } else if (qemu_strtou64(value, &n) && n <= INT64_MAX) {
+        json_node_set_int(node, n);
+    } else {
+        json_node_set_string(node, value);
+    }
+    return node;
+}
+
+bool migrate_global_property(const char *prop, const char *value,
+                             Error **errp)
+{
+    /* QEMU names most capabilities x-NAME as properties. */
+    const char *name = capability_lookup(prop) < 0 &&
+                       g_str_has_prefix(prop, "x-") ? prop + 2 : prop;
+    int cap = capability_lookup(name);
+    g_autoptr(JsonObject) obj = json_object_new();
+    JsonNode *node;
+
+    if (cap >= 0) {
+        g_autoptr(JsonArray) list = json_array_new();
+
+        node = global_value(prop, value, true, errp);
+        if (!node) {
+            return false;
+        }
+        json_object_set_string_member(obj, "capability", name);
+        json_object_set_member(obj, "state", node);
+        json_array_add_object_element(list, json_object_ref(obj));
+        return migrate_set_capabilities_json(list, errp);
+    }
+    for (int p = 0; p < P__MAX; p++) {
+        if (!strcmp(params[p].name, prop)) {
+            node = global_value(prop, value, params[p].kind == PARAM_BOOL,
+                                errp);
+            if (!node) {
+                return false;
+            }
+            json_object_set_member(obj, prop, node);
+            return migrate_set_parameters_json(obj, errp);
+        }
+    }
+    error_setg(errp, "Property 'migration.%s' not found", prop);
+    return false;
 }

@@ -6,6 +6,8 @@
  *   /mapped-ram/save-restore        save, restore, the guest runs on
  *   /mapped-ram/multifd/{1,4}       the same with multifd channels
  *                                   writing and reading the pages
+ *   /mapped-ram/cmdline-incoming    restore with -incoming file:PATH and
+ *                                   -global migration.mapped-ram=on
  *   /mapped-ram/direct-io           the same with O_DIRECT channels
  *   /mapped-ram/direct-io-refused   a file system without O_DIRECT
  *                                   (ramfs; root): a clear error
@@ -227,6 +229,28 @@ static void test_multifd_4(void)
 {
     channels = 4;
     save_restore("multifd4", 8192);
+}
+
+/*
+ * Restore with -incoming file:PATH on the command line, the capabilities
+ * given as QEMU's -global migration properties (4 channels reading).
+ */
+static void test_cmdline_incoming(void)
+{
+    g_autofree char *path = tmp_file("cmdline");
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    g_autoptr(GBytes) src_mem = NULL;
+    QTestState *dst;
+
+    channels = 4;
+    save(uri, &src_mem);
+    dst = mig_start_dest(uri, "-global migration.mapped-ram=on "
+                         "-global migration.x-multifd=on "
+                         "-global migration.multifd-channels=4");
+    mig_check_dest(dst, src_mem, true);
+    mig_assert_running(dst);
+    mig_quit_clean(dst);
+    unlink(path);
 }
 
 /*
@@ -526,6 +550,8 @@ int main(int argc, char **argv)
                           9, 0);
     mig_add_case_qemu_min("/mapped-ram/multifd/4", test_multifd_4, false,
                           9, 0);
+    mig_add_case_qemu_min("/mapped-ram/cmdline-incoming",
+                          test_cmdline_incoming, false, 9, 0);
     /* direct-io came with QEMU 9.1. */
     mig_add_case_qemu_min("/mapped-ram/direct-io", test_direct_io, false,
                           9, 1);
