@@ -140,6 +140,8 @@ void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     }
     stat64_add(&mig_stats.normal_pages, 1);
     ram_account(st, TARGET_PAGE_SIZE);
+    /* max-bandwidth holds for the pages too, not only the stream. */
+    qemu_file_acct_rate_limit(f, TARGET_PAGE_SIZE);
 }
 
 bool ram_mapped_put_bitmaps(QEMUFile *f, RAMSaveState *st, Error **errp)

@@ -14,6 +14,7 @@
  *   /mapped-ram/offset              file:PATH,offset=N keeps the prefix
  *   /mapped-ram/holes               the file is sparse: pages never
  *                                   written and zero pages are holes
+ *   /mapped-ram/bandwidth           max-bandwidth limits the page writes
  *   /mapped-ram/refused             other URIs and capabilities refused
  *   /mapped-ram/corrupt             truncated file, bad header fields, a
  *                                   file from another RAM size, a
@@ -278,6 +279,31 @@ static void test_direct_io(void)
     save_restore("direct", 4096);
 }
 
+/*
+ * max-bandwidth limits the page writes: 99 MiB of stamped pages at
+ * 32 MiB/s take at least 3 s (unlimited, well under 1 s here).  The
+ * guest is stopped first (a save of a paused VM), so that its dirtying
+ * cannot outrun the limit.
+ */
+static void test_bandwidth(void)
+{
+    g_autofree char *path = tmp_file("bw");
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    g_autoptr(JsonNode) info = NULL;
+    QTestState *src = mig_start_source(NULL);
+
+    set_mapped_ram(src);
+    mig_set_unlimited(src);
+    mig_set_parameter(src, "max-bandwidth", 32 << 20);
+    qtest_qmp_assert_success(src, "{\"execute\": \"stop\"}");
+    mig_migrate(src, uri);
+    mig_wait_completed(src);
+    info = mig_query(src);
+    g_assert_cmpint(mig_info_int(info, "total-time"), >=, 3000);
+    mig_quit_clean(src);
+    unlink(path);
+}
+
 static void test_holes(void)
 {
     g_autofree char *path = tmp_file("holes");
@@ -540,6 +566,8 @@ int main(int argc, char **argv)
                           false, 9, 0);
     mig_add_case_qemu_min("/mapped-ram/offset", test_offset, false, 9, 0);
     mig_add_case_qemu_min("/mapped-ram/holes", test_holes, false, 9, 0);
+    mig_add_case_qemu_min("/mapped-ram/bandwidth", test_bandwidth, false,
+                          9, 0);
     mig_add_case_qemu_min("/mapped-ram/refused", test_refused, false, 9, 0);
     mig_add_case_qemu_min("/mapped-ram/corrupt", test_corrupt, false, 9, 0);
     mig_add_case_qemu_min("/mapped-ram/full-disk", test_full_disk, false,
