@@ -24,11 +24,15 @@
 
 #define MRIO_BATCH 128
 #define MRIO_BATCH_BYTES (512 * 1024)
+#define MRIO_BOUNCE (1024 * 1024)
 #define MRIO_MAX_CHANNELS 255
 
 typedef struct MappedRamBatch {
     struct iovec iov[MRIO_BATCH];
     uint64_t pos[MRIO_BATCH];
+    /* Reads into a file instead of memory: its fd (else -1), offset. */
+    int dst_fd[MRIO_BATCH];
+    uint64_t dst_pos[MRIO_BATCH];
     unsigned int n;
     size_t bytes;
 } MappedRamBatch;
@@ -37,6 +41,7 @@ typedef struct MappedRamChannel {
     struct MappedRamIO *io;
     QemuThread thread;
     int fd;
+    uint8_t *bounce;            /* MRIO_BOUNCE bytes, for file targets */
 } MappedRamChannel;
 
 typedef struct MappedRamIO {
@@ -49,6 +54,7 @@ typedef struct MappedRamIO {
     Error *err;                 /* lock: the first error */
     MappedRamBatch *cur;        /* the queuing thread's */
     bool writing;
+    unsigned int nchan;         /* channels allocated */
     unsigned int nfds;          /* channels with an fd */
     unsigned int nthreads;      /* channels with a thread */
     MappedRamChannel *chan;
@@ -92,17 +98,68 @@ static bool mapped_ram_io_vec(int fd, bool writing, struct iovec *iov,
     return true;
 }
 
+/*
+ * Read @len bytes at @pos of the migration file into @dst_fd at
+ * @dst_pos, through @bounce: writing a fresh page of shared memory with
+ * pwrite costs no page fault and no zeroing, reading into its mapping
+ * does.
+ */
+static bool mapped_ram_io_copy(int fd, uint8_t *bounce, size_t len,
+                               uint64_t pos, int dst_fd, uint64_t dst_pos,
+                               Error **errp)
+{
+    while (len) {
+        size_t n = MIN(len, MRIO_BOUNCE);
+        struct iovec iov = { .iov_base = bounce, .iov_len = n };
+        size_t done = 0;
+
+        if (!mapped_ram_io_vec(fd, false, &iov, 1, pos, errp)) {
+            return false;
+        }
+        while (done < n) {
+            ssize_t w = pwrite(dst_fd, bounce + done, n - done,
+                               dst_pos + done);
+
+            if (w < 0 && errno == EINTR) {
+                continue;
+            }
+            if (w <= 0) {
+                error_setg_errno(errp, w < 0 ? errno : EIO, "mapped-ram: "
+                                 "cannot write guest RAM at 0x%" PRIx64,
+                                 dst_pos + done);
+                return false;
+            }
+            done += w;
+        }
+        len -= n;
+        pos += n;
+        dst_pos += n;
+    }
+    return true;
+}
+
 /* Do batch @b: runs of entries contiguous in the file go as one call. */
-static bool mapped_ram_io_run(int fd, bool writing, MappedRamBatch *b,
-                              Error **errp)
+static bool mapped_ram_io_run(MappedRamChannel *c, bool writing,
+                              MappedRamBatch *b, Error **errp)
 {
     unsigned int i = 0;
+    int fd = c->fd;
 
     while (i < b->n) {
         unsigned int j = i + 1;
         uint64_t end = b->pos[i] + b->iov[i].iov_len;
 
-        while (j < b->n && j - i < IOV_MAX && b->pos[j] == end) {
+        if (b->dst_fd[i] >= 0) {
+            if (!mapped_ram_io_copy(fd, c->bounce, b->iov[i].iov_len,
+                                    b->pos[i], b->dst_fd[i], b->dst_pos[i],
+                                    errp)) {
+                return false;
+            }
+            i++;
+            continue;
+        }
+        while (j < b->n && j - i < IOV_MAX && b->pos[j] == end &&
+               b->dst_fd[j] < 0) {
             end += b->iov[j].iov_len;
             j++;
         }
@@ -139,7 +196,7 @@ static void *mapped_ram_io_thread(void *opaque)
         failed = io->err;
         g_mutex_unlock(&io->lock);
         /* After an error the rest is dropped: the migration fails. */
-        ok = failed || mapped_ram_io_run(c->fd, io->writing, b, &err);
+        ok = failed || mapped_ram_io_run(c, io->writing, b, &err);
         g_mutex_lock(&io->lock);
         if (!ok && !io->err) {
             io->err = err;
@@ -196,8 +253,12 @@ bool mapped_ram_io_start(int fd, unsigned int n, bool writing, bool direct,
     g_queue_init(&io->free);
     io->writing = writing;
     io->chan = g_new0(MappedRamChannel, n);
+    io->nchan = n;
     for (unsigned int i = 0; i < n; i++) {
         io->chan[i].io = io;
+        /* Aligned: with direct-io the channel reads into it. */
+        io->chan[i].bounce = writing ? NULL
+                                     : g_aligned_alloc(1, MRIO_BOUNCE, 4096);
         io->chan[i].fd = mapped_ram_io_open(fd, writing, direct, errp);
         if (io->chan[i].fd < 0) {
             mapped_ram_io = io;
@@ -245,7 +306,9 @@ static void mapped_ram_io_submit(MappedRamIO *io)
     g_mutex_unlock(&io->lock);
 }
 
-bool mapped_ram_io_queue(void *host, size_t len, uint64_t pos, Error **errp)
+/* Append one entry to the queuing thread's batch (taking a free one). */
+static bool mapped_ram_io_add(void *host, int dst_fd, uint64_t dst_pos,
+                              size_t len, uint64_t pos, Error **errp)
 {
     MappedRamIO *io = mapped_ram_io;
     MappedRamBatch *b;
@@ -266,12 +329,26 @@ bool mapped_ram_io_queue(void *host, size_t len, uint64_t pos, Error **errp)
     b = io->cur;
     b->iov[b->n] = (struct iovec){ .iov_base = host, .iov_len = len };
     b->pos[b->n] = pos;
+    b->dst_fd[b->n] = dst_fd;
+    b->dst_pos[b->n] = dst_pos;
     b->n++;
     b->bytes += len;
     if (b->n == MRIO_BATCH || b->bytes >= MRIO_BATCH_BYTES) {
         mapped_ram_io_submit(io);
     }
     return true;
+}
+
+bool mapped_ram_io_queue(void *host, size_t len, uint64_t pos, Error **errp)
+{
+    return mapped_ram_io_add(host, -1, 0, len, pos, errp);
+}
+
+bool mapped_ram_io_queue_to_fd(int dst_fd, uint64_t dst_pos, size_t len,
+                               uint64_t pos, Error **errp)
+{
+    assert(!mapped_ram_io->writing);
+    return mapped_ram_io_add(NULL, dst_fd, dst_pos, len, pos, errp);
 }
 
 bool mapped_ram_io_drain(Error **errp)
@@ -309,6 +386,9 @@ void mapped_ram_io_stop(void)
     g_free(io->cur);
     for (unsigned int i = 0; i < io->nfds; i++) {
         close(io->chan[i].fd);
+    }
+    for (unsigned int i = 0; i < io->nchan; i++) {
+        g_aligned_free(io->chan[i].bounce);
     }
     error_free(io->err);
     g_mutex_clear(&io->lock);

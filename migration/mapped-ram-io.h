@@ -30,6 +30,13 @@ bool mapped_ram_io_active(void);
  * (with direct-io both must be aligned to the page size).
  */
 bool mapped_ram_io_queue(void *host, size_t len, uint64_t pos, Error **errp);
+/*
+ * Destination: queue a read of @len bytes at file offset @pos into the
+ * file @dst_fd at @dst_pos (shared fd-backed guest RAM), through the
+ * channel's bounce buffer.
+ */
+bool mapped_ram_io_queue_to_fd(int dst_fd, uint64_t dst_pos, size_t len,
+                               uint64_t pos, Error **errp);
 /* Hand over what is queued and wait until every transfer is done. */
 bool mapped_ram_io_drain(Error **errp);
 /* Stop and join the channels (after a drain, or to abandon the work). */

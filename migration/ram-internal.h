@@ -110,6 +110,15 @@ bool ram_mapped_save_start(QEMUFile *f, Error **errp);
 void ram_mapped_sync(void);
 void ram_mapped_cleanup(void);
 
+/*
+ * Destination: whether @rb's pages are best written into its backing
+ * file with pwrite (shared fd-backed RAM: no page fault, no zeroing of
+ * a fresh page), and that write.
+ */
+bool ram_load_batch_wanted(RAMBlock *rb);
+bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
+                     uint64_t offset, Error **errp);
+
 /* ram-postcopy.c: the hooks' postcopy halves (migration thread). */
 /* Requests, then the walk; true once every page was sent. */
 bool ram_postcopy_iterate(QEMUFile *f, RAMSaveState *st);

@@ -179,6 +179,37 @@ static bool ram_mapped_file_size(QEMUFile *f, uint64_t *size, Error **errp)
     return true;
 }
 
+/*
+ * Load @len bytes of @rb at @off from file offset @pos: by the channels
+ * if there are, else here; into shared fd-backed RAM through @bounce
+ * and pwrite (no page fault, no zeroing of a fresh page), else straight
+ * into guest memory.
+ */
+static bool ram_mapped_load_piece(QEMUFile *f, RAMBlock *rb, uint64_t off,
+                                  size_t len, uint64_t pos, uint8_t *bounce,
+                                  Error **errp)
+{
+    bool by_fd = ram_load_batch_wanted(rb);
+    bool ok;
+
+    if (mapped_ram_io_active()) {
+        ok = by_fd ? mapped_ram_io_queue_to_fd(rb->fd, off, len, pos, errp)
+                   : mapped_ram_io_queue(rb->host + off, len, pos, errp);
+        if (!ok) {
+            error_prepend(errp, "block '%s': ", rb->idstr);
+        }
+        return ok;
+    }
+    if (qemu_get_buffer_at(f, by_fd ? bounce : rb->host + off, len,
+                           pos) != len) {
+        qemu_file_get_error_obj(f, errp);
+        error_prepend(errp, "mapped-ram: block '%s', pages at 0x%" PRIx64
+                      ": ", rb->idstr, off);
+        return false;
+    }
+    return !by_fd || ram_load_pwrite(rb, bounce, len, off, errp);
+}
+
 /* Read each run of present pages of @rb into guest RAM. */
 static bool ram_mapped_load_pages(QEMUFile *f, RAMBlock *rb,
                                   const MappedRamHeader *h,
@@ -187,6 +218,7 @@ static bool ram_mapped_load_pages(QEMUFile *f, RAMBlock *rb,
 {
     uint64_t page = 0, start, run, loaded = 0;
     uint64_t chunk = RAM_MAPPED_READ_CHUNK >> TARGET_PAGE_BITS;
+    g_autofree uint8_t *bounce = g_malloc(RAM_MAPPED_READ_CHUNK);
 
     while ((run = mapped_ram_bitmap_next_run(bmap, npages, page, &start))) {
         for (uint64_t p = start; p < start + run; p += chunk) {
@@ -194,17 +226,8 @@ static bool ram_mapped_load_pages(QEMUFile *f, RAMBlock *rb,
             size_t len = n << TARGET_PAGE_BITS;
             uint64_t off = p << TARGET_PAGE_BITS;
 
-            if (mapped_ram_io_active()) {
-                if (!mapped_ram_io_queue(rb->host + off, len,
-                                         h->pages_offset + off, errp)) {
-                    error_prepend(errp, "block '%s': ", rb->idstr);
-                    return false;
-                }
-            } else if (qemu_get_buffer_at(f, rb->host + off, len,
-                                          h->pages_offset + off) != len) {
-                qemu_file_get_error_obj(f, errp);
-                error_prepend(errp, "mapped-ram: block '%s', pages at 0x%"
-                              PRIx64 ": ", rb->idstr, off);
+            if (!ram_mapped_load_piece(f, rb, off, len,
+                                       h->pages_offset + off, bounce, errp)) {
                 return false;
             }
         }

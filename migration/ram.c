@@ -1112,15 +1112,15 @@ static uint8_t *ram_load_host(RAMBlock *rb, uint64_t offset, Error **errp)
  * small pages (hugetlbfs has no write()), and not under postcopy, whose
  * pages are placed with userfaultfd.
  */
-static bool ram_load_batch_wanted(RAMBlock *rb)
+bool ram_load_batch_wanted(RAMBlock *rb)
 {
     return rb->fd >= 0 && rb->shared &&
            rb->page_size == (size_t)getpagesize() && !migrate_postcopy_ram();
 }
 
 /* pwrite @len bytes of @buf at @offset of @rb's file. */
-static bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
-                            uint64_t offset, Error **errp)
+bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
+                     uint64_t offset, Error **errp)
 {
     while (len) {
         ssize_t n = pwrite(rb->fd, buf, len, offset);

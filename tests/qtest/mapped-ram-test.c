@@ -108,9 +108,18 @@ static QTestState *start_restore(const char *uri, const char *extra,
     return dst;
 }
 
+/*
+ * The restoring destination's extra options: shared memfd RAM takes the
+ * destination's pwrite path (through a bounce buffer), anonymous RAM the
+ * read straight into guest memory.
+ */
+#define DEST_MEMFD "-object memory-backend-memfd,id=pc.ram,size=150M,share=on " \
+                   "-machine memory-backend=pc.ram"
+static const char *dest_extra;
+
 static void restore_and_check(const char *uri, GBytes *src_mem)
 {
-    QTestState *dst = start_restore(uri, NULL, false);
+    QTestState *dst = start_restore(uri, dest_extra, false);
 
     /* The invariant holds and the pass counter goes on from the source's. */
     mig_check_dest(dst, src_mem, true);
@@ -217,6 +226,7 @@ static void test_save_restore(void)
 
 static void test_offset(void)
 {
+    dest_extra = DEST_MEMFD;
     save_restore("offset", 8192);
 }
 
@@ -229,6 +239,7 @@ static void test_multifd_1(void)
 static void test_multifd_4(void)
 {
     channels = 4;
+    dest_extra = DEST_MEMFD;
     save_restore("multifd4", 8192);
 }
 
@@ -277,6 +288,7 @@ static void test_direct_io(void)
     unlink(probe);
     channels = 2;
     direct_io = true;
+    dest_extra = DEST_MEMFD;
     save_restore("direct", 4096);
 }
 
