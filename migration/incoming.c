@@ -147,7 +147,7 @@ static void incoming_start_guest(MigrationIncomingState *mis)
  */
 static bool incoming_multifd_end(Error **errp)
 {
-    if (!migrate_multifd()) {
+    if (!migrate_multifd_sockets()) {
         return true;
     }
     return ram_load_multifd_check_end(errp) && multifd_recv_finish(errp);
@@ -262,7 +262,7 @@ static void incoming_accept(QIOChannel *ioc, void *opaque)
         }
         return;
     }
-    if (migrate_multifd()) {
+    if (migrate_multifd_sockets()) {
         multifd_recv_setup();   /* keep listening for the channels */
     } else if (migrate_postcopy_preempt()) {
         /* keep listening for the preempt channel */

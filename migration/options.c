@@ -11,6 +11,7 @@
  */
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/option.h"
 #include "system/dirty-log.h"
 #include "monitor/qmp-commands.h"
 #include "migration/misc.h"
@@ -66,6 +67,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_POSTCOPY_BLOCKTIME] = true, /* postcopy-blocktime.c */
     [MIGRATION_CAPABILITY_DIRTY_LIMIT] = true,      /* system/dirtylimit.c */
     [MIGRATION_CAPABILITY_VALIDATE_UUID] = true,    /* savevm.c */
+    [MIGRATION_CAPABILITY_MAPPED_RAM] = true,       /* ram-mapped.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */
@@ -232,6 +234,22 @@ bool migrate_dirty_bitmaps(void) { return migrate_capability(MIGRATION_CAPABILIT
 bool migrate_validate_uuid(void) { return migrate_capability(MIGRATION_CAPABILITY_VALIDATE_UUID); }
 bool migrate_zero_copy_send(void) { return migrate_capability(MIGRATION_CAPABILITY_ZERO_COPY_SEND); }
 bool migrate_mapped_ram(void) { return migrate_capability(MIGRATION_CAPABILITY_MAPPED_RAM); }
+
+bool migrate_multifd_sockets(void)
+{
+    return migrate_multifd() && !migrate_mapped_ram();
+}
+
+/*
+ * As QEMU: O_DIRECT needs the aligned page offsets of mapped-ram, and
+ * multifd so that only the channels (aligned page data) use it while the
+ * main stream (unaligned) goes through the page cache.
+ */
+bool migrate_direct_io(void)
+{
+    return param_get(P_DIRECT_IO) && migrate_mapped_ram() &&
+           migrate_multifd();
+}
 bool migrate_dirty_limit(void) { return migrate_capability(MIGRATION_CAPABILITY_DIRTY_LIMIT); }
 
 uint64_t migrate_max_bandwidth(void) { return param_get(P_MAX_BANDWIDTH); }
@@ -263,6 +281,35 @@ static int capability_lookup(const char *name)
     return -1;
 }
 
+int migration_capability_lookup(const char *name)
+{
+    return capability_lookup(name);
+}
+
+/*
+ * mapped-ram writes each page once at its place: nothing that encodes a
+ * page against an older copy, and nothing after the switchover.
+ */
+static bool mapped_ram_caps_check(const bool *caps, Error **errp)
+{
+    if (caps[MIGRATION_CAPABILITY_XBZRLE]) {
+        error_setg(errp, "Mapped-ram migration is incompatible with xbzrle");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
+        error_setg(errp, "Mapped-ram migration is incompatible with "
+                   "postcopy");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_MULTIFD] &&
+        migrate_multifd_compression() != MULTIFD_COMPRESSION_NONE) {
+        error_setg(errp, "Mapped-ram only works with multifd-compression "
+                   "none");
+        return false;
+    }
+    return true;
+}
+
 /* Combinations QEMU refuses, checked on the would-be new set. */
 static bool caps_check(const bool *caps, Error **errp)
 {
@@ -285,6 +332,10 @@ static bool caps_check(const bool *caps, Error **errp)
         caps[MIGRATION_CAPABILITY_MULTIFD] &&
         migrate_multifd_compression() != MULTIFD_COMPRESSION_NONE) {
         error_setg(errp, "Multifd compression is not compatible with xbzrle");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_MAPPED_RAM] &&
+        !mapped_ram_caps_check(caps, errp)) {
         return false;
     }
     if (caps[MIGRATION_CAPABILITY_SWITCHOVER_ACK] &&
@@ -599,10 +650,19 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
                    uri);
         return false;
     }
-    /* multifd opens more connections to the same address: sockets only. */
-    if (migrate_multifd() && (g_str_has_prefix(uri, "fd:") ||
-                              g_str_has_prefix(uri, "exec:") ||
-                              g_str_has_prefix(uri, "file:"))) {
+    if (param_get(P_DIRECT_IO) && !migrate_direct_io()) {
+        error_setg(errp, "The direct-io parameter needs the mapped-ram and "
+                   "multifd capabilities (only the multifd channels write "
+                   "the file with O_DIRECT)");
+        return false;
+    }
+    /*
+     * multifd opens more connections to the same address: sockets only;
+     * with mapped-ram its channels write the file at the pages' offsets.
+     */
+    if (migrate_multifd_sockets() && (g_str_has_prefix(uri, "fd:") ||
+                                      g_str_has_prefix(uri, "exec:") ||
+                                      g_str_has_prefix(uri, "file:"))) {
         error_setg(errp, "Migration requires multi-channel URIs (e.g. tcp): "
                    "multifd cannot use the %s URI '%s'",
                    incoming ? "incoming" : "outgoing", uri);
@@ -612,4 +672,65 @@ bool migrate_caps_check_for_start(bool incoming, const char *uri,
         return false;
     }
     return caps_check(capabilities, errp);
+}
+
+/* A capability or parameter as a -global migration property value. */
+static JsonNode *global_value(const char *prop, const char *value,
+                              bool is_bool, Error **errp)
+{
+    JsonNode *node = json_node_new(JSON_NODE_VALUE);
+    bool b;
+    uint64_t n;
+
+    if (is_bool) {
+        if (!qemu_parse_bool(value, &b)) {
+            error_setg(errp, "Property 'migration.%s' expects on or off, "
+                       "not '%s'", prop, value);
+            json_node_unref(node);
+            return NULL;
+        }
+        json_node_set_boolean(node, b);
+    } else if (qemu_strtou64(value, &n) && n <= INT64_MAX) {
+        json_node_set_int(node, n);
+    } else {
+        json_node_set_string(node, value);
+    }
+    return node;
+}
+
+bool migrate_global_property(const char *prop, const char *value,
+                             Error **errp)
+{
+    /* QEMU names most capabilities x-NAME as properties. */
+    const char *name = capability_lookup(prop) < 0 &&
+                       g_str_has_prefix(prop, "x-") ? prop + 2 : prop;
+    int cap = capability_lookup(name);
+    g_autoptr(JsonObject) obj = json_object_new();
+    JsonNode *node;
+
+    if (cap >= 0) {
+        g_autoptr(JsonArray) list = json_array_new();
+
+        node = global_value(prop, value, true, errp);
+        if (!node) {
+            return false;
+        }
+        json_object_set_string_member(obj, "capability", name);
+        json_object_set_member(obj, "state", node);
+        json_array_add_object_element(list, json_object_ref(obj));
+        return migrate_set_capabilities_json(list, errp);
+    }
+    for (int p = 0; p < P__MAX; p++) {
+        if (!strcmp(params[p].name, prop)) {
+            node = global_value(prop, value, params[p].kind == PARAM_BOOL,
+                                errp);
+            if (!node) {
+                return false;
+            }
+            json_object_set_member(obj, prop, node);
+            return migrate_set_parameters_json(obj, errp);
+        }
+    }
+    error_setg(errp, "Property 'migration.%s' not found", prop);
+    return false;
 }

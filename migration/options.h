@@ -55,6 +55,8 @@ typedef enum MultiFDCompression {
 } MultiFDCompression;
 
 const char *migration_capability_name(MigrationCapability cap);
+/* The capability called @name, or -1. */
+int migration_capability_lookup(const char *name);
 bool migrate_capability(MigrationCapability cap);
 
 /* Shorthands used on hot paths. */
@@ -72,6 +74,10 @@ bool migrate_dirty_bitmaps(void);
 bool migrate_validate_uuid(void);
 bool migrate_zero_copy_send(void);
 bool migrate_mapped_ram(void);
+/* multifd over its own connections, with packets (not mapped-ram). */
+bool migrate_multifd_sockets(void);
+/* The direct-io parameter, in effect (mapped-ram and multifd on). */
+bool migrate_direct_io(void);
 bool migrate_dirty_limit(void);
 
 uint64_t migrate_max_bandwidth(void);           /* bytes/s, 0 = unlimited */

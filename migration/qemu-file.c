@@ -571,6 +571,46 @@ size_t qemu_get_buffer_at(QEMUFile *f, uint8_t *buf, size_t len, off_t pos)
     return done;
 }
 
+/* Stream position (mapped-ram) */
+
+bool qemu_file_get_offset(QEMUFile *f, uint64_t *pos, Error **errp)
+{
+    off_t at;
+
+    qemu_fflush(f);
+    if (qemu_file_get_error_obj(f, errp)) {
+        return false;
+    }
+    at = qio_channel_io_seek(f->ioc, 0, SEEK_CUR, errp);
+    if (at < 0) {
+        return false;
+    }
+    /* A reader's channel is ahead of the stream by what is buffered. */
+    *pos = f->is_writable ? (uint64_t)at
+                          : (uint64_t)at - (f->buf_size - f->buf_index);
+    return true;
+}
+
+bool qemu_file_set_offset(QEMUFile *f, uint64_t pos, Error **errp)
+{
+    qemu_fflush(f);
+    if (qemu_file_get_error_obj(f, errp)) {
+        return false;
+    }
+    if (pos > INT64_MAX) {
+        error_setg(errp, "Cannot move the migration stream to offset %"
+                   PRIu64, pos);
+        return false;
+    }
+    if (qio_channel_io_seek(f->ioc, pos, SEEK_SET, errp) < 0) {
+        return false;
+    }
+    /* Whatever was read ahead belongs to the old position. */
+    f->buf_index = 0;
+    f->buf_size = 0;
+    return true;
+}
+
 /* Counters and rate limiting */
 
 uint64_t qemu_file_transferred(QEMUFile *f)

@@ -106,6 +106,14 @@ size_t qemu_put_buffer_at(QEMUFile *f, const uint8_t *buf, size_t len,
                           off_t pos);
 size_t qemu_get_buffer_at(QEMUFile *f, uint8_t *buf, size_t len, off_t pos);
 /*
+ * The stream's position in a seekable channel (a writer is flushed
+ * first; a reader's read-ahead is discounted), and moving it there (a
+ * reader's read-ahead is dropped).  mapped-ram skips the RAM regions of
+ * the file with these.
+ */
+bool qemu_file_get_offset(QEMUFile *f, uint64_t *pos, Error **errp);
+bool qemu_file_set_offset(QEMUFile *f, uint64_t pos, Error **errp);
+/*
  * The return path: a second file over @f's channel, in the other
  * direction (a reader for an output file, a writer for an input one), so
  * that two threads can read and write the same connection.  It holds its

@@ -11,6 +11,7 @@
 
 #include "qemu-file.h"
 #include "system/ramblock.h"
+#include "mapped-ram.h"
 
 /*
  * The iterate hook returns to the migration loop at least this often, so
@@ -32,6 +33,9 @@ typedef struct RAMSendBlock {
     unsigned long *sent;
     bool reloaded;              /* recovery: RECV_BITMAP seen; bitmap_mutex */
     uint64_t pages;
+    /* mapped-ram (migration thread): the layout, the pages in the file. */
+    MappedRamHeader mapped;
+    uint8_t *file_bmap;         /* NULL without mapped-ram */
 } RAMSendBlock;
 
 /* Source state: between save_setup and save_cleanup; migration thread. */
@@ -83,6 +87,37 @@ bool ram_next_dirty(RAMSaveState *st, RAMSendBlock **sb, uint64_t *page);
 void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
                    uint64_t page);
 void ram_put_eos(QEMUFile *f, RAMSaveState *st);
+void ram_account(RAMSaveState *st, size_t bytes);
+
+/*
+ * ram-mapped.c, the mapped-ram capability (mapped-ram.h).  Source: the
+ * header of @rb after its block-list entry (@b: its send block, NULL if
+ * its pages are not sent), a page at its offset (@zero: not written,
+ * marked absent), the bitmaps at the end.  Destination: header, bitmap
+ * and pages of @rb after its block-list entry.
+ */
+bool ram_mapped_put_header(QEMUFile *f, RAMBlock *rb, RAMSendBlock *b,
+                           Error **errp);
+void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
+                          uint64_t offset, bool zero);
+bool ram_mapped_put_bitmaps(QEMUFile *f, RAMSaveState *st, Error **errp);
+bool ram_mapped_load_block(QEMUFile *f, RAMBlock *rb, Error **errp);
+/*
+ * With multifd: start the channels (source, after the block list), wait
+ * for them at a bitmap sync, stop them (source and destination cleanup).
+ */
+bool ram_mapped_save_start(QEMUFile *f, Error **errp);
+void ram_mapped_sync(void);
+void ram_mapped_cleanup(void);
+
+/*
+ * Destination: whether @rb's pages are best written into its backing
+ * file with pwrite (shared fd-backed RAM: no page fault, no zeroing of
+ * a fresh page), and that write.
+ */
+bool ram_load_batch_wanted(RAMBlock *rb);
+bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
+                     uint64_t offset, Error **errp);
 
 /* ram-postcopy.c: the hooks' postcopy halves (migration thread). */
 /* Requests, then the walk; true once every page was sent. */

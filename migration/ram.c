@@ -441,7 +441,7 @@ static void ram_dirty_rate_update(RAMSaveState *st, uint64_t added)
  */
 static bool ram_multifd_on(void)
 {
-    return migrate_capability(MIGRATION_CAPABILITY_MULTIFD);
+    return migrate_multifd_sockets();
 }
 
 /* Fold everything written since the last sync into the bitmaps. */
@@ -450,6 +450,8 @@ void ram_bitmap_sync(RAMSaveState *st)
     int64_t start = get_clock_ns();
     uint64_t added = 0;
 
+    /* The old round's pages land before any of the new one is queued. */
+    ram_mapped_sync();
     for (guint i = 0; i < st->nr_blocks; i++) {
         added += dirty_log_sync(st->blocks[i].rb, st->blocks[i].bmap);
     }
@@ -525,7 +527,7 @@ static size_t ram_put_header(QEMUFile *f, RAMSaveState *st, RAMBlock *rb,
     return 8 + 1 + len;
 }
 
-static void ram_account(RAMSaveState *st, size_t bytes)
+void ram_account(RAMSaveState *st, size_t bytes)
 {
     stat64_add(st->postcopy ? &mig_stats.postcopy_bytes :
                st->vm_stopped ? &mig_stats.downtime_bytes :
@@ -612,6 +614,10 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     bool xbzrle = ram_xbzrle_enabled() && !st->postcopy;
     size_t bytes;
 
+    if (b->file_bmap) {
+        ram_mapped_send_page(f, st, b, offset, ram_page_is_zero(host));
+        return;
+    }
     if (ram_send_page_multifd(f, b, offset)) {
         return;
     }
@@ -690,7 +696,18 @@ void ram_put_eos(QEMUFile *f, RAMSaveState *st)
 
 /* ---- Source: hooks ---- */
 
-static void ram_put_block_list(QEMUFile *f)
+/* The send block of @rb, NULL if its pages are not sent. */
+static RAMSendBlock *ram_send_block_of(RAMSaveState *st, RAMBlock *rb)
+{
+    for (guint i = 0; i < st->nr_blocks; i++) {
+        if (st->blocks[i].rb == rb) {
+            return &st->blocks[i];
+        }
+    }
+    return NULL;
+}
+
+static bool ram_put_block_list(QEMUFile *f, RAMSaveState *st, Error **errp)
 {
     GPtrArray *blocks = ram_block_list();
 
@@ -706,7 +723,12 @@ static void ram_put_block_list(QEMUFile *f)
         if (migrate_capability(MIGRATION_CAPABILITY_X_IGNORE_SHARED)) {
             qemu_put_be64(f, ram_block_gpa(rb));
         }
+        if (migrate_mapped_ram() &&
+            !ram_mapped_put_header(f, rb, ram_send_block_of(st, rb), errp)) {
+            return false;
+        }
     }
+    return true;
 }
 
 static void ram_save_state_free(RAMSaveState *st)
@@ -718,6 +740,7 @@ static void ram_save_state_free(RAMSaveState *st)
     for (guint i = 0; i < st->nr_blocks; i++) {
         g_free(st->blocks[i].bmap);
         g_free(st->blocks[i].sent);
+        g_free(st->blocks[i].file_bmap);
     }
     g_free(st->blocks);
     g_free(st);
@@ -778,7 +801,10 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
     st->rate_start_ns = get_clock_ns();
     ram_save_state = st;
 
-    ram_put_block_list(f);
+    if (!ram_put_block_list(f, st, errp)) {
+        error_prepend(errp, "Could not send the RAM block list: ");
+        return false;
+    }
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
     qemu_fflush(f);
     if (qemu_file_get_error_obj(f, errp)) {
@@ -786,6 +812,9 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
         return false;
     }
     if (ram_multifd_on() && !multifd_send_setup(f, errp)) {
+        return false;
+    }
+    if (migrate_mapped_ram() && !ram_mapped_save_start(f, errp)) {
         return false;
     }
     trace_ram_save_setup(st->nr_blocks, ram_bytes_remaining());
@@ -829,6 +858,10 @@ static bool ram_save_complete_precopy(QEMUFile *f, void *opaque,
     /* The destination waits here until every page has landed. */
     st->multifd_flush = ram_multifd_on();
     ram_multifd_flush(f, st);
+    /* Only now does the file say which pages it holds. */
+    if (migrate_mapped_ram() && !ram_mapped_put_bitmaps(f, st, errp)) {
+        return false;
+    }
     ram_put_eos(f, st);
     qemu_fflush(f);
     if (qemu_file_get_error_obj(f, errp)) {
@@ -858,6 +891,7 @@ static void ram_state_pending_exact(void *opaque, uint64_t *must_precopy,
 static void ram_save_cleanup(void *opaque)
 {
     multifd_send_shutdown();
+    ram_mapped_cleanup();
     postcopy_preempt_cleanup();     /* its sender uses ram_save_state */
     ram_release_cleanup();
     if (!ram_save_state) {
@@ -948,6 +982,7 @@ static bool ram_load_claim(Error **errp)
 
 static void ram_load_cleanup(void *opaque)
 {
+    ram_mapped_cleanup();
     __atomic_store_n(&ram_load_state_s.owner, 0, __ATOMIC_SEQ_CST);
     ram_load_state_s.postcopy = false;
     g_free(ram_load_state_s.postcopy_tmp.buf);
@@ -1006,7 +1041,7 @@ static bool ram_load_block_entry(QEMUFile *f, uint64_t *left, Error **errp)
             return false;
         }
     }
-    return true;
+    return !migrate_mapped_ram() || ram_mapped_load_block(f, rb, errp);
 }
 
 static bool ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)
@@ -1077,15 +1112,15 @@ static uint8_t *ram_load_host(RAMBlock *rb, uint64_t offset, Error **errp)
  * small pages (hugetlbfs has no write()), and not under postcopy, whose
  * pages are placed with userfaultfd.
  */
-static bool ram_load_batch_wanted(RAMBlock *rb)
+bool ram_load_batch_wanted(RAMBlock *rb)
 {
     return rb->fd >= 0 && rb->shared &&
            rb->page_size == (size_t)getpagesize() && !migrate_postcopy_ram();
 }
 
 /* pwrite @len bytes of @buf at @offset of @rb's file. */
-static bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
-                            uint64_t offset, Error **errp)
+bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
+                     uint64_t offset, Error **errp)
 {
     while (len) {
         ssize_t n = pwrite(rb->fd, buf, len, offset);

@@ -190,13 +190,24 @@ static void save_section_footer(QEMUFile *f, SaveStateEntry *se)
  * machine type (written by hand, below) and then its subsections.  Of
  * QEMU's subsections only "configuration/uuid" applies to qmig: with the
  * validate-uuid capability and a -uuid, the source sends its UUID, and a
- * destination with a -uuid refuses a stream from another VM.  (QEMU's
- * target-page-bits and capabilities subsections are never needed on x86
- * without x-ignore-shared, so they never appear.)
+ * destination with a -uuid refuses a stream from another VM.  With
+ * mapped-ram on, "configuration/capabilities" lists it (as QEMU does for
+ * the capabilities that change the stream's format), and the destination
+ * refuses a stream whose list differs from its own setting either way:
+ * a mapped-ram file read as a plain stream, or the reverse, would be
+ * misparsed.  (QEMU's target-page-bits subsection is never needed on
+ * x86, so it never appears.)
  */
 typedef struct SaveConfig {
     uint8_t uuid[UUID_LEN];
+    uint32_t caps_count;
+    uint32_t caps[MIGRATION_CAPABILITY__MAX];
 } SaveConfig;
+
+/* The capabilities source and destination must agree on. */
+static const MigrationCapability config_checked_caps[] = {
+    MIGRATION_CAPABILITY_MAPPED_RAM,
+};
 
 static bool config_uuid_needed(void *opaque)
 {
@@ -232,6 +243,105 @@ static bool config_uuid_post_load(void *opaque, int version_id,
     return true;
 }
 
+static bool config_caps_needed(void *opaque)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(config_checked_caps); i++) {
+        if (migrate_capability(config_checked_caps[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool config_caps_pre_save(void *opaque, Error **errp)
+{
+    SaveConfig *c = opaque;
+
+    c->caps_count = 0;
+    for (size_t i = 0; i < G_N_ELEMENTS(config_checked_caps); i++) {
+        if (migrate_capability(config_checked_caps[i])) {
+            c->caps[c->caps_count++] = config_checked_caps[i];
+        }
+    }
+    return true;
+}
+
+static bool config_caps_pre_load(void *opaque, Error **errp)
+{
+    SaveConfig *c = opaque;
+
+    c->caps_count = 0;
+    return true;
+}
+
+/* A capability: its name as a u8-counted string (QEMU's "capability"). */
+static bool config_cap_put(QEMUFile *f, void *pv, size_t size,
+                           const VMStateField *field, Error **errp)
+{
+    qemu_put_counted_string(f, migration_capability_name(*(uint32_t *)pv));
+    return true;
+}
+
+static bool config_cap_get(QEMUFile *f, void *pv, size_t size,
+                           const VMStateField *field, Error **errp)
+{
+    char name[256];
+    int cap;
+
+    qemu_get_counted_string(f, name);
+    if (qemu_file_get_error(f)) {
+        return true;    /* the caller reports the stream's error */
+    }
+    cap = migration_capability_lookup(name);
+    if (cap < 0) {
+        error_setg(errp, "Received unknown capability '%s'", name);
+        return false;
+    }
+    *(uint32_t *)pv = cap;
+    return true;
+}
+
+static const VMStateInfo vmstate_info_config_cap = {
+    .name = "capability",
+    .get = config_cap_get,
+    .put = config_cap_put,
+};
+
+static const VMStateDescription vmstate_config_caps = {
+    .name = "configuration/capabilities",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = config_caps_needed,
+    .pre_save = config_caps_pre_save,
+    .pre_load = config_caps_pre_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(caps_count, SaveConfig),
+        VMSTATE_VARRAY_UINT32(caps, SaveConfig, caps_count, 1,
+                              vmstate_info_config_cap, uint32_t),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/* After the configuration: the checked capabilities match ours. */
+static bool config_caps_check(const SaveConfig *c, Error **errp)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(config_checked_caps); i++) {
+        MigrationCapability cap = config_checked_caps[i];
+        bool theirs = false;
+
+        for (uint32_t j = 0; j < c->caps_count; j++) {
+            theirs |= c->caps[j] == cap;
+        }
+        if (theirs != migrate_capability(cap)) {
+            error_setg(errp, "Capability %s is %s here, but the stream was "
+                       "saved with it %s", migration_capability_name(cap),
+                       theirs ? "off" : "on", theirs ? "on" : "off");
+            return false;
+        }
+    }
+    return true;
+}
+
 static const VMStateDescription vmstate_config_uuid = {
     .name = "configuration/uuid",
     .version_id = 1,
@@ -255,6 +365,7 @@ static const VMStateDescription vmstate_config = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_config_uuid,
+        &vmstate_config_caps,
         NULL
     },
 };
@@ -802,7 +913,8 @@ static bool loadvm_header(QEMUFile *f, Error **errp)
         return false;
     }
     return vmstate_load_state(f, &vmstate_config, &config,
-                              vmstate_config.version_id, errp);
+                              vmstate_config.version_id, errp) &&
+           config_caps_check(&config, errp);
 }
 
 static gboolean loadvm_section_is(gpointer key, gpointer value,

@@ -21,7 +21,7 @@ typedef enum VLOpt {
     OPT_OBJECT, OPT_QTEST, OPT_TRACE, OPT_PIDFILE, OPT_DAEMONIZE, OPT_VERSION,
     OPT_HELP, OPT_DEVICE, OPT_NO_SHUTDOWN, OPT_NO_REBOOT, OPT_CPU, OPT_UUID,
     OPT_VGA, OPT_NET, OPT_NIC, OPT_BOOT, OPT_NO_USER_CONFIG, OPT_QTEST_LOG,
-    OPT_AUDIO, OPT_AUDIODEV,
+    OPT_AUDIO, OPT_AUDIODEV, OPT_GLOBAL,
 } VLOpt;
 
 typedef struct VLOptDef {
@@ -57,6 +57,9 @@ static const VLOptDef vl_opts[] = {
     { "qmp-pretty", OPT_QMP_PRETTY, "DEV", "a QMP monitor with indented JSON" },
     { "monitor", OPT_MONITOR, "DEV", "an HMP monitor" },
     { "incoming", OPT_INCOMING, "URI|defer", "wait for an incoming migration" },
+    { "global", OPT_GLOBAL, "migration.PROP=VALUE",
+      "a migration capability (e.g. mapped-ram=on) or parameter, set "
+      "before -incoming starts" },
     { "object", OPT_OBJECT, "TYPE,id=ID[,PROP=VALUE...] or JSON: memory-backend-{ram,memfd,file}, tls-creds-{psk,x509,anon}, authz-{simple,list}",
       "a user-created object (memory backend, TLS credentials, authorization)" },
     { "qtest", OPT_QTEST, "unix:PATH", "the qtest protocol on a socket" },
@@ -94,6 +97,7 @@ void vl_config_init(VLConfig *vl)
     vl->objects = g_ptr_array_new();
     vl->monitors = g_ptr_array_new();
     vl->trace_opts = g_ptr_array_new();
+    vl->globals = g_ptr_array_new();
     vl->device_opts = g_ptr_array_new();
     vl->ram_size = 128 * MiB;   /* QEMU's default */
     vl->smp_cpus = 1;
@@ -323,6 +327,14 @@ static bool vl_handle_simple(VLConfig *vl, const VLOptDef *d, const char *a)
         return true;
     case OPT_TRACE:
         g_ptr_array_add(vl->trace_opts, g_strdup(a));
+        return true;
+    case OPT_GLOBAL:
+        /* Applied once the migration object exists (vl.c). */
+        if (!g_str_has_prefix(a, "migration.") || !strchr(a, '=')) {
+            vl_fail("global", "'%s': expected migration.PROP=VALUE (the "
+                    "only driver with properties here)", a);
+        }
+        g_ptr_array_add(vl->globals, g_strdup(a));
         return true;
     case OPT_DAEMONIZE:
         vl->daemonize = true;

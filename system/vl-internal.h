@@ -40,6 +40,7 @@ typedef struct VLConfig {
     GPtrArray *objects;
     GPtrArray *monitors;    /* VLMonitor * */
     GPtrArray *trace_opts;
+    GPtrArray *globals;     /* -global DRIVER.PROP=VALUE strings */
     GPtrArray *device_opts; /* QemuOpts * */
 } VLConfig;
 

@@ -205,6 +205,30 @@ static void qemu_setup_machine(void)
     }
 }
 
+/*
+ * -global: only the "migration" driver exists here (QEMU's migration
+ * object properties: capabilities and parameters), applied before
+ * -incoming starts so that it loads with them.
+ */
+static void qemu_apply_globals(VLConfig *vl)
+{
+    for (guint i = 0; i < vl->globals->len; i++) {
+        const char *arg = g_ptr_array_index(vl->globals, i);
+        const char *eq = strchr(arg, '=');
+        g_autofree char *prop = NULL;
+        Error *err = NULL;
+
+        /* The syntax was checked when parsing. */
+        prop = g_strndup(arg + strlen("migration."),
+                         eq - arg - strlen("migration."));
+        if (!migrate_global_property(prop, eq + 1, &err)) {
+            error_prepend(&err, "-global %s: ", arg);
+            error_report_err(err);
+            exit(1);
+        }
+    }
+}
+
 void qemu_init(int argc, char **argv)
 {
     error_set_progname(g_path_get_basename(argv[0]));
@@ -233,6 +257,7 @@ void qemu_init(int argc, char **argv)
     qemu_create_serials();
     qemu_setup_machine();
     migration_object_init();
+    qemu_apply_globals(&vl);
     qemu_create_monitors();
     vl_start_extras(&vl);
     qemu_write_pidfile();

@@ -11,6 +11,12 @@
 #include "qapi/error.h"
 
 /* Create the migration state and register RAM; once, after the machine. */
+/*
+ * -global migration.PROP=VALUE: a capability (its name, or QEMU's
+ * property name x-NAME) or a parameter, set before any migration.
+ */
+bool migrate_global_property(const char *prop, const char *value,
+                             Error **errp);
 void migration_object_init(void);
 /* -incoming URI|defer, after the monitors exist. */
 bool migration_incoming_cmdline(const char *uri, Error **errp);

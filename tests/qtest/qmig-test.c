@@ -256,6 +256,34 @@ static void test_cmdline_bad_serial(void)
     assert_run_fails("-display none -serial bogus:x", "bogus");
 }
 
+/* -global: only migration properties, by their QEMU names and values. */
+static void test_cmdline_bad_global(void)
+{
+    const char *img = qtest_guest_image("QTEST_GUEST_STAMP");
+    static const char *const bad[][2] = {
+        { "migration.nosuch=1", "Property 'migration.nosuch' not found" },
+        { "migration.mapped-ram=maybe", "expects on or off, not 'maybe'" },
+        { "migration.multifd-channels=0", "multifd-channels" },
+        /* Capability rules apply as with migrate-set-capabilities. */
+        { "migration.x-xbzrle=on -global migration.mapped-ram=on",
+          "Mapped-ram migration is incompatible with xbzrle" },
+    };
+
+    assert_run_fails("-display none -global foo.bar=1",
+                     "expected migration.PROP=VALUE");
+    if (!img) {
+        return;
+    }
+    /* Applied once the machine exists: give it one. */
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *args = g_strdup_printf(
+            "-display none -accel qtest -m 64M -drive file=%s,format=raw "
+            "-global %s", img, bad[i][0]);
+
+        assert_run_fails(args, bad[i][1]);
+    }
+}
+
 /*
  * Accelerator choice, QEMU's spellings: an unknown name, an accelerator
  * qmig does not have, tcg's thread=multi, and kvm without /dev/kvm are
@@ -848,6 +876,7 @@ static const QmigCase cases[] = {
     { "/qmig/cmdline/bad-memory", test_cmdline_bad_memory, false, NULL },
     { "/qmig/cmdline/missing-drive", test_cmdline_missing_drive, true, NULL },
     { "/qmig/cmdline/bad-serial", test_cmdline_bad_serial, false, NULL },
+    { "/qmig/cmdline/bad-global", test_cmdline_bad_global, false, NULL },
     { "/qmig/cmdline/accel-errors", test_cmdline_accel_errors, false, NULL },
     { "/qmig/cmdline/version", test_cmdline_version, false, NULL },
     { "/qmig/cmdline/help", test_cmdline_help, false, NULL },

@@ -139,6 +139,43 @@ def good_stream():
             vmdesc([DEVICE_DESC]))
 
 
+def caps_header(caps, prefix=b""):
+    """The header with a configuration/capabilities subsection."""
+    sub = be8(0x05) + str8("configuration/capabilities") + be32(1) + \
+        be32(len(caps))
+    for c in caps:
+        sub += str8(c)
+    return prefix + header() + sub
+
+
+MAPPED_ALIGN = 1 << 20
+
+
+def mapped_ram_stream(prefix=b"", bitmap_extra=0):
+    """
+    A mapped-ram save of one 8-page block: pages 0 and 3 present (page 3
+    in the bitmap only through @bitmap_extra's bits too), then a device.
+    Returns (file bytes, pages offset).
+    """
+    data = bytearray(caps_header(["mapped-ram"], prefix))
+    data += start_full(0x01, 1, "ram", 0, 4)
+    data += be64(8 * PAGE | 0x04) + str8("pc.ram") + be64(8 * PAGE)
+    hdr_pos = len(data)
+    bitmap_offset = hdr_pos + 28
+    pages_offset = (bitmap_offset + 8 + MAPPED_ALIGN - 1) // \
+        MAPPED_ALIGN * MAPPED_ALIGN
+    data += be32(1) + be64(PAGE) + be64(bitmap_offset) + be64(pages_offset)
+    data += bytes(pages_offset + 8 * PAGE - len(data))
+    data[bitmap_offset:bitmap_offset + 8] = \
+        struct.pack("<Q", 0b1001 | bitmap_extra)
+    data[pages_offset:pages_offset + PAGE] = PAGE_A
+    data[pages_offset + 3 * PAGE:pages_offset + 4 * PAGE] = b"\x22" * PAGE
+    data += be64(0x10) + footer(1)
+    data += be8(0x03) + be32(1) + be64(0x10) + footer(1)
+    data += device_section() + be8(0x00) + vmdesc([DEVICE_DESC])
+    return bytes(data), pages_offset
+
+
 class AnalyzeMigrationTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -282,6 +319,47 @@ class AnalyzeMigrationTest(unittest.TestCase):
         data = header()
         self.expect_error(data + be8(0x42), len(data),
                           "unknown section type 0x42")
+
+    def test_mapped_ram(self):
+        data, pages_offset = mapped_ram_stream()
+        out = self.decode(data, "-m")
+        self.assertEqual(out["configuration"]["capabilities"],
+                         ["mapped-ram"])
+        ram = out["ram (1)"]
+        self.assertEqual(ram["pages"]["pc.ram"],
+                         {"zero": 0, "normal": 2, "xbzrle": 0})
+        mr = ram["mapped_ram"]["pc.ram"]
+        self.assertEqual(mr["version"], 1)
+        self.assertEqual(mr["pages_offset"], pages_offset)
+        self.assertEqual(mr["present_pages"], 2)
+        self.assertEqual(ram["memory"]["pc.ram (0x%016x)" % (3 * PAGE)],
+                         "22" * PAGE)
+        self.assertNotIn("pc.ram (0x%016x)" % PAGE, ram["memory"])
+        # The device sections after the RAM pages are decoded too.
+        self.assertEqual(out["serial (2)"]["divider"], "0x000c")
+
+    def test_mapped_ram_offset(self):
+        prefix = b"P" * 4096
+        data, _ = mapped_ram_stream(prefix)
+        out = self.decode(data, "--offset", "4096")
+        self.assertEqual(out["ram (1)"]["mapped_ram"]["pc.ram"]
+                         ["present_pages"], 2)
+
+    def test_mapped_ram_bad(self):
+        data, pages_offset = mapped_ram_stream()
+        hdr = data.index(str8("pc.ram")) + 7 + 8
+        self.expect_error(data[:hdr] + be32(2) + data[hdr + 4:], hdr,
+                          "version 2")
+        bad = data[:hdr + 12] + be64(len(data)) + data[hdr + 20:]
+        self.expect_error(bad, hdr + 4, "outside the file")
+        bad = data[:hdr + 20] + be64(len(data) - PAGE) + data[hdr + 28:]
+        self.expect_error(bad, hdr + 12, "end past the stream")
+        # A bitmap bit past the block's 8 pages.
+        bad, _ = mapped_ram_stream(bitmap_extra=1 << 9)
+        self.expect_error(bad, hdr + 28, "past the block's 8")
+        # Cut inside the pages.
+        self.expect_error(data[:pages_offset + PAGE], hdr + 12,
+                          "end past the stream")
 
     def test_missing_subsection(self):
         body = device_section()

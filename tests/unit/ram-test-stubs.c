@@ -52,6 +52,32 @@ bool migrate_postcopy_ram(void)
     return ram_test_caps[MIGRATION_CAPABILITY_POSTCOPY_RAM];
 }
 
+bool migrate_mapped_ram(void)
+{
+    return ram_test_caps[MIGRATION_CAPABILITY_MAPPED_RAM];
+}
+
+bool migrate_multifd_sockets(void)
+{
+    return ram_test_caps[MIGRATION_CAPABILITY_MULTIFD] &&
+           !ram_test_caps[MIGRATION_CAPABILITY_MAPPED_RAM];
+}
+
+bool migrate_multifd(void)
+{
+    return ram_test_caps[MIGRATION_CAPABILITY_MULTIFD];
+}
+
+bool migrate_direct_io(void)
+{
+    return false;
+}
+
+int migrate_multifd_channels(void)
+{
+    return 2;
+}
+
 bool migrate_release_ram(void)
 {
     return ram_test_caps[MIGRATION_CAPABILITY_RELEASE_RAM];

@@ -48,6 +48,25 @@ bool migrate_validate_uuid(void)
     return stub_validate_uuid;
 }
 
+/* mapped-ram, the one capability the configuration checks (per case). */
+static bool stub_mapped_ram;
+
+bool migrate_capability(MigrationCapability cap)
+{
+    return cap == MIGRATION_CAPABILITY_MAPPED_RAM && stub_mapped_ram;
+}
+
+const char *migration_capability_name(MigrationCapability cap)
+{
+    return cap == MIGRATION_CAPABILITY_MAPPED_RAM ? "mapped-ram" : "other";
+}
+
+int migration_capability_lookup(const char *name)
+{
+    return !strcmp(name, "mapped-ram") ? MIGRATION_CAPABILITY_MAPPED_RAM :
+           !strcmp(name, "xbzrle") ? MIGRATION_CAPABILITY_XBZRLE : -1;
+}
+
 void migration_rp_send_end_ping(QEMUFile *f)
 {
 }
@@ -230,6 +249,21 @@ static void put_uuid_subsection(GByteArray *a, const char *uuid)
     put_counted(a, name, strlen(name));
     put_be32(a, 1);
     g_byte_array_append(a, bytes, UUID_LEN);
+}
+
+/* QEMU's configuration/capabilities subsection listing @names. */
+static void put_caps_subsection(GByteArray *a, const char *const *names,
+                                uint32_t n)
+{
+    const char *name = "configuration/capabilities";
+
+    put_u8(a, QEMU_VM_SUBSECTION);
+    put_counted(a, name, strlen(name));
+    put_be32(a, 1);
+    put_be32(a, n);
+    for (uint32_t i = 0; i < n; i++) {
+        put_counted(a, names[i], strlen(names[i]));
+    }
 }
 
 /* ---- running the loader ---- */
@@ -492,33 +526,108 @@ static void test_config_uuid(void)
     load_fails(c, "unknown subsection 'configuration/bogus'");
 }
 
+/* Check that qemu_savevm_state_header() writes exactly @want. */
+static void check_saved_header(GByteArray *want)
+{
+    QIOChannel *ioc = qio_channel_buffer_new(256);
+    QEMUFile *f = qemu_file_new_output(ioc);
+    g_autofree uint8_t *got = NULL;
+    size_t len;
+
+    qemu_savevm_state_header(f);
+    qemu_fflush(f);
+    got = qio_channel_buffer_dup_data(ioc, &len);
+    g_assert_cmpmem(got, len, want->data, want->len);
+    qemu_fclose(f);
+    qio_channel_unref(ioc);
+}
+
 /* The source writes the subsection only with validate-uuid and -uuid. */
 static void test_config_uuid_save(void)
 {
     for (int i = 0; i < 4; i++) {
-        QIOChannel *ioc = qio_channel_buffer_new(256);
-        QEMUFile *f = qemu_file_new_output(ioc);
         g_autoptr(GByteArray) want = g_byte_array_new();
-        g_autofree uint8_t *got = NULL;
-        size_t len;
 
         stub_validate_uuid = i & 1;
         qemu_uuid_set = i & 2;
         g_assert_true(qemu_uuid_parse(UUID_A, qemu_uuid));
-        qemu_savevm_state_header(f);
-        qemu_fflush(f);
         put_header(want);
         if (stub_validate_uuid && qemu_uuid_set) {
             put_uuid_subsection(want, UUID_A);
         }
-        got = qio_channel_buffer_dup_data(ioc, &len);
-        g_assert_cmpmem(got, len, want->data, want->len);
-        qemu_fclose(f);
-        qio_channel_unref(ioc);
+        check_saved_header(want);
     }
     stub_validate_uuid = false;
     qemu_uuid_set = false;
     memset(qemu_uuid, 0, sizeof(qemu_uuid));
+}
+
+/* A header with the capabilities subsection listing @names. */
+static GByteArray *caps_stream(const char *const *names, uint32_t n)
+{
+    GByteArray *a = g_byte_array_new();
+
+    put_header(a);
+    put_caps_subsection(a, names, n);
+    put_u8(a, QEMU_VM_EOF);
+    return a;
+}
+
+/*
+ * mapped-ram changes the RAM section's format: a stream saved with it
+ * loads only with it, and the reverse; other names are refused.
+ */
+static void test_config_caps(void)
+{
+    static const char *const mapped[] = { "mapped-ram" };
+    static const char *const unknown[] = { "no-such-cap" };
+    static const char *const other[] = { "xbzrle" };
+    g_autoptr(GByteArray) plain = g_byte_array_new();
+    g_autoptr(GByteArray) with = caps_stream(mapped, 1);
+    g_autoptr(GByteArray) bad = caps_stream(unknown, 1);
+    g_autoptr(GByteArray) none = caps_stream(mapped, 0);
+    g_autoptr(GByteArray) xbzrle = caps_stream(other, 1);
+    g_autoptr(GByteArray) huge = g_byte_array_new();
+
+    put_header(plain);
+    put_u8(plain, QEMU_VM_EOF);
+    stub_mapped_ram = false;
+    load_ok(plain);
+    load_ok(none);
+    load_ok(xbzrle);
+    load_fails(with, "Capability mapped-ram is off here, but the stream was "
+               "saved with it on");
+    load_fails(bad, "Received unknown capability 'no-such-cap'");
+    stub_mapped_ram = true;
+    load_ok(with);
+    load_fails(plain, "Capability mapped-ram is on here, but the stream was "
+               "saved with it off");
+    load_fails(none, "saved with it off");
+    /* A count past what the configuration can hold. */
+    put_header(huge);
+    put_caps_subsection(huge, mapped, 1);
+    huge->data[huge->len - 1 - strlen("mapped-ram") - 1 - 3] = 0x10;
+    put_u8(huge, QEMU_VM_EOF);
+    load_fails(huge, "");
+    stub_mapped_ram = false;
+}
+
+/* The source lists mapped-ram when it is on, and writes nothing else. */
+static void test_config_caps_save(void)
+{
+    static const char *const mapped[] = { "mapped-ram" };
+
+    for (int on = 0; on < 2; on++) {
+        g_autoptr(GByteArray) want = g_byte_array_new();
+
+        stub_mapped_ram = on;
+        put_header(want);
+        if (on) {
+            put_caps_subsection(want, mapped, 1);
+        }
+        check_saved_header(want);
+    }
+    stub_mapped_ram = false;
 }
 
 int main(int argc, char **argv)
@@ -538,5 +647,7 @@ int main(int argc, char **argv)
     g_test_add_func("/loadvm/main-rules", test_main_rules);
     g_test_add_func("/loadvm/config/uuid", test_config_uuid);
     g_test_add_func("/loadvm/config/uuid-save", test_config_uuid_save);
+    g_test_add_func("/loadvm/config/caps", test_config_caps);
+    g_test_add_func("/loadvm/config/caps-save", test_config_caps_save);
     return g_test_run();
 }
