@@ -14,6 +14,7 @@
 #include "hw/i386/pc.h"
 #include "hw/misc/debugexit.h"
 #include "hw/block/qmig-disk.h"
+#include "hw/vfio/vfio-pci.h"
 #include "trace.h"
 
 typedef struct DeviceModel {
@@ -127,9 +128,46 @@ static bool qmig_disk_create(QemuOpts *opts, Error **errp)
 
 static const char *const qmig_disk_props[] = { "drive", "iobase", NULL };
 
+/* A VFIO device's name: its id=, or the model and a running number. */
+static char *vfio_device_id(QemuOpts *opts, const char *model)
+{
+    static unsigned vfio_devices;
+    const char *id = qemu_opt_get(opts, "id");
+
+    return id ? g_strdup(id) : g_strdup_printf("%s.%u", model,
+                                               vfio_devices++);
+}
+
+static bool vfio_user_pci_dev_create(QemuOpts *opts, Error **errp)
+{
+    const char *path = qemu_opt_get(opts, "socket");
+    g_autofree char *id = vfio_device_id(opts, "vfio-user-pci");
+
+    if (!path) {
+        error_setg(errp, "vfio-user-pci: socket property not set (the "
+                   "vfio-user server's unix socket path)");
+        return false;
+    }
+    return vfio_user_pci_create(id, path, errp);
+}
+
+static const char *const vfio_user_pci_props[] = { "socket", NULL };
+
+static bool vfio_pci_dev_create(QemuOpts *opts, Error **errp)
+{
+    g_autofree char *id = vfio_device_id(opts, "vfio-pci");
+
+    return vfio_kernel_pci_create(id, qemu_opt_get(opts, "host"),
+                                  qemu_opt_get(opts, "sysfsdev"), errp);
+}
+
+static const char *const vfio_pci_props[] = { "host", "sysfsdev", NULL };
+
 static const DeviceModel device_models[] = {
     { "isa-debug-exit", isa_debug_exit_props, isa_debug_exit_create },
     { "qmig-disk", qmig_disk_props, qmig_disk_create },
+    { "vfio-pci", vfio_pci_props, vfio_pci_dev_create },
+    { "vfio-user-pci", vfio_user_pci_props, vfio_user_pci_dev_create },
 };
 
 static const DeviceModel *device_model_find(const char *name)
