@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "hw/vfio/vfio-user-msg.h"
+#include "trace.h"
 
 static const char *const command_names[VFIO_USER_MAX] = {
     [VFIO_USER_VERSION] = "VERSION",
@@ -75,6 +76,8 @@ bool vfio_user_send(int sock, VFIOUserHdr *hdr, const void *payload,
     }
     hdr->size = sizeof(*hdr) + len;
     total = hdr->size;
+    trace_vfio_user_msg_send(hdr->id, vfio_user_command_name(hdr->command),
+                             hdr->flags, hdr->size, nfds);
     if (nfds) {
         struct cmsghdr *cm;
 
@@ -268,6 +271,9 @@ int vfio_user_recv(int sock, VFIOUserMsg *msg, size_t max_payload,
         }
         msg->len = len;
     }
+    trace_vfio_user_msg_recv(msg->hdr.id,
+                             vfio_user_command_name(msg->hdr.command),
+                             msg->hdr.flags, msg->hdr.size, msg->nfds);
     return 1;
 
 fail:
