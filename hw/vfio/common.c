@@ -13,6 +13,7 @@
 #include "qapi/error.h"
 #include "qemu/bitops.h"
 #include "hw/vfio/vfio-device.h"
+#include "migration/options.h"
 #include "migration/register.h"
 #include "system/dirty-log.h"
 #include "system/ramblock.h"
@@ -24,8 +25,27 @@ static bool vfio_is_active(void *opaque)
     return true;
 }
 
+/*
+ * As QEMU: no postcopy with a VFIO device.  Once the destination runs,
+ * the device would DMA into pages that have not arrived, and nothing
+ * faults on a device's access to fetch them.
+ */
+static bool vfio_common_save_setup(QEMUFile *f, void *opaque, Error **errp)
+{
+    VFIODevice *vdev = opaque;
+
+    if (migrate_postcopy_ram()) {
+        error_setg(errp, "%s: VFIO device migration is not supported with "
+                   "postcopy (the device could DMA into guest pages that "
+                   "have not arrived yet): turn off the postcopy-ram "
+                   "capability", vdev->name);
+        return false;
+    }
+    return vfio_save_setup(f, opaque, errp);
+}
+
 static const SaveVMHandlers vfio_savevm_handlers = {
-    .save_setup = vfio_save_setup,
+    .save_setup = vfio_common_save_setup,
     .save_live_iterate = vfio_save_iterate,
     .save_live_complete_precopy = vfio_save_complete_precopy,
     .state_pending_estimate = vfio_state_pending_estimate,
