@@ -138,30 +138,59 @@ static char *vfio_device_id(QemuOpts *opts, const char *model)
                                                vfio_devices++);
 }
 
+/* x-migration-multifd-transfer=on|off|auto (QEMU's OnOffAuto). */
+static bool vfio_multifd_mode(QemuOpts *opts, VFIOMultifdMode *mode,
+                              Error **errp)
+{
+    const char *v = qemu_opt_get(opts, "x-migration-multifd-transfer");
+
+    if (!v || !strcmp(v, "auto")) {
+        *mode = VFIO_MULTIFD_AUTO;
+    } else if (!strcmp(v, "on")) {
+        *mode = VFIO_MULTIFD_ON;
+    } else if (!strcmp(v, "off")) {
+        *mode = VFIO_MULTIFD_OFF;
+    } else {
+        error_setg(errp, "Parameter 'x-migration-multifd-transfer' does not "
+                   "accept value '%s' (on, off or auto)", v);
+        return false;
+    }
+    return true;
+}
+
 static bool vfio_user_pci_dev_create(QemuOpts *opts, Error **errp)
 {
     const char *path = qemu_opt_get(opts, "socket");
     g_autofree char *id = vfio_device_id(opts, "vfio-user-pci");
+    VFIOMultifdMode mode;
 
     if (!path) {
         error_setg(errp, "vfio-user-pci: socket property not set (the "
                    "vfio-user server's unix socket path)");
         return false;
     }
-    return vfio_user_pci_create(id, path, errp);
+    return vfio_multifd_mode(opts, &mode, errp) &&
+           vfio_user_pci_create(id, path, mode, errp);
 }
 
-static const char *const vfio_user_pci_props[] = { "socket", NULL };
+static const char *const vfio_user_pci_props[] = {
+    "socket", "x-migration-multifd-transfer", NULL
+};
 
 static bool vfio_pci_dev_create(QemuOpts *opts, Error **errp)
 {
     g_autofree char *id = vfio_device_id(opts, "vfio-pci");
+    VFIOMultifdMode mode;
 
-    return vfio_kernel_pci_create(id, qemu_opt_get(opts, "host"),
-                                  qemu_opt_get(opts, "sysfsdev"), errp);
+    return vfio_multifd_mode(opts, &mode, errp) &&
+           vfio_kernel_pci_create(id, qemu_opt_get(opts, "host"),
+                                  qemu_opt_get(opts, "sysfsdev"), mode,
+                                  errp);
 }
 
-static const char *const vfio_pci_props[] = { "host", "sysfsdev", NULL };
+static const char *const vfio_pci_props[] = {
+    "host", "sysfsdev", "x-migration-multifd-transfer", NULL
+};
 
 static const DeviceModel device_models[] = {
     { "isa-debug-exit", isa_debug_exit_props, isa_debug_exit_create },

@@ -13,6 +13,7 @@
 #include "qapi/error.h"
 #include "qemu/bitops.h"
 #include "hw/vfio/vfio-device.h"
+#include "migration/multifd.h"
 #include "migration/options.h"
 #include "migration/register.h"
 #include "system/dirty-log.h"
@@ -54,6 +55,7 @@ static const SaveVMHandlers vfio_savevm_handlers = {
     .is_active = vfio_is_active,
     .load_setup = vfio_load_setup,
     .load_state = vfio_load_state,
+    .load_state_buffer = vfio_load_state_buffer,
     .load_cleanup = vfio_load_cleanup,
 };
 
@@ -165,9 +167,57 @@ static uint64_t vfio_dirty_log_sync(void *opaque, RAMBlock *rb,
     return added;
 }
 
+/* ---- multifd device state ---- */
+
+static char *vfio_idstr(VFIODevice *vdev)
+{
+    return g_strdup_printf("%s/vfio", vdev->name);
+}
+
+/*
+ * Whether this migration has multifd channels for device state: the
+ * capability over sockets (mapped-ram's file channels carry pages only).
+ * Asked at setup, maybe before RAM has connected them.
+ */
+static bool vfio_mf_send_active(VFIODevice *vdev)
+{
+    return migrate_multifd_sockets();
+}
+
+static bool vfio_mf_send_buffer(VFIODevice *vdev, const void *buf,
+                                size_t len, Error **errp)
+{
+    g_autofree char *idstr = vfio_idstr(vdev);
+
+    return multifd_queue_device_state(idstr, 0, buf, len, errp);
+}
+
+static bool vfio_mf_send_flush(VFIODevice *vdev, Error **errp)
+{
+    return multifd_send_wait_idle(errp);
+}
+
+static bool vfio_mf_recv_active(VFIODevice *vdev)
+{
+    return migrate_multifd();
+}
+
+static bool vfio_mf_recv_failed(VFIODevice *vdev)
+{
+    return multifd_recv_failed();
+}
+
+static const VFIOMultifdOps vfio_multifd_ops = {
+    .send_active = vfio_mf_send_active,
+    .send_buffer = vfio_mf_send_buffer,
+    .send_flush = vfio_mf_send_flush,
+    .recv_active = vfio_mf_recv_active,
+    .recv_failed = vfio_mf_recv_failed,
+};
+
 bool vfio_device_register(VFIODevice *vdev, Error **errp)
 {
-    g_autofree char *idstr = g_strdup_printf("%s/vfio", vdev->name);
+    g_autofree char *idstr = vfio_idstr(vdev);
     DirtyLogListener l = {
         .log_start = vfio_dirty_log_start,
         .log_stop = vfio_dirty_log_stop,
@@ -183,6 +233,7 @@ bool vfio_device_register(VFIODevice *vdev, Error **errp)
         error_setg(errp, "Duplicate device id '%s'", vdev->name);
         return false;
     }
+    vdev->mf = &vfio_multifd_ops;
     qemu_add_vm_change_state_handler(vfio_vm_change_state, vdev);
     dirty_log_listener_register(&l);
     trace_vfio_device_register(vdev->name, vdev->mig_flags);

@@ -142,12 +142,16 @@ VFIOMigState vfio_mig_next_state(VFIOMigState cur, VFIOMigState target,
 void vfio_device_init_common(VFIODevice *vdev)
 {
     g_mutex_init(&vdev->lock);
+    g_mutex_init(&vdev->mf_lock);
+    g_cond_init(&vdev->mf_cond);
     vdev->state = VFIO_MIG_STATE_RUNNING;
 }
 
 void vfio_device_finalize(VFIODevice *vdev)
 {
     g_mutex_clear(&vdev->lock);
+    g_mutex_clear(&vdev->mf_lock);
+    g_cond_clear(&vdev->mf_cond);
     g_clear_pointer(&vdev->mig_error, error_free);
     g_free(vdev->config);
     g_free(vdev->name);
@@ -282,7 +286,15 @@ bool vfio_save_setup(QEMUFile *f, void *opaque, Error **errp)
                    "STOP_COPY state)", vdev->name);
         return false;
     }
+    if (vdev->mf_mode == VFIO_MULTIFD_ON &&
+        (!vdev->mf || !vdev->mf->send_active(vdev))) {
+        error_setg(errp, "%s: x-migration-multifd-transfer=on needs the "
+                   "multifd capability (over tcp: or unix:)", vdev->name);
+        return false;
+    }
     g_mutex_lock(&vdev->lock);
+    vdev->mf_send = vdev->mf && vdev->mf_mode != VFIO_MULTIFD_OFF &&
+                    vdev->mf->send_active(vdev);
     vdev->saving = true;
     vdev->bytes_saved = 0;
     vdev->precopy_init = vdev->precopy_dirty = vdev->stop_copy_size = 0;
@@ -304,16 +316,44 @@ bool vfio_save_setup(QEMUFile *f, void *opaque, Error **errp)
     return ok;
 }
 
+static void vfio_put_be32(uint8_t *p, uint32_t v)
+{
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, 4);
+}
+
+static uint32_t vfio_get_be32(const uint8_t *p)
+{
+    uint32_t v;
+
+    memcpy(&v, p, 4);
+    return GUINT32_FROM_BE(v);
+}
+
+/* One buffer of switchover data to a multifd channel, as index @idx. */
+static bool vfio_save_multifd_buffer(VFIODevice *vdev, uint8_t *buf,
+                                     size_t n, uint32_t idx, Error **errp)
+{
+    vfio_put_be32(buf, idx);
+    vfio_put_be32(buf + 4, 0);
+    trace_vfio_save_multifd_buffer(vdev->name, idx, n);
+    return vdev->mf->send_buffer(vdev, buf, VFIO_MIG_MULTIFD_HDR + n, errp);
+}
+
 /*
  * Move device data into @f as DEV_DATA_STATE chunks until the device has
  * nothing more (1), or @f's rate limit is hit when @limited (0), or on
- * failure (-1).  The lock is held for each device read, not for the
- * stream write.
+ * failure (-1).  With @mf_count, the chunks go to multifd channels
+ * instead, counted there.  The lock is held for each device read, not
+ * for the stream write.
  */
 static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
-                            Error **errp)
+                            uint32_t *mf_count, Error **errp)
 {
-    g_autofree uint8_t *buf = g_malloc(VFIO_MIG_DATA_CHUNK);
+    size_t room = mf_count ? VFIO_MIG_MULTIFD_CHUNK : VFIO_MIG_DATA_CHUNK;
+    size_t hdr = mf_count ? VFIO_MIG_MULTIFD_HDR : 0;
+    g_autofree uint8_t *mem = g_malloc(hdr + room);
+    uint8_t *buf = mem + hdr;
 
     for (;;) {
         ssize_t n;
@@ -328,7 +368,7 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
         } else if (!vfio_mig_state_is_saving(vdev->state)) {
             n = 0;      /* stopped by "stop" and resumed: nothing to read */
         } else {
-            n = vdev->ops->read_data(vdev, buf, VFIO_MIG_DATA_CHUNK, errp);
+            n = vdev->ops->read_data(vdev, buf, room, errp);
         }
         if (n > 0) {
             vdev->bytes_saved += n;
@@ -340,10 +380,22 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
         if (n == 0) {
             return 1;
         }
-        if ((size_t)n > VFIO_MIG_DATA_CHUNK) {
-            error_setg(errp, "%s: device returned %zd bytes for a %d byte "
-                       "read", vdev->name, n, VFIO_MIG_DATA_CHUNK);
+        if ((size_t)n > room) {
+            error_setg(errp, "%s: device returned %zd bytes for a %zu byte "
+                       "read", vdev->name, n, room);
             return -1;
+        }
+        if (mf_count) {
+            if (*mf_count >= VFIO_MIG_MULTIFD_MAX_BUFFERS - 1 ||
+                !vfio_save_multifd_buffer(vdev, mem, n, (*mf_count)++,
+                                          errp)) {
+                if (errp && !*errp) {
+                    error_setg(errp, "%s: device state too large for "
+                               "multifd", vdev->name);
+                }
+                return -1;
+            }
+            continue;
         }
         trace_vfio_save_chunk(vdev->name, n);
         qemu_put_be64(f, VFIO_MIG_FLAG_DEV_DATA_STATE);
@@ -361,7 +413,7 @@ int vfio_save_iterate(QEMUFile *f, void *opaque)
     Error *err = NULL;
     int ret;
 
-    ret = vfio_save_chunks(f, vdev, true, &err);
+    ret = vfio_save_chunks(f, vdev, true, NULL, &err);
     g_mutex_lock(&vdev->lock);
     if (ret > 0) {
         vfio_mig_update_sizes_locked(vdev);
@@ -381,6 +433,26 @@ int vfio_save_iterate(QEMUFile *f, void *opaque)
     return ret;
 }
 
+/*
+ * Switchover data over multifd: every buffer queued and written before
+ * the main stream says how many there were, so the destination's wait
+ * for them ends.
+ */
+static bool vfio_save_complete_multifd(QEMUFile *f, VFIODevice *vdev,
+                                       Error **errp)
+{
+    uint32_t count = 0;
+
+    if (vfio_save_chunks(f, vdev, false, &count, errp) <= 0 ||
+        !vdev->mf->send_flush(vdev, errp)) {
+        return false;
+    }
+    qemu_put_be64(f, VFIO_MIG_FLAG_DEV_MULTIFD_STATE);
+    qemu_put_be32(f, count);
+    trace_vfio_save_multifd_done(vdev->name, count);
+    return true;
+}
+
 bool vfio_save_complete_precopy(QEMUFile *f, void *opaque, Error **errp)
 {
     VFIODevice *vdev = opaque;
@@ -396,7 +468,11 @@ bool vfio_save_complete_precopy(QEMUFile *f, void *opaque, Error **errp)
                                        VFIO_MIG_STATE_STOP, errp);
     }
     g_mutex_unlock(&vdev->lock);
-    ok = ok && vfio_save_chunks(f, vdev, false, errp) > 0;
+    if (ok && vdev->mf_send) {
+        ok = vfio_save_complete_multifd(f, vdev, errp);
+    } else {
+        ok = ok && vfio_save_chunks(f, vdev, false, NULL, errp) > 0;
+    }
     if (ok) {
         /* Last: it tells the destination the device data is complete. */
         qemu_put_be64(f, VFIO_MIG_FLAG_DEV_CONFIG_STATE);
@@ -458,9 +534,235 @@ void vfio_save_cleanup(void *opaque)
         error_free(err);
     }
     vdev->saving = false;
+    vdev->mf_send = false;
     vdev->precopy_init = vdev->precopy_dirty = vdev->stop_copy_size = 0;
     trace_vfio_save_cleanup(vdev->name, vfio_mig_state_name(vdev->state));
     g_mutex_unlock(&vdev->lock);
+}
+
+/* ---- destination: switchover data from multifd channels ---- */
+
+/* mf_lock held: the first error wins; everyone waiting wakes. */
+static void vfio_mf_fail_locked(VFIODevice *vdev, Error *err)
+{
+    if (vdev->mf_error) {
+        error_free(err);
+    } else {
+        vdev->mf_error = err;
+    }
+    g_cond_broadcast(&vdev->mf_cond);
+}
+
+/*
+ * The loader thread: writes buffer mf_next to the device as soon as it is
+ * there, until mf_expected have been written, a failure, or quit.  Device
+ * writes happen under vdev->lock without mf_lock, so channels keep
+ * queueing meanwhile.
+ */
+static gpointer vfio_mf_loader(gpointer opaque)
+{
+    VFIODevice *vdev = opaque;
+
+    g_mutex_lock(&vdev->mf_lock);
+    for (;;) {
+        GByteArray *b;
+        Error *err = NULL;
+        uint32_t idx;
+        bool ok;
+
+        while (!vdev->mf_quit && !vdev->mf_error &&
+               vdev->mf_next != vdev->mf_expected &&
+               !g_hash_table_contains(vdev->mf_bufs,
+                                      GUINT_TO_POINTER(vdev->mf_next))) {
+            g_cond_wait(&vdev->mf_cond, &vdev->mf_lock);
+        }
+        if (vdev->mf_quit || vdev->mf_error ||
+            vdev->mf_next == vdev->mf_expected) {
+            break;
+        }
+        g_hash_table_steal_extended(vdev->mf_bufs,
+                                    GUINT_TO_POINTER(vdev->mf_next), NULL,
+                                    (gpointer *)&b);
+        /* Taken: from now on a second copy of it counts as a duplicate. */
+        idx = vdev->mf_next++;
+        g_mutex_unlock(&vdev->mf_lock);
+
+        g_mutex_lock(&vdev->lock);
+        if (vdev->state != VFIO_MIG_STATE_RESUMING || vdev->config_loaded) {
+            error_setg(&err, "device data after the end of the device "
+                       "state");
+            ok = false;
+        } else {
+            ok = vdev->ops->write_data(vdev, b->data, b->len, &err);
+        }
+        g_mutex_unlock(&vdev->lock);
+        trace_vfio_load_multifd_buffer(vdev->name, idx, b->len, ok);
+
+        g_mutex_lock(&vdev->mf_lock);
+        vdev->mf_queued -= b->len;
+        g_byte_array_unref(b);
+        if (!ok) {
+            vfio_mf_fail_locked(vdev, err);
+            break;
+        }
+        vdev->mf_done++;
+        g_cond_broadcast(&vdev->mf_cond);
+    }
+    g_mutex_unlock(&vdev->mf_lock);
+    return NULL;
+}
+
+static void vfio_mf_start(VFIODevice *vdev)
+{
+    g_mutex_lock(&vdev->mf_lock);
+    vdev->mf_bufs = g_hash_table_new_full(NULL, NULL, NULL,
+                                          (GDestroyNotify)g_byte_array_unref);
+    vdev->mf_queued = 0;
+    vdev->mf_next = vdev->mf_done = 0;
+    vdev->mf_expected = UINT32_MAX;
+    vdev->mf_quit = false;
+    g_clear_pointer(&vdev->mf_error, error_free);
+    vdev->mf_loading = true;
+    g_mutex_unlock(&vdev->mf_lock);
+    vdev->mf_thread = g_thread_new("vfio-mf-load", vfio_mf_loader, vdev);
+}
+
+static void vfio_mf_stop(VFIODevice *vdev)
+{
+    if (!vdev->mf_thread) {
+        return;
+    }
+    g_mutex_lock(&vdev->mf_lock);
+    vdev->mf_quit = true;
+    vdev->mf_loading = false;
+    g_cond_broadcast(&vdev->mf_cond);
+    g_mutex_unlock(&vdev->mf_lock);
+    g_thread_join(vdev->mf_thread);
+    vdev->mf_thread = NULL;
+    g_mutex_lock(&vdev->mf_lock);
+    g_clear_pointer(&vdev->mf_bufs, g_hash_table_unref);
+    g_clear_pointer(&vdev->mf_error, error_free);
+    g_mutex_unlock(&vdev->mf_lock);
+}
+
+bool vfio_load_state_buffer(void *opaque, const uint8_t *buf, size_t len,
+                            Error **errp)
+{
+    VFIODevice *vdev = opaque;
+    uint32_t idx, flags;
+    Error *err = NULL;
+
+    if (len <= VFIO_MIG_MULTIFD_HDR ||
+        len - VFIO_MIG_MULTIFD_HDR > VFIO_MIG_MULTIFD_CHUNK) {
+        error_setg(errp, "%s: multifd device state buffer of %zu bytes "
+                   "(%d to %d)", vdev->name, len, VFIO_MIG_MULTIFD_HDR + 1,
+                   VFIO_MIG_MULTIFD_HDR + VFIO_MIG_MULTIFD_CHUNK);
+        return false;
+    }
+    idx = vfio_get_be32(buf);
+    flags = vfio_get_be32(buf + 4);
+    g_mutex_lock(&vdev->mf_lock);
+    if (!vdev->mf_loading) {
+        error_setg(&err, "%s: device state over multifd, but multifd is "
+                   "not on here", vdev->name);
+    } else if (flags) {
+        error_setg(&err, "%s: multifd buffer %u with unknown flags 0x%x",
+                   vdev->name, idx, flags);
+    } else if (idx < vdev->mf_next || idx >= VFIO_MIG_MULTIFD_MAX_BUFFERS ||
+               idx >= vdev->mf_expected ||
+               g_hash_table_contains(vdev->mf_bufs, GUINT_TO_POINTER(idx))) {
+        error_setg(&err, "%s: multifd buffer %u is a duplicate or out of "
+                   "range", vdev->name, idx);
+    } else if (vdev->mf_queued + len > VFIO_MIG_MULTIFD_QUEUED) {
+        error_setg(&err, "%s: more than %d bytes of device state queued "
+                   "ahead of buffer %u", vdev->name, VFIO_MIG_MULTIFD_QUEUED,
+                   vdev->mf_next);
+    } else {
+        GByteArray *b = g_byte_array_sized_new(len - VFIO_MIG_MULTIFD_HDR);
+
+        g_byte_array_append(b, buf + VFIO_MIG_MULTIFD_HDR,
+                            len - VFIO_MIG_MULTIFD_HDR);
+        g_hash_table_insert(vdev->mf_bufs, GUINT_TO_POINTER(idx), b);
+        vdev->mf_queued += b->len;
+        g_cond_broadcast(&vdev->mf_cond);
+    }
+    if (err && vdev->mf_loading) {
+        vfio_mf_fail_locked(vdev, error_copy(err));
+    }
+    g_mutex_unlock(&vdev->mf_lock);
+    if (err) {
+        error_propagate(errp, err);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * DEV_MULTIFD_STATE: @count buffers were sent; wait until the loader has
+ * written them all.  Called with vdev->lock held, which the wait drops
+ * (the loader needs it).  Bounded: a stall of VFIO_MF_STALL_S without
+ * progress, or a failed channel, ends it.
+ */
+#define VFIO_MF_STALL_S 60
+
+static bool vfio_load_multifd_wait(QEMUFile *f, VFIODevice *vdev,
+                                   Error **errp)
+{
+    uint32_t count = qemu_get_be32(f);
+    uint32_t last = 0;
+    gint64 deadline = g_get_monotonic_time() +
+                      VFIO_MF_STALL_S * G_TIME_SPAN_SECOND;
+    bool ok = true;
+
+    if (qemu_file_get_error_obj(f, errp)) {
+        return false;
+    }
+    if (vdev->config_loaded || vdev->state != VFIO_MIG_STATE_RESUMING) {
+        error_setg(errp, "device data after the end of the device state");
+        return false;
+    }
+    g_mutex_unlock(&vdev->lock);
+    g_mutex_lock(&vdev->mf_lock);
+    if (!vdev->mf_loading || vdev->mf_expected != UINT32_MAX ||
+        count >= VFIO_MIG_MULTIFD_MAX_BUFFERS || count < vdev->mf_next) {
+        error_setg(errp, "%u multifd buffers announced, which cannot be "
+                   "right here (multifd %s, %u already loaded)", count,
+                   vdev->mf_loading ? "on" : "off", vdev->mf_next);
+        ok = false;
+        goto out;
+    }
+    vdev->mf_expected = count;
+    g_cond_broadcast(&vdev->mf_cond);
+    while (!vdev->mf_error && vdev->mf_done < count) {
+        if (vdev->mf->recv_failed(vdev)) {
+            error_setg(errp, "a multifd channel failed before the device "
+                       "state arrived");
+            ok = false;
+            goto out;
+        }
+        if (vdev->mf_done != last) {
+            last = vdev->mf_done;
+            deadline = g_get_monotonic_time() +
+                       VFIO_MF_STALL_S * G_TIME_SPAN_SECOND;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            error_setg(errp, "multifd device state stalled at buffer %u of "
+                       "%u for %d s", vdev->mf_done, count, VFIO_MF_STALL_S);
+            ok = false;
+            goto out;
+        }
+        g_cond_wait_until(&vdev->mf_cond, &vdev->mf_lock,
+                          g_get_monotonic_time() + G_TIME_SPAN_SECOND / 10);
+    }
+    if (vdev->mf_error) {
+        error_propagate(errp, error_copy(vdev->mf_error));
+        ok = false;
+    }
+    trace_vfio_load_multifd_done(vdev->name, count, ok);
+out:
+    g_mutex_unlock(&vdev->mf_lock);
+    g_mutex_lock(&vdev->lock);
+    return ok;
 }
 
 /* ---- destination ---- */
@@ -477,10 +779,18 @@ bool vfio_load_setup(QEMUFile *f, void *opaque, Error **errp)
     }
     g_mutex_lock(&vdev->lock);
     vdev->config_loaded = false;
+    if (vdev->state == VFIO_MIG_STATE_RESUMING ||
+        vdev->state == VFIO_MIG_STATE_ERROR) {
+        /* A load that failed before: only a reset aborts its session. */
+        vfio_mig_reset(vdev);
+    }
     ok = vfio_mig_set_state_locked(vdev, VFIO_MIG_STATE_RESUMING,
                                    VFIO_MIG_STATE_ERROR, errp);
     trace_vfio_load_setup(vdev->name, ok);
     g_mutex_unlock(&vdev->lock);
+    if (ok && vdev->mf && vdev->mf->recv_active(vdev)) {
+        vfio_mf_start(vdev);
+    }
     return ok;
 }
 
@@ -586,6 +896,16 @@ static bool vfio_load_state_locked(QEMUFile *f, VFIODevice *vdev,
                 return false;
             }
             break;
+        case VFIO_MIG_FLAG_DEV_MULTIFD_STATE:
+            if (!vdev->mf) {
+                error_setg(errp, "device state over multifd, which this "
+                           "device does not take");
+                return false;
+            }
+            if (!vfio_load_multifd_wait(f, vdev, errp)) {
+                return false;
+            }
+            break;
         default:
             error_setg(errp, "unknown record 0x%" PRIx64, flag);
             return false;
@@ -618,6 +938,7 @@ void vfio_load_cleanup(void *opaque)
 {
     VFIODevice *vdev = opaque;
 
+    vfio_mf_stop(vdev);
     /* A failed load leaves RESUMING: the guest must not run, stay put. */
     trace_vfio_load_cleanup(vdev->name, vfio_mig_state_name(vdev->state));
 }

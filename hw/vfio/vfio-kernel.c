@@ -443,7 +443,8 @@ static void vfio_kernel_close(VFIOKernelDevice *kd)
 }
 
 bool vfio_kernel_pci_create(const char *id, const char *host,
-                            const char *sysfsdev, Error **errp)
+                            const char *sysfsdev, VFIOMultifdMode mf_mode,
+                            Error **errp)
 {
     g_autofree char *sysfs = NULL;
     VFIOKernelDevice *kd;
@@ -470,6 +471,7 @@ bool vfio_kernel_pci_create(const char *id, const char *host,
     vdev->name = g_strdup(id);
     vdev->ops = &vfio_kernel_ops;
     vdev->opaque = kd;
+    vdev->mf_mode = mf_mode;
     vfio_device_init_common(vdev);
     if (!vfio_kernel_open(kd, sysfs, errp) ||
         !vfio_kernel_dma_map_all(kd, errp) ||

@@ -604,7 +604,7 @@ static bool vfio_user_probe(VFIOUserClient *c, uint32_t feature)
 }
 
 bool vfio_user_pci_create(const char *id, const char *socket_path,
-                          Error **errp)
+                          VFIOMultifdMode mf_mode, Error **errp)
 {
     VFIOUserClient *c = g_new0(VFIOUserClient, 1);
     VFIODevice *vdev = &c->vdev;
@@ -613,6 +613,7 @@ bool vfio_user_pci_create(const char *id, const char *socket_path,
     vdev->name = g_strdup(id);
     vdev->ops = &vfio_user_ops;
     vdev->opaque = c;
+    vdev->mf_mode = mf_mode;
     vfio_device_init_common(vdev);
     if (!vfio_user_connect(c, socket_path, errp) ||
         !vfio_user_version(c, errp) ||

@@ -437,6 +437,8 @@ static unsigned count_sections(GByteArray *a)
             pos += 8 + get_be64(a->data + pos);
         } else if (flag == VFIO_MIG_FLAG_DEV_CONFIG_STATE) {
             pos += 4 + strlen("test-device v1");
+        } else if (flag == VFIO_MIG_FLAG_DEV_MULTIFD_STATE) {
+            pos += 4;
         }
     }
     return n;
@@ -638,6 +640,171 @@ static void test_precopy_cancel(void)
     td_free(src);
 }
 
+/* ---- multifd device state ---- */
+
+/* The "channels": every buffer the source queued, in order. */
+static GPtrArray *mf_sent;
+
+static bool mf_active(VFIODevice *vdev)
+{
+    return true;
+}
+
+static bool mf_send(VFIODevice *vdev, const void *buf, size_t len,
+                    Error **errp)
+{
+    g_ptr_array_add(mf_sent, g_byte_array_append(g_byte_array_new(), buf,
+                                                 len));
+    return true;
+}
+
+static bool mf_flush(VFIODevice *vdev, Error **errp)
+{
+    return true;
+}
+
+static bool mf_failed(VFIODevice *vdev)
+{
+    return false;
+}
+
+static const VFIOMultifdOps mf_ops = {
+    .send_active = mf_active,
+    .send_buffer = mf_send,
+    .send_flush = mf_flush,
+    .recv_active = mf_active,
+    .recv_failed = mf_failed,
+};
+
+static bool mf_deliver(TestDev *dst, guint i, Error **errp)
+{
+    GByteArray *b = g_ptr_array_index(mf_sent, i);
+
+    return vfio_load_state_buffer(&dst->vdev, b->data, b->len, errp);
+}
+
+/*
+ * Switchover data over "multifd": buffers arrive in reverse order, the
+ * device still gets its stream in order, and the main stream's count
+ * ends the wait.
+ */
+static void test_multifd_reorder(void)
+{
+    size_t len = 5 * VFIO_MIG_MULTIFD_CHUNK + 99;
+    TestDev *src = td_new(SC, len, 9);
+    TestDev *dst = td_new(SC, 0, 0);
+    g_autoptr(GByteArray) a = NULL;
+    QIOChannel *ioc;
+    QEMUFile *f;
+    Error *err = NULL;
+    unsigned n;
+
+    mf_sent = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_byte_array_unref);
+    src->vdev.mf = dst->vdev.mf = &mf_ops;
+    src->vdev.mf_mode = VFIO_MULTIFD_ON;
+    f = out_file(&ioc);
+    g_assert_true(vfio_save_setup(f, &src->vdev, &error_abort));
+    vfio_vm_state_change(&src->vdev, false, true);
+    g_assert_true(vfio_save_complete_precopy(f, &src->vdev, &error_abort));
+    vfio_save_cleanup(&src->vdev);
+    a = out_bytes(f, ioc);
+    g_assert_cmpuint(mf_sent->len, ==, 6);
+
+    ioc = qio_channel_buffer_new_data(a->data, a->len);
+    f = qemu_file_new_input(ioc);
+    qio_channel_unref(ioc);
+    g_assert_true(vfio_load_setup(f, &dst->vdev, &error_abort));
+    g_assert_true(vfio_load_state(f, &dst->vdev, 1, &error_abort));
+    for (guint i = mf_sent->len; i-- > 0; ) {
+        g_assert_true(mf_deliver(dst, i, &error_abort));
+    }
+    /* A duplicate of one still queued or already written is refused. */
+    g_assert_false(mf_deliver(dst, 0, &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "duplicate"));
+    error_free(err);
+    err = NULL;
+    /* The refusal failed the load: the wait reports it. */
+    g_assert_false(vfio_load_state(f, &dst->vdev, 1, &err));
+    error_free(err);
+    vfio_load_cleanup(&dst->vdev);
+    qemu_fclose(f);
+
+    /* Again without the duplicate: everything lands in order. */
+    ioc = qio_channel_buffer_new_data(a->data, a->len);
+    f = qemu_file_new_input(ioc);
+    qio_channel_unref(ioc);
+    g_assert_true(vfio_load_setup(f, &dst->vdev, &error_abort));
+    g_assert_true(vfio_load_state(f, &dst->vdev, 1, &error_abort));
+    for (guint i = mf_sent->len; i-- > 0; ) {
+        g_assert_true(mf_deliver(dst, i, &error_abort));
+    }
+    n = count_sections(a);
+    g_assert_cmpuint(n, ==, 2);
+    g_assert_true(vfio_load_state(f, &dst->vdev, 1, &error_abort));
+    vfio_load_cleanup(&dst->vdev);
+    qemu_fclose(f);
+    g_assert_cmpint(dst->vdev.state, ==, VFIO_MIG_STATE_STOP);
+    g_assert_cmpmem(dst->state->data, dst->state->len, src->state->data,
+                    src->state->len);
+    g_ptr_array_unref(mf_sent);
+    td_free(src);
+    td_free(dst);
+}
+
+/* Hostile multifd buffers: each refused with a reason, none loaded. */
+static void test_multifd_hostile(void)
+{
+    TestDev *dst = td_new(SC, 0, 0);
+    uint8_t buf[VFIO_MIG_MULTIFD_HDR + 16] = { 0 };
+    g_autoptr(GByteArray) a = g_byte_array_new();
+    QIOChannel *ioc = qio_channel_buffer_new_data(NULL, 0);
+    QEMUFile *f = qemu_file_new_input(ioc);
+    Error *err = NULL;
+    struct {
+        uint32_t idx, flags;
+        size_t len;
+        const char *needle;
+    } cases[] = {
+        { 0, 0, VFIO_MIG_MULTIFD_HDR, "buffer of 8 bytes" },
+        { 0, 1, sizeof(buf), "unknown flags" },
+        { VFIO_MIG_MULTIFD_MAX_BUFFERS, 0, sizeof(buf), "out of range" },
+    };
+
+    qio_channel_unref(ioc);
+    dst->vdev.mf = &mf_ops;
+    /* Not loading: multifd device state is refused outright. */
+    g_assert_false(vfio_load_state_buffer(&dst->vdev, buf, sizeof(buf),
+                                          &err));
+    g_assert_nonnull(strstr(error_get_pretty(err), "not on here"));
+    error_free(err);
+    g_assert_true(vfio_load_setup(f, &dst->vdev, &error_abort));
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        err = NULL;
+        buf[0] = cases[i].idx >> 24;
+        buf[1] = cases[i].idx >> 16;
+        buf[2] = cases[i].idx >> 8;
+        buf[3] = cases[i].idx;
+        buf[7] = cases[i].flags;
+        g_assert_false(vfio_load_state_buffer(&dst->vdev, buf, cases[i].len,
+                                              &err));
+        if (!strstr(error_get_pretty(err), cases[i].needle)) {
+            g_error("'%s' lacks '%s'", error_get_pretty(err),
+                    cases[i].needle);
+        }
+        error_free(err);
+    }
+    vfio_load_cleanup(&dst->vdev);
+    qemu_fclose(f);
+    g_assert_cmpuint(dst->loaded->len, ==, 0);
+    /* A count the stream cannot mean. */
+    put_be64(a, VFIO_MIG_FLAG_DEV_MULTIFD_STATE);
+    put_be32(a, 0xffffffff);
+    dst->vdev.mf = NULL;
+    load_fails(a, "does not take");
+    td_free(dst);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -655,5 +822,7 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-migration/switchover-failure",
                     test_switchover_failure);
     g_test_add_func("/vfio-migration/precopy-cancel", test_precopy_cancel);
+    g_test_add_func("/vfio-migration/multifd-reorder", test_multifd_reorder);
+    g_test_add_func("/vfio-migration/multifd-hostile", test_multifd_hostile);
     return g_test_run();
 }

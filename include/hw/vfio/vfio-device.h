@@ -59,9 +59,24 @@ typedef enum VFIOMigState {
 #define VFIO_MIG_FLAG_DEV_CONFIG_STATE  0xffffffffef100002ULL
 #define VFIO_MIG_FLAG_DEV_SETUP_STATE   0xffffffffef100003ULL
 #define VFIO_MIG_FLAG_DEV_DATA_STATE    0xffffffffef100004ULL
+/*
+ * qmig's own record (not QEMU's): the switchover data went over multifd
+ * channels as be32 count buffers; the destination waits for all of them.
+ */
+#define VFIO_MIG_FLAG_DEV_MULTIFD_STATE 0xffffffffef100010ULL
 
 /* The largest data chunk a sender writes, and a receiver accepts. */
 #define VFIO_MIG_DATA_CHUNK     (1024 * 1024)
+/*
+ * A multifd device state buffer: be32 index, be32 flags (0), then at most
+ * VFIO_MIG_MULTIFD_CHUNK bytes of device data (a multifd packet's data
+ * is at most 1 MiB).
+ */
+#define VFIO_MIG_MULTIFD_HDR    8
+#define VFIO_MIG_MULTIFD_CHUNK  (512 * 1024)
+/* Buffers that arrived ahead of their turn, at most (destination). */
+#define VFIO_MIG_MULTIFD_QUEUED (64 * 1024 * 1024)
+#define VFIO_MIG_MULTIFD_MAX_BUFFERS (1u << 24)
 /* The largest config record (transport identity) accepted. */
 #define VFIO_MIG_CONFIG_MAX     4096
 
@@ -118,6 +133,29 @@ typedef struct VFIODeviceOps {
                                uint64_t *bitmap, Error **errp);
 } VFIODeviceOps;
 
+/* x-migration-multifd-transfer */
+typedef enum VFIOMultifdMode {
+    VFIO_MULTIFD_AUTO,      /* when the multifd capability is on */
+    VFIO_MULTIFD_ON,        /* required: fail without multifd */
+    VFIO_MULTIFD_OFF,
+} VFIOMultifdMode;
+
+/*
+ * How the core reaches multifd (hw/vfio/common.c; tests supply their
+ * own).  Source hooks: migration thread.  Destination: incoming thread.
+ */
+typedef struct VFIOMultifdOps {
+    bool (*send_active)(VFIODevice *vdev);
+    /* Queue one buffer (copied) on a channel. */
+    bool (*send_buffer)(VFIODevice *vdev, const void *buf, size_t len,
+                        Error **errp);
+    /* Wait until every queued buffer is written. */
+    bool (*send_flush)(VFIODevice *vdev, Error **errp);
+    bool (*recv_active)(VFIODevice *vdev);
+    /* A channel failed: buffers may never come. */
+    bool (*recv_failed)(VFIODevice *vdev);
+} VFIOMultifdOps;
+
 struct VFIODevice {
     char *name;                 /* fixed at creation: the -device id */
     const VFIODeviceOps *ops;   /* fixed at creation */
@@ -139,6 +177,27 @@ struct VFIODevice {
     uint64_t bytes_saved;       /* device data sent in this migration */
     /* First failure seen outside a handler that can return it. */
     Error *mig_error;
+
+    /* Multifd device state; fixed at creation. */
+    const VFIOMultifdOps *mf;
+    VFIOMultifdMode mf_mode;
+    bool mf_send;               /* lock: this migration uses multifd */
+    /*
+     * Destination: buffers from multifd channels wait in mf_bufs until
+     * the loader thread writes them to the device in index order.
+     * Protected by mf_lock (taken after lock where both are held).
+     */
+    GMutex mf_lock;
+    GCond mf_cond;
+    GHashTable *mf_bufs;        /* index -> GByteArray of device data */
+    uint64_t mf_queued;         /* bytes in mf_bufs */
+    uint32_t mf_next;           /* next index the loader takes */
+    uint32_t mf_done;           /* buffers written to the device */
+    uint32_t mf_expected;       /* count from the stream; UINT32_MAX */
+    bool mf_loading;            /* the loader runs */
+    bool mf_quit;
+    Error *mf_error;            /* the loader's or a bad buffer's */
+    GThread *mf_thread;
 };
 
 /* ---- state machine (pure) ---- */
@@ -184,6 +243,9 @@ bool vfio_load_setup(QEMUFile *f, void *opaque, Error **errp);
 bool vfio_load_state(QEMUFile *f, void *opaque, int version_id,
                      Error **errp);
 void vfio_load_cleanup(void *opaque);
+/* A multifd receive thread: one buffer of switchover data. */
+bool vfio_load_state_buffer(void *opaque, const uint8_t *buf, size_t len,
+                            Error **errp);
 /* Run state: the VM starts (@running) or stops in @finish_migrate. */
 void vfio_vm_state_change(VFIODevice *vdev, bool running,
                           bool finish_migrate);

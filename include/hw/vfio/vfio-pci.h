@@ -9,16 +9,21 @@
 #define HW_VFIO_VFIO_PCI_H
 
 #include "qapi/error.h"
+#include "hw/vfio/vfio-device.h"
 
-/* -device vfio-user-pci,socket=PATH: a device served over vfio-user. */
+/*
+ * -device vfio-user-pci,socket=PATH: a device served over vfio-user.
+ * @mf_mode: x-migration-multifd-transfer (both models).
+ */
 bool vfio_user_pci_create(const char *id, const char *socket_path,
-                          Error **errp);
+                          VFIOMultifdMode mf_mode, Error **errp);
 
 /*
  * -device vfio-pci,host=BDF or sysfsdev=PATH: a host device bound to the
  * kernel's vfio-pci driver.
  */
 bool vfio_kernel_pci_create(const char *id, const char *host,
-                            const char *sysfsdev, Error **errp);
+                            const char *sysfsdev, VFIOMultifdMode mf_mode,
+                            Error **errp);
 
 #endif
