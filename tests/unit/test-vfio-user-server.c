@@ -9,138 +9,44 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include "hw/vfio/vfio-user-msg.h"
+#include "../vfio-user/vu-server-ctl.h"
 
-#define WAIT_MS     20000
+#define WAIT_S      20
 #define RAM_SIZE    (4 * MiB)
 #define DMA_IOVA    0x100000
 #define DMA_PAGES   64
 #define PAGE        4096
 
 typedef struct Server {
-    GPid pid;
-    char *dir, *sock_path, *ctl_path;
+    VuServer *vu;       /* the process and its control socket */
     int sock;           /* the vfio-user connection */
-    int ctl;            /* the control connection */
     uint16_t next_id;
 } Server;
 
-static const char *server_binary(void)
-{
-    const char *path = g_getenv("VFIO_USER_SERVER");
-
-    g_assert_nonnull(path);
-    return path;
-}
-
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    g_assert_cmpint(fd, >=, 0);
-    g_strlcpy(sa.sun_path, path, sizeof(sa.sun_path));
-    g_assert_cmpint(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
-    return fd;
-}
-
-/* Read one line from @fd within the test's bound. */
-static char *read_line(int fd)
-{
-    GString *s = g_string_new(NULL);
-    gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000LL;
-    char c;
-
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int left = (deadline - g_get_monotonic_time()) / 1000;
-
-        g_assert_cmpint(left, >, 0);
-        g_assert_cmpint(poll(&p, 1, left), ==, 1);
-        g_assert_cmpint(read(fd, &c, 1), ==, 1);
-        if (c == '\n') {
-            return g_string_free(s, FALSE);
-        }
-        g_string_append_c(s, c);
-    }
-}
-
 static void server_start(Server *s, const char *extra)
 {
-    g_autofree char *cmd = NULL;
-    g_auto(GStrv) argv = NULL;
-    g_autofree char *ready = NULL;
-    int out;
-
     memset(s, 0, sizeof(*s));
-    s->dir = g_dir_make_tmp("vfio-user-XXXXXX", NULL);
-    s->sock_path = g_build_filename(s->dir, "dev.sock", NULL);
-    s->ctl_path = g_build_filename(s->dir, "ctl.sock", NULL);
-    cmd = g_strdup_printf("%s --socket %s --control %s %s", server_binary(),
-                          s->sock_path, s->ctl_path, extra);
-    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
-    g_assert_true(g_spawn_async_with_pipes(NULL, argv, NULL,
-                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                           NULL, &s->pid, NULL, &out, NULL,
-                                           NULL));
-    ready = read_line(out);
-    g_assert_cmpstr(ready, ==, "vfio-user-server: ready");
-    close(out);
-    s->sock = connect_unix(s->sock_path);
-    s->ctl = connect_unix(s->ctl_path);
+    s->vu = vu_server_start(extra, WAIT_S);
+    s->sock = vu_connect_unix(s->vu->sock_path);
 }
 
 static char *ctl(Server *s, const char *cmd)
 {
-    g_autofree char *line = g_strconcat(cmd, "\n", NULL);
-
-    g_assert_cmpint(write(s->ctl, line, strlen(line)), ==, strlen(line));
-    return read_line(s->ctl);
+    return vu_server_cmd(s->vu, cmd);
 }
 
-/* The value of "key=" in the server's info line. */
 static char *ctl_info(Server *s, const char *key)
 {
-    g_autofree char *info = ctl(s, "info");
-    g_auto(GStrv) fields = g_strsplit(info, " ", -1);
-    size_t klen = strlen(key);
-    unsigned i;
-
-    for (i = 0; fields[i]; i++) {
-        if (!strncmp(fields[i], key, klen) && fields[i][klen] == '=') {
-            return g_strdup(fields[i] + klen + 1);
-        }
-    }
-    g_assert_not_reached();
-}
-
-static uint64_t ctl_info_u64(Server *s, const char *key)
-{
-    g_autofree char *v = ctl_info(s, key);
-
-    return g_ascii_strtoull(v, NULL, 10);
+    return vu_server_info(s->vu, key);
 }
 
 static void server_stop(Server *s)
 {
-    int status;
-    g_autofree char *ok = ctl(s, "quit");
-
-    g_assert_cmpstr(ok, ==, "ok");
-    g_assert_cmpint(waitpid(s->pid, &status, 0), ==, s->pid);
-    g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    vu_server_stop(s->vu);
     close(s->sock);
-    close(s->ctl);
-    g_spawn_close_pid(s->pid);
-    rmdir(s->dir);
-    g_free(s->dir);
-    g_free(s->sock_path);
-    g_free(s->ctl_path);
 }
 
 /*
@@ -418,13 +324,8 @@ static bool bit_set(const uint64_t *bm, uint64_t i)
 /* Wait until the device has done @n more DMA writes. */
 static void wait_dma_writes(Server *s, uint64_t n)
 {
-    uint64_t target = ctl_info_u64(s, "dma-writes") + n;
-    gint64 deadline = g_get_monotonic_time() + WAIT_MS * 1000LL;
-
-    while (ctl_info_u64(s, "dma-writes") < target) {
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(1000);
-    }
+    vu_server_wait_u64(s->vu, "dma-writes",
+                       vu_server_info_u64(s->vu, "dma-writes") + n, WAIT_S);
 }
 
 static void test_dirty_log_exact(void)
@@ -673,7 +574,7 @@ static void test_hostile_client(void)
     g_assert_cmpint(vfio_user_recv(s.sock, &m, 64, 0, &error_abort), ==, 0);
     close(s.sock);
     /* ... and serves the next client. */
-    s.sock = connect_unix(s.sock_path);
+    s.sock = vu_connect_unix(s.vu->sock_path);
     negotiate(&s);
     state = ctl_info(&s, "state");
     g_assert_cmpstr(state, ==, "RUNNING");

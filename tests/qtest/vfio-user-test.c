@@ -1,0 +1,265 @@
+/*
+ * VFIO migration over vfio-user: the stamp guest plus a vfio-user device
+ * (tests/vfio-user/vfio-user-server) migrate together.
+ *
+ * The source device changes its internal state and writes a sequence
+ * record into 64 guest pages by DMA every 500 us while it runs, so its
+ * precopy data must be re-sent and its DMA dirty log merged into RAM's.
+ * Each successful case checks that
+ *   - the destination device loaded exactly the source's state (the
+ *     SHA-256 of the state the source sent at STOP_COPY's end equals the
+ *     one the destination holds after RESUMING, and the source's now);
+ *   - the device wrote by DMA while the migration ran, and the pages it
+ *     wrote last hold those records in the destination's guest memory
+ *     (the destination device checks this before it first runs);
+ *   - the guest's stamp invariant holds on the destination, which runs on.
+ * Cases: precopy; precopy with multifd channels (device state over
+ * multifd where the VMM supports it); postcopy, which QEMU refuses for
+ * VFIO devices ("VFIO migration is not supported with postcopy
+ * migration") and so must be refused here with the guest running on; a
+ * device that fails its transition to STOP_COPY, or to PRE_COPY, fails
+ * the migration and the source guest and device run on.
+ *
+ * Skips (with the reason) where the VMM has no vfio-user-pci device.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "migration-helpers.h"
+#include "../vfio-user/vu-server-ctl.h"
+
+/* The device's DMA window: above the stamp range, inside the 150 MiB. */
+#define DMA_IOVA    0x07000000ULL
+#define DMA_PAGES   64
+
+/* Why every case skips, or NULL when the VMM has vfio-user-pci. */
+static const char *skip_reason;
+
+typedef struct VuPair {
+    VuServer *src_dev, *dst_dev;
+    QTestState *src, *dst;
+    char *uri;
+} VuPair;
+
+/* Memory the device server can map, and the device on its socket. */
+static char *vu_machine_args(VuServer *dev)
+{
+    return g_strdup_printf("-object memory-backend-memfd,id=mem0,size=150M,"
+                           "share=on -machine memory-backend=mem0 "
+                           "-device vfio-user-pci,id=vu0,socket=%s",
+                           dev->sock_path);
+}
+
+/* A source device that runs and DMAs, a plain destination, two VMMs. */
+static void vu_pair_start(VuPair *p)
+{
+    g_autofree char *src_args = NULL, *dst_args = NULL;
+    g_autofree char *dev_args = g_strdup_printf(
+        "--dma-iova %llu --dma-pages %d --tick-us 500 --dirty-per-tick 2",
+        DMA_IOVA, DMA_PAGES);
+
+    p->src_dev = vu_server_start(dev_args, qtest_timeout_s());
+    p->dst_dev = vu_server_start(NULL, qtest_timeout_s());
+    src_args = vu_machine_args(p->src_dev);
+    dst_args = vu_machine_args(p->dst_dev);
+    p->src = mig_start_pair(src_args, dst_args, &p->dst, &p->uri);
+    /* The device is mapped and writing into guest memory. */
+    vu_server_wait_u64(p->src_dev, "dma-writes", DMA_PAGES,
+                       qtest_timeout_s());
+}
+
+static void vu_pair_stop_servers(VuPair *p)
+{
+    vu_server_stop(p->src_dev);
+    vu_server_stop(p->dst_dev);
+    g_free(p->uri);
+}
+
+/* The checks of a completed migration, then both VMMs quit. */
+static void vu_check_migrated(VuPair *p, uint64_t seq_before)
+{
+    g_autofree char *saved = vu_server_info(p->src_dev, "saved-hash");
+    g_autofree char *src_hash = vu_server_info(p->src_dev, "hash");
+    g_autofree char *loaded = vu_server_info(p->dst_dev, "loaded-hash");
+    g_autofree char *src_state = vu_server_info(p->src_dev, "state");
+    g_autofree char *check = NULL, *dst_state = NULL;
+    g_autoptr(JsonNode) info = mig_query(p->src);
+    uint64_t seq_after = vu_server_info_u64(p->src_dev, "seq");
+
+    g_test_message("device: %" G_GUINT64_FORMAT " DMA records written "
+                   "during the migration; state %s", seq_after - seq_before,
+                   saved);
+    g_assert_cmpstr(src_state, ==, "STOP");
+    g_assert_cmpstr(saved, !=, "none");
+    g_assert_cmpstr(saved, ==, src_hash);
+    g_assert_cmpstr(loaded, ==, saved);
+    g_assert_cmpuint(seq_after, >, seq_before);
+    if (json_object_has_member(json_node_get_object(info), "vfio")) {
+        g_autofree char *txt = qmp_to_string(info);
+
+        g_test_message("query-migrate: %s", txt);
+    }
+
+    mig_wait_running(p->dst);
+    check = vu_server_info(p->dst_dev, "resume-check");
+    dst_state = vu_server_info(p->dst_dev, "state");
+    g_test_message("destination device before it ran: %s", check);
+    g_assert_true(g_str_has_prefix(check, "ok:"));
+    g_assert_cmpuint(g_ascii_strtoull(check + 3, NULL, 10), ==, DMA_PAGES);
+    g_assert_cmpstr(dst_state, ==, "RUNNING");
+    mig_check_dest_and_quit(p->src, p->dst, true);
+}
+
+static void run_precopy(bool multifd)
+{
+    VuPair p;
+    uint64_t seq;
+
+    vu_pair_start(&p);
+    if (multifd) {
+        mig_set_capability_both(p.src, p.dst, "multifd", true);
+        mig_set_parameter(p.src, "multifd-channels", 4);
+        mig_set_parameter(p.dst, "multifd-channels", 4);
+    }
+    mig_set_unlimited(p.src);
+    seq = vu_server_info_u64(p.src_dev, "seq");
+    mig_migrate(p.src, p.uri);
+    mig_wait_completed(p.src);
+    vu_check_migrated(&p, seq);
+    vu_pair_stop_servers(&p);
+}
+
+static void test_precopy(void)
+{
+    run_precopy(false);
+}
+
+static void test_multifd(void)
+{
+    run_precopy(true);
+}
+
+/* Neither the guest nor the device may notice the refused migration. */
+static void vu_assert_runs_on(VuPair *p)
+{
+    g_autofree char *state = NULL;
+
+    mig_assert_running(p->src);
+    mig_wait_more_passes(p->src, 1);
+    state = vu_server_info(p->src_dev, "state");
+    g_assert_cmpstr(state, ==, "RUNNING");
+    vu_server_wait_u64(p->src_dev, "dma-writes",
+                       vu_server_info_u64(p->src_dev, "dma-writes") + 4,
+                       qtest_timeout_s());
+}
+
+/*
+ * QEMU refuses postcopy-ram with a VFIO device when the migration is
+ * started (a device cannot wait for pages that have not arrived yet).
+ */
+static void test_postcopy_refused(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    g_autoptr(JsonNode) rsp = NULL;
+    VuPair p;
+
+    vu_pair_start(&p);
+    mig_set_capability_both(p.src, p.dst, "postcopy-ram", true);
+    rsp = qtest_qmp(p.src, "{\"execute\": \"migrate\", \"arguments\": "
+                    "{\"uri\": \"%s\"}}", p.uri);
+    if (qmp_rsp_is_error(rsp)) {
+        g_test_message("migrate: %s", qmp_rsp_error_desc(rsp));
+        g_assert_nonnull(strstr(qmp_rsp_error_desc(rsp), "postcopy"));
+    } else {
+        g_autofree char *st = mig_wait_status(p.src, failed);
+        g_autoptr(JsonNode) info = mig_query(p.src);
+
+        g_test_message("migration failed: %s", mig_error_desc(info));
+        g_assert_nonnull(strstr(mig_error_desc(info), "postcopy"));
+    }
+    vu_assert_runs_on(&p);
+    mig_quit_clean(p.src);
+    qtest_quit(p.dst);
+    vu_pair_stop_servers(&p);
+}
+
+/* The device fails its arc to @state: the migration fails, all runs on. */
+static void run_fail_transition(const char *state)
+{
+    static const char *const failed[] = { "failed", NULL };
+    g_autofree char *cmd = g_strdup_printf("fail-transition %s", state);
+    g_autofree char *ok = NULL, *st = NULL;
+    g_autoptr(JsonNode) info = NULL;
+    VuPair p;
+
+    vu_pair_start(&p);
+    ok = vu_server_cmd(p.src_dev, cmd);
+    g_assert_cmpstr(ok, ==, "ok");
+    mig_set_unlimited(p.src);
+    mig_migrate(p.src, p.uri);
+    st = mig_wait_status(p.src, failed);
+    info = mig_query(p.src);
+    g_test_message("migration failed: %s", mig_error_desc(info));
+    g_assert_nonnull(strstr(mig_error_desc(info), "vu0"));
+    vu_assert_runs_on(&p);
+    mig_quit_clean(p.src);
+    qtest_quit(p.dst);
+    vu_pair_stop_servers(&p);
+}
+
+static void test_fail_stop_copy(void)
+{
+    run_fail_transition("STOP_COPY");
+}
+
+static void test_fail_pre_copy(void)
+{
+    run_fail_transition("PRE_COPY");
+}
+
+/* ---- registration ---- */
+
+static void skip_case(gconstpointer reason)
+{
+    g_test_skip(reason);
+}
+
+/* Does the VMM under test list vfio-user-pci in -device help? */
+static const char *probe_skip_reason(void)
+{
+    const char *argv[] = { qtest_vmm_binary(), "-device", "help", NULL };
+    g_autofree char *out = NULL;
+
+    if (!vu_server_binary()) {
+        return "VFIO_USER_SERVER (the test device server) is not set";
+    }
+    if (!g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                      NULL, NULL, &out, NULL, NULL, NULL) ||
+        !strstr(out, "\"vfio-user-pci\"")) {
+        return "the VMM under test has no vfio-user-pci device";
+    }
+    return NULL;
+}
+
+static void vu_add_case(const char *path, void (*fn)(void))
+{
+    if (skip_reason) {
+        g_test_add_data_func(path, skip_reason, skip_case);
+    } else {
+        mig_add_case(path, fn, false);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    qtest_main_init(&argc, &argv);
+    skip_reason = probe_skip_reason();
+    vu_add_case("/vfio-user/precopy", test_precopy);
+    vu_add_case("/vfio-user/multifd", test_multifd);
+    vu_add_case("/vfio-user/postcopy-refused", test_postcopy_refused);
+    vu_add_case("/vfio-user/fail-stop-copy", test_fail_stop_copy);
+    vu_add_case("/vfio-user/fail-pre-copy", test_fail_pre_copy);
+    return g_test_run();
+}
