@@ -215,6 +215,26 @@ static const VFIOMultifdOps vfio_multifd_ops = {
     .recv_failed = vfio_mf_recv_failed,
 };
 
+/* Every registered device; filled at machine creation, then read-only. */
+static GPtrArray *vfio_devices;
+
+bool vfio_migration_info(uint64_t *transferred)
+{
+    bool any = false;
+
+    *transferred = 0;
+    for (guint i = 0; vfio_devices && i < vfio_devices->len; i++) {
+        VFIODevice *vdev = g_ptr_array_index(vfio_devices, i);
+
+        if (vdev->mig_flags & VFIO_MIG_CAP_STOP_COPY) {
+            any = true;
+            *transferred += __atomic_load_n(&vdev->bytes_saved,
+                                            __ATOMIC_RELAXED);
+        }
+    }
+    return any;
+}
+
 bool vfio_device_register(VFIODevice *vdev, Error **errp)
 {
     g_autofree char *idstr = vfio_idstr(vdev);
@@ -234,6 +254,10 @@ bool vfio_device_register(VFIODevice *vdev, Error **errp)
         return false;
     }
     vdev->mf = &vfio_multifd_ops;
+    if (!vfio_devices) {
+        vfio_devices = g_ptr_array_new();
+    }
+    g_ptr_array_add(vfio_devices, vdev);
     qemu_add_vm_change_state_handler(vfio_vm_change_state, vdev);
     dirty_log_listener_register(&l);
     trace_vfio_device_register(vdev->name, vdev->mig_flags);

@@ -296,7 +296,7 @@ bool vfio_save_setup(QEMUFile *f, void *opaque, Error **errp)
     vdev->mf_send = vdev->mf && vdev->mf_mode != VFIO_MULTIFD_OFF &&
                     vdev->mf->send_active(vdev);
     vdev->saving = true;
-    vdev->bytes_saved = 0;
+    __atomic_store_n(&vdev->bytes_saved, 0, __ATOMIC_RELAXED);
     vdev->precopy_init = vdev->precopy_dirty = vdev->stop_copy_size = 0;
     g_clear_pointer(&vdev->mig_error, error_free);
     qemu_put_be64(f, VFIO_MIG_FLAG_DEV_SETUP_STATE);
@@ -371,7 +371,7 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
             n = vdev->ops->read_data(vdev, buf, room, errp);
         }
         if (n > 0) {
-            vdev->bytes_saved += n;
+            __atomic_fetch_add(&vdev->bytes_saved, n, __ATOMIC_RELAXED);
         }
         g_mutex_unlock(&vdev->lock);
         if (n < 0) {
@@ -480,7 +480,9 @@ bool vfio_save_complete_precopy(QEMUFile *f, void *opaque, Error **errp)
         qemu_put_buffer(f, vdev->config, vdev->config_len);
         qemu_put_be64(f, VFIO_MIG_FLAG_END_OF_STATE);
     }
-    trace_vfio_save_complete(vdev->name, ok, vdev->bytes_saved);
+    trace_vfio_save_complete(vdev->name, ok,
+                             __atomic_load_n(&vdev->bytes_saved,
+                                             __ATOMIC_RELAXED));
     return ok;
 }
 

@@ -174,7 +174,8 @@ struct VFIODevice {
     uint64_t precopy_init;      /* last VFIO_MIG_GET_PRECOPY_INFO */
     uint64_t precopy_dirty;
     uint64_t stop_copy_size;    /* last MIG_DATA_SIZE, 0 if unknown */
-    uint64_t bytes_saved;       /* device data sent in this migration */
+    /* Device data sent in this migration; atomic (query-migrate). */
+    uint64_t bytes_saved;
     /* First failure seen outside a handler that can return it. */
     Error *mig_error;
 
@@ -257,5 +258,10 @@ void vfio_vm_state_change(VFIODevice *vdev, bool running,
  * listener.  Main thread, BQL, at machine creation.
  */
 bool vfio_device_register(VFIODevice *vdev, Error **errp);
+/*
+ * query-migrate's "vfio": false when no device can migrate; otherwise
+ * the device data the current (or last) migration sent.  Any thread.
+ */
+bool vfio_migration_info(uint64_t *transferred);
 
 #endif
