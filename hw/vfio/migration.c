@@ -350,12 +350,12 @@ static bool vfio_save_multifd_buffer(VFIODevice *vdev, uint8_t *buf,
 
 /*
  * Move device data into @f as DEV_DATA_STATE chunks until the device has
- * nothing more (1), or @f's rate limit or VFIO_MIG_ROUND_CHUNKS is hit
- * when @limited (0), or on failure (-1).  With @mf_count, the chunks go to multifd channels
+ * nothing more (1), or on failure (-1).  A precopy round (@budget > 0)
+ * also ends (0) at @f's rate limit or once @budget bytes are sent.  With @mf_count, the chunks go to multifd channels
  * instead, counted there.  The lock is held for each device read, not
  * for the stream write.
  */
-static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
+static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, uint64_t budget,
                             uint32_t *mf_count, Error **errp)
 {
     size_t room = mf_count ? VFIO_MIG_MULTIFD_CHUNK : VFIO_MIG_DATA_CHUNK;
@@ -363,11 +363,10 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
     g_autofree uint8_t *mem = g_malloc(hdr + room);
     uint8_t *buf = mem + hdr;
 
-    for (unsigned chunks = 0; ; chunks++) {
+    for (uint64_t sent = 0; ; ) {
         ssize_t n;
 
-        if (limited && (qemu_file_rate_limit(f) ||
-                        chunks == VFIO_MIG_ROUND_CHUNKS)) {
+        if (budget && (qemu_file_rate_limit(f) || sent >= budget)) {
             return 0;
         }
         g_mutex_lock(&vdev->lock);
@@ -407,6 +406,7 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
             continue;
         }
         trace_vfio_save_chunk(vdev->name, n);
+        sent += n;
         qemu_put_be64(f, VFIO_MIG_FLAG_DEV_DATA_STATE);
         qemu_put_be64(f, n);
         qemu_put_buffer(f, buf, n);
@@ -420,11 +420,22 @@ int vfio_save_iterate(QEMUFile *f, void *opaque)
 {
     VFIODevice *vdev = opaque;
     Error *err = NULL;
+    uint64_t budget;
     int ret;
 
-    ret = vfio_save_chunks(f, vdev, true, NULL, &err);
+    /*
+     * What the device said it had when the round began (QEMU reads about
+     * that much per round too): data it produces meanwhile waits for the
+     * next round, after the other sections had theirs.
+     */
     g_mutex_lock(&vdev->lock);
-    if (ret > 0) {
+    budget = vdev->precopy_init + vdev->precopy_dirty;
+    g_mutex_unlock(&vdev->lock);
+    budget = MIN(MAX(budget, VFIO_MIG_DATA_CHUNK),
+                 (uint64_t)VFIO_MIG_ROUND_CHUNKS * VFIO_MIG_DATA_CHUNK);
+    ret = vfio_save_chunks(f, vdev, budget, NULL, &err);
+    g_mutex_lock(&vdev->lock);
+    if (ret >= 0) {
         vfio_mig_update_sizes_locked(vdev);
     }
     if (ret < 0) {
@@ -452,7 +463,7 @@ static bool vfio_save_complete_multifd(QEMUFile *f, VFIODevice *vdev,
 {
     uint32_t count = 0;
 
-    if (vfio_save_chunks(f, vdev, false, &count, errp) <= 0 ||
+    if (vfio_save_chunks(f, vdev, 0, &count, errp) <= 0 ||
         !vdev->mf->send_flush(vdev, errp)) {
         return false;
     }
@@ -480,7 +491,7 @@ bool vfio_save_complete_precopy(QEMUFile *f, void *opaque, Error **errp)
     if (ok && vdev->mf_send) {
         ok = vfio_save_complete_multifd(f, vdev, errp);
     } else {
-        ok = ok && vfio_save_chunks(f, vdev, false, NULL, errp) > 0;
+        ok = ok && vfio_save_chunks(f, vdev, 0, NULL, errp) > 0;
     }
     if (ok) {
         /* Last: it tells the destination the device data is complete. */
