@@ -20,6 +20,7 @@
 #include "block.h"
 #include "cpu-throttle.h"
 #include "system/dirtylimit.h"
+#include "hw/vfio/vfio-device.h"
 
 /*
  * "uri" or "channels" (QEMU 8.2+), exactly one, as a URI (caller frees);
@@ -228,6 +229,20 @@ static void query_migrate_xbzrle(JsonObject *info)
     json_object_set_object_member(info, "xbzrle-cache", x);
 }
 
+/* "vfio": when a VFIO device can migrate (QEMU: populate_vfio_info). */
+static void query_migrate_vfio(JsonObject *info)
+{
+    uint64_t transferred;
+    JsonObject *v;
+
+    if (!vfio_migration_info(&transferred)) {
+        return;
+    }
+    v = json_object_new();
+    json_object_set_int_member(v, "transferred", transferred);
+    json_object_set_object_member(info, "vfio", v);
+}
+
 static void query_migrate_source(MigrationState *s, JsonObject *info)
 {
     int state = __atomic_load_n(&s->state, __ATOMIC_SEQ_CST);
@@ -252,6 +267,7 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
         json_object_set_object_member(info, "ram", query_migrate_ram(s));
         query_migrate_disk(info);
         query_migrate_xbzrle(info);
+        query_migrate_vfio(info);
         /* QEMU: shown while auto-converge throttles the guest. */
         if (cpu_throttle_active()) {
             json_object_set_int_member(info, "cpu-throttle-percentage",
@@ -273,6 +289,7 @@ static void query_migrate_source(MigrationState *s, JsonObject *info)
         json_object_set_object_member(info, "ram", query_migrate_ram(s));
         query_migrate_disk(info);
         query_migrate_xbzrle(info);
+        query_migrate_vfio(info);
         break;
     case MIGRATION_STATUS_FAILED:
         desc = migrate_get_error_desc(&s->error_mutex, &s->error);

@@ -10,6 +10,11 @@
  * The header always has room for MULTIFD_PAGES_PER_PACKET offsets, so a
  * reader knows its size before decoding it.
  *
+ * A device state packet (MULTIFD_FLAG_DEVICE_STATE) has the same size:
+ *   0 magic, 4 version, 8 flags, 12 instance_id u32, 16 zero u32,
+ *   20 next_packet_size u32, 24 packet_num u64, 64 section idstr (256
+ *   bytes, NUL padded), the rest zero; then next_packet_size data bytes.
+ *
  * Init message, 64 bytes: magic u32, version u32, UUID (16 bytes),
  * channel id u8, then zero padding.
  *
@@ -30,8 +35,11 @@
 #define HDR_PACKET_NUM   24
 #define HDR_ZERO         32
 #define HDR_RAMBLOCK     64
+#define HDR_INSTANCE     12     /* device state packets */
 
-#define MULTIFD_FLAGS_KNOWN (MULTIFD_FLAG_SYNC | MULTIFD_FLAG_COMPRESSION_MASK)
+#define MULTIFD_FLAGS_KNOWN (MULTIFD_FLAG_SYNC | \
+                             MULTIFD_FLAG_COMPRESSION_MASK | \
+                             MULTIFD_FLAG_DEVICE_STATE)
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -66,6 +74,17 @@ void multifd_packet_encode(const MultiFDPacketInfo *info, uint8_t *buf)
     uint32_t n = info->normal_num + info->zero_num;
 
     memset(buf, 0, MULTIFD_HDR_SIZE);
+    if (info->flags & MULTIFD_FLAG_DEVICE_STATE) {
+        put_be32(buf + HDR_MAGIC, MULTIFD_MAGIC);
+        put_be32(buf + HDR_VERSION, MULTIFD_VERSION);
+        put_be32(buf + HDR_FLAGS, info->flags);
+        put_be32(buf + HDR_INSTANCE, info->instance_id);
+        put_be32(buf + HDR_NEXT_SIZE, info->next_packet_size);
+        put_be64(buf + HDR_PACKET_NUM, info->packet_num);
+        g_strlcpy((char *)buf + HDR_RAMBLOCK, info->ramblock,
+                  MULTIFD_RAMBLOCK_NAME);
+        return;
+    }
     put_be32(buf + HDR_MAGIC, MULTIFD_MAGIC);
     put_be32(buf + HDR_VERSION, MULTIFD_VERSION);
     put_be32(buf + HDR_FLAGS, info->flags);
@@ -119,6 +138,36 @@ static bool multifd_packet_check_counts(const MultiFDPacketInfo *info,
     return true;
 }
 
+/* The rest of a device state header: sizes bounded, name terminated. */
+static bool multifd_device_packet_decode(const uint8_t *buf,
+                                         MultiFDPacketInfo *info,
+                                         Error **errp)
+{
+    info->pages_alloc = info->normal_num = info->zero_num = 0;
+    info->instance_id = get_be32(buf + HDR_INSTANCE);
+    info->next_packet_size = get_be32(buf + HDR_NEXT_SIZE);
+    info->packet_num = get_be64(buf + HDR_PACKET_NUM);
+    if (info->flags & MULTIFD_FLAG_SYNC) {
+        error_setg(errp, "multifd: a device state packet with SYNC");
+        return false;
+    }
+    if (!info->next_packet_size ||
+        info->next_packet_size > MULTIFD_MAX_DATA) {
+        error_setg(errp, "multifd: device state packet of %u bytes (1 to "
+                   "%u)", info->next_packet_size,
+                   (unsigned)MULTIFD_MAX_DATA);
+        return false;
+    }
+    memcpy(info->ramblock, buf + HDR_RAMBLOCK, MULTIFD_RAMBLOCK_NAME);
+    if (!memchr(info->ramblock, '\0', MULTIFD_RAMBLOCK_NAME) ||
+        !info->ramblock[0]) {
+        error_setg(errp, "multifd: device state packet without a "
+                   "terminated device name");
+        return false;
+    }
+    return true;
+}
+
 bool multifd_packet_decode(const uint8_t *buf, MultiFDPacketInfo *info,
                            Error **errp)
 {
@@ -141,6 +190,9 @@ bool multifd_packet_decode(const uint8_t *buf, MultiFDPacketInfo *info,
         error_setg(errp, "multifd: received packet with unknown flags 0x%x",
                    info->flags & ~(uint32_t)MULTIFD_FLAGS_KNOWN);
         return false;
+    }
+    if (info->flags & MULTIFD_FLAG_DEVICE_STATE) {
+        return multifd_device_packet_decode(buf, info, errp);
     }
     info->pages_alloc = get_be32(buf + HDR_PAGES_ALLOC);
     info->normal_num = get_be32(buf + HDR_NORMAL);

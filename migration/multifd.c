@@ -55,6 +55,7 @@
 #include "qemu-file.h"
 #include "tls.h"
 #include "multifd.h"
+#include "savevm.h"
 #include "trace.h"
 
 /* ---- Backends ---- */
@@ -144,6 +145,13 @@ typedef struct MultiFDSendParams {
     MultiFDPages *pages;        /* mutex; the thread's while pending_job */
     bool pending_job;           /* mutex */
     bool pending_sync;          /* mutex */
+    /* The job is device state, not pages (mutex; the thread's while
+       pending_job): */
+    bool dev_job;
+    uint8_t *dev_data;          /* MULTIFD_MAX_DATA */
+    uint32_t dev_len;
+    uint32_t dev_instance;
+    char dev_idstr[MULTIFD_RAMBLOCK_NAME];
     bool quit;                  /* mutex */
     /* Owned by the channel thread: */
     void *comp;                 /* backend state */
@@ -279,6 +287,40 @@ static bool multifd_send_packet(MultiFDSendState *ss, MultiFDSendParams *p,
     return true;
 }
 
+/* Channel thread: one device state packet (the job in p->dev_*). */
+static bool multifd_send_device_packet(MultiFDSendState *ss,
+                                       MultiFDSendParams *p, Error **errp)
+{
+    MultiFDPacketInfo *info = &p->info;
+    struct iovec iov[2];
+    uint64_t total = MULTIFD_HDR_SIZE + p->dev_len;
+
+    memset(info, 0, sizeof(*info));
+    /* The channel's compression bits, which the receiver checks. */
+    info->flags = multifd_compression_flag(ss->comp) |
+                  MULTIFD_FLAG_DEVICE_STATE;
+    info->instance_id = p->dev_instance;
+    info->next_packet_size = p->dev_len;
+    info->packet_num = __atomic_fetch_add(&ss->packet_num, 1,
+                                          __ATOMIC_RELAXED);
+    g_strlcpy(info->ramblock, p->dev_idstr, sizeof(info->ramblock));
+    multifd_packet_encode(info, p->packet);
+    iov[0].iov_base = p->packet;
+    iov[0].iov_len = MULTIFD_HDR_SIZE;
+    iov[1].iov_base = p->dev_data;
+    iov[1].iov_len = p->dev_len;
+    if (qio_channel_writev_all(p->c, iov, 2, errp) < 0) {
+        error_prepend(errp, "multifd channel %d: ", p->id);
+        return false;
+    }
+    stat64_add(&mig_stats.multifd_bytes, total);
+    stat64_add(&mig_stats.transferred, total);
+    qemu_file_acct_rate_limit(ss->f, total);
+    trace_multifd_send_device_state(p->id, info->packet_num, p->dev_idstr,
+                                    p->dev_len);
+    return true;
+}
+
 static bool multifd_send_hello(MultiFDSendState *ss, MultiFDSendParams *p,
                                Error **errp)
 {
@@ -334,12 +376,15 @@ static void *multifd_send_thread(void *opaque)
         } else if (what < 0) {
             continue;
         }
-        if (!multifd_send_packet(ss, p, what == 2, &err)) {
+        if (what == 1 && p->dev_job ?
+            !multifd_send_device_packet(ss, p, &err) :
+            !multifd_send_packet(ss, p, what == 2, &err)) {
             goto out;
         }
         g_mutex_lock(&p->mutex);
         if (what == 1) {
             p->pending_job = false;
+            p->dev_job = false;
             p->pages->num = 0;
         } else {
             p->pending_sync = false;
@@ -555,6 +600,98 @@ bool multifd_send_sync_main(Error **errp)
     return true;
 }
 
+bool multifd_send_active(void)
+{
+    return send_state != NULL;
+}
+
+/* An idle channel (channels_ready taken by the caller), or NULL. */
+static MultiFDSendParams *multifd_send_idle_channel(MultiFDSendState *ss)
+{
+    for (int i = 0; i < ss->count; i++) {
+        int idx = (ss->next + i) % ss->count;
+        MultiFDSendParams *p = &ss->params[idx];
+
+        g_mutex_lock(&p->mutex);
+        if (!p->pending_job && !p->quit) {
+            ss->next = idx + 1;
+            return p;       /* mutex held */
+        }
+        g_mutex_unlock(&p->mutex);
+    }
+    return NULL;
+}
+
+bool multifd_queue_device_state(const char *idstr, uint32_t instance_id,
+                                const void *data, size_t len, Error **errp)
+{
+    MultiFDSendState *ss = send_state;
+    MultiFDSendParams *p;
+
+    if (!ss) {
+        error_setg(errp, "multifd: no channels to send device state on");
+        return false;
+    }
+    if (!len || len > MULTIFD_MAX_DATA ||
+        strlen(idstr) >= MULTIFD_RAMBLOCK_NAME) {
+        error_setg(errp, "multifd: device state buffer of %zu bytes for "
+                   "'%s' does not fit a packet", len, idstr);
+        return false;
+    }
+    /* Pages still batched go first: their round is older. */
+    if (ss->pages->num && !multifd_send_pages(ss, errp)) {
+        return false;
+    }
+    if (!multifd_send_check_error(ss, errp)) {
+        return false;
+    }
+    qemu_sem_wait(&ss->channels_ready);
+    if (!multifd_send_check_error(ss, errp)) {
+        return false;
+    }
+    p = multifd_send_idle_channel(ss);
+    if (!p) {
+        error_setg(errp, "multifd: no idle send channel although one was "
+                   "announced");
+        return false;
+    }
+    if (!p->dev_data) {
+        p->dev_data = g_malloc(MULTIFD_MAX_DATA);
+    }
+    memcpy(p->dev_data, data, len);
+    p->dev_len = len;
+    p->dev_instance = instance_id;
+    g_strlcpy(p->dev_idstr, idstr, sizeof(p->dev_idstr));
+    p->dev_job = true;
+    p->pending_job = true;
+    g_mutex_unlock(&p->mutex);
+    qemu_sem_post(&p->sem);
+    return true;
+}
+
+bool multifd_send_wait_idle(Error **errp)
+{
+    MultiFDSendState *ss = send_state;
+    int taken = 0;
+    bool ok = true;
+
+    if (!ss) {
+        return true;
+    }
+    /* One channels_ready token per idle channel: hold them all. */
+    for (; taken < ss->count; taken++) {
+        if (!multifd_send_check_error(ss, errp)) {
+            ok = false;
+            break;
+        }
+        qemu_sem_wait(&ss->channels_ready);
+    }
+    for (int i = 0; i < taken; i++) {
+        qemu_sem_post(&ss->channels_ready);
+    }
+    return ok && multifd_send_check_error(ss, errp);
+}
+
 /* Shut every channel down: blocked writes fail.  send_lock held. */
 static void multifd_send_shutdown_channels(MultiFDSendState *ss)
 {
@@ -610,6 +747,7 @@ void multifd_send_shutdown(void)
         g_mutex_clear(&p->mutex);
         g_free(p->pages);
         g_free(p->packet);
+        g_free(p->dev_data);
     }
     qemu_sem_destroy(&ss->channels_ready);
     g_mutex_clear(&ss->error_mutex);
@@ -729,6 +867,27 @@ static void multifd_recv_zero_pages(RAMBlock *rb, const MultiFDPacketInfo *info)
     }
 }
 
+/* A device state packet: its data goes to the device's section. */
+static bool multifd_recv_device_state(MultiFDRecvParams *p, Error **errp)
+{
+    MultiFDPacketInfo *info = &p->info;
+    g_autofree uint8_t *buf = g_malloc(info->next_packet_size);
+
+    trace_multifd_recv_device_state(p->id, info->packet_num, info->ramblock,
+                                    info->next_packet_size);
+    if (qio_channel_read_all(p->c, (char *)buf, info->next_packet_size,
+                             errp) < 0) {
+        error_prepend(errp, "multifd channel %d: ", p->id);
+        return false;
+    }
+    if (!qemu_loadvm_load_state_buffer(info->ramblock, info->instance_id,
+                                       buf, info->next_packet_size, errp)) {
+        error_prepend(errp, "multifd channel %d: ", p->id);
+        return false;
+    }
+    return true;
+}
+
 /* Check the header in p->packet and load its pages. */
 static bool multifd_recv_packet(MultiFDRecvState *rs, MultiFDRecvParams *p,
                                 Error **errp)
@@ -745,6 +904,9 @@ static bool multifd_recv_packet(MultiFDRecvState *rs, MultiFDRecvParams *p,
                    p->id, info->flags & MULTIFD_FLAG_COMPRESSION_MASK,
                    rs->comp_flag);
         return false;
+    }
+    if (info->flags & MULTIFD_FLAG_DEVICE_STATE) {
+        return multifd_recv_device_state(p, errp);
     }
     trace_multifd_recv(p->id, info->packet_num, info->normal_num,
                        info->zero_num, info->next_packet_size);
@@ -899,6 +1061,21 @@ void multifd_recv_ram_ready(void)
     if (recv_state) {
         qemu_event_set(&recv_state->ram_ready);
     }
+}
+
+bool multifd_recv_failed(void)
+{
+    MultiFDRecvState *rs = recv_state;
+    bool fatal;
+
+    if (!rs || !__atomic_load_n(&rs->failed, __ATOMIC_SEQ_CST)) {
+        return false;
+    }
+    /* A channel the source closed at the end is not a failure. */
+    g_mutex_lock(&rs->error_mutex);
+    fatal = rs->fatal;
+    g_mutex_unlock(&rs->error_mutex);
+    return fatal;
 }
 
 static bool multifd_recv_check_error(MultiFDRecvState *rs, Error **errp)

@@ -41,6 +41,12 @@ typedef struct QIOChannel QIOChannel;
 #define MULTIFD_FLAG_NOCOMP (0 << 1)
 #define MULTIFD_FLAG_ZLIB (1 << 1)
 #define MULTIFD_FLAG_ZSTD (2 << 1)
+/*
+ * A packet of device state (QEMU 10's flag value): the header names the
+ * device (section idstr and instance id), the data is the device's own
+ * buffer, never compressed.
+ */
+#define MULTIFD_FLAG_DEVICE_STATE (1 << 6)
 
 /* Pages per packet: 512 KiB of data, as QEMU. */
 #define MULTIFD_PACKET_SIZE (512 * 1024)
@@ -62,7 +68,9 @@ typedef struct MultiFDPacketInfo {
     uint32_t zero_num;
     uint32_t next_packet_size;
     uint64_t packet_num;
-    char ramblock[MULTIFD_RAMBLOCK_NAME];   /* NUL-terminated */
+    /* NUL-terminated; a device state packet: the section's idstr */
+    char ramblock[MULTIFD_RAMBLOCK_NAME];
+    uint32_t instance_id;       /* device state packets only */
     /* normal_num normal offsets, then zero_num zero offsets */
     uint64_t offset[MULTIFD_PAGES_PER_PACKET];
 } MultiFDPacketInfo;
@@ -152,6 +160,19 @@ void multifd_send_shutdown(void);
 /* Any thread (migrate_cancel): make blocked channel writes fail now. */
 void multifd_send_cancel(void);
 
+/*
+ * Device state (a device's switchover data in parallel channels): hand
+ * @len bytes (at most MULTIFD_MAX_DATA; copied) for section @idstr
+ * instance @instance_id to an idle channel.  Migration thread, after
+ * RAM's last sync point.  Fails if multifd is not running.
+ */
+bool multifd_queue_device_state(const char *idstr, uint32_t instance_id,
+                                const void *data, size_t len, Error **errp);
+/* Migration thread: wait until every queued packet has been written. */
+bool multifd_send_wait_idle(Error **errp);
+/* Whether multifd channels are running (multifd_queue_device_state). */
+bool multifd_send_active(void);
+
 /* ---- Destination ---- */
 
 /* Main thread, BQL: the main channel arrived. */
@@ -176,6 +197,9 @@ bool multifd_recv_finish(Error **errp);
  * the incoming thread) so that the incoming thread can be joined.
  */
 void multifd_recv_terminate(void);
+/* Any thread: a channel failed, not just closed (a device state wait
+   gives up). */
+bool multifd_recv_failed(void);
 /* Main thread, BQL, incoming thread joined: stop threads, close channels. */
 void multifd_recv_shutdown(void);
 

@@ -1291,6 +1291,21 @@ void qemu_loadvm_switch_main_file(QEMUFile *f)
     loadvm_main_file = f;
 }
 
+bool qemu_loadvm_load_state_buffer(const char *idstr, uint32_t instance_id,
+                                   const uint8_t *buf, size_t len,
+                                   Error **errp)
+{
+    /* The list is read-only while a migration runs: no lock. */
+    SaveStateEntry *se = savevm_find(idstr, instance_id);
+
+    if (!se || !se->ops || !se->ops->load_state_buffer) {
+        error_setg(errp, "device state for '%s' instance %u, which takes "
+                   "none over multifd", idstr, instance_id);
+        return false;
+    }
+    return se->ops->load_state_buffer(se->opaque, buf, len, errp);
+}
+
 bool qemu_loadvm_state_listen(QEMUFile *f, Error **errp)
 {
     bool quit = false;

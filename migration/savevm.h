@@ -79,5 +79,13 @@ bool qemu_loadvm_state_listen(QEMUFile *f, Error **errp);
  * new channel); the section table is kept.
  */
 void qemu_loadvm_switch_main_file(QEMUFile *f);
+/*
+ * A multifd receive thread, no BQL: @len bytes of device state for the
+ * section @idstr/@instance_id (its load_state_buffer hook).  Fails if no
+ * such section takes device state over multifd.
+ */
+bool qemu_loadvm_load_state_buffer(const char *idstr, uint32_t instance_id,
+                                   const uint8_t *buf, size_t len,
+                                   Error **errp);
 
 #endif

@@ -34,6 +34,52 @@
 /* atomic: between a successful dirty_log_start() and dirty_log_stop() */
 static bool dirty_log_active;
 
+/* Filled at machine creation (BQL), read-only afterwards. */
+static GArray *dirty_log_listeners;
+
+void dirty_log_listener_register(const DirtyLogListener *l)
+{
+    if (!dirty_log_listeners) {
+        dirty_log_listeners = g_array_new(false, false, sizeof(*l));
+    }
+    g_array_append_vals(dirty_log_listeners, l, 1);
+}
+
+static guint dirty_log_nr_listeners(void)
+{
+    return dirty_log_listeners ? dirty_log_listeners->len : 0;
+}
+
+static DirtyLogListener *dirty_log_listener(guint i)
+{
+    return &g_array_index(dirty_log_listeners, DirtyLogListener, i);
+}
+
+/* Stop the first @n listeners, last first. */
+static void dirty_log_listeners_stop(guint n)
+{
+    while (n-- > 0) {
+        DirtyLogListener *l = dirty_log_listener(n);
+
+        if (l->log_stop) {
+            l->log_stop(l->opaque);
+        }
+    }
+}
+
+static bool dirty_log_listeners_start(Error **errp)
+{
+    for (guint i = 0; i < dirty_log_nr_listeners(); i++) {
+        DirtyLogListener *l = dirty_log_listener(i);
+
+        if (l->log_start && !l->log_start(l->opaque, errp)) {
+            dirty_log_listeners_stop(i);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The running accelerator's hooks; NULL with no accelerator (qtest). */
 static const DirtyLogOps *dirty_log_ops(void)
 {
@@ -60,6 +106,13 @@ bool dirty_log_start(Error **errp)
         __atomic_store_n(&dirty_log_active, false, __ATOMIC_SEQ_CST);
         return false;
     }
+    if (!dirty_log_listeners_start(errp)) {
+        if (ops && ops->stop) {
+            ops->stop();
+        }
+        __atomic_store_n(&dirty_log_active, false, __ATOMIC_SEQ_CST);
+        return false;
+    }
     trace_dirty_log_start(dirty_log_accel_name());
     return true;
 }
@@ -71,6 +124,7 @@ void dirty_log_stop(void)
     if (!__atomic_load_n(&dirty_log_active, __ATOMIC_SEQ_CST)) {
         return;
     }
+    dirty_log_listeners_stop(dirty_log_nr_listeners());
     if (ops && ops->stop) {
         ops->stop();
     }
@@ -104,19 +158,24 @@ static uint64_t dirty_log_fold_soft(RAMBlock *rb, unsigned long *bitmap)
 uint64_t dirty_log_sync(RAMBlock *rb, unsigned long *bitmap)
 {
     const DirtyLogOps *ops = dirty_log_ops();
-    uint64_t guest = 0, soft;
+    uint64_t guest = 0, soft, dev = 0;
+    bool active = __atomic_load_n(&dirty_log_active, __ATOMIC_SEQ_CST);
 
     /*
      * The accelerator is asked only while tracking is on: before its
      * start it tracks nothing, and this spares each one the check.
      */
-    if (ops && ops->sync && __atomic_load_n(&dirty_log_active,
-                                            __ATOMIC_SEQ_CST)) {
+    if (ops && ops->sync && active) {
         guest = ops->sync(rb, bitmap);
     }
+    for (guint i = 0; active && i < dirty_log_nr_listeners(); i++) {
+        DirtyLogListener *l = dirty_log_listener(i);
+
+        dev += l->log_sync ? l->log_sync(l->opaque, rb, bitmap) : 0;
+    }
     soft = dirty_log_fold_soft(rb, bitmap);
-    trace_dirty_log_sync(rb->idstr, guest, soft);
-    return guest + soft;
+    trace_dirty_log_sync(rb->idstr, guest, soft, dev);
+    return guest + soft + dev;
 }
 
 bool dirty_log_per_vcpu(void)

@@ -108,6 +108,40 @@ int runstate_exit_status(void)
     return exit_status;
 }
 
+typedef struct VMChangeStateEntry {
+    VMChangeStateHandler *cb;
+    void *opaque;
+} VMChangeStateEntry;
+
+/* Filled at machine creation, read-only afterwards; BQL. */
+static GArray *vm_change_state_handlers;
+
+void qemu_add_vm_change_state_handler(VMChangeStateHandler *cb,
+                                      void *opaque)
+{
+    VMChangeStateEntry e = { .cb = cb, .opaque = opaque };
+
+    if (!vm_change_state_handlers) {
+        vm_change_state_handlers = g_array_new(false, false, sizeof(e));
+    }
+    g_array_append_val(vm_change_state_handlers, e);
+}
+
+static void vm_state_notify(bool running, RunState state)
+{
+    guint n = vm_change_state_handlers ? vm_change_state_handlers->len : 0;
+
+    trace_vm_state_notify(running, runstate_name(state));
+    for (guint i = 0; i < n; i++) {
+        /* Stop in reverse: what started last stops first. */
+        VMChangeStateEntry *e = &g_array_index(vm_change_state_handlers,
+                                               VMChangeStateEntry,
+                                               running ? i : n - 1 - i);
+
+        e->cb(e->opaque, running, state);
+    }
+}
+
 bool vm_start(Error **errp)
 {
     assert(bql_locked());
@@ -124,7 +158,7 @@ bool vm_start(Error **errp)
         autostart = true;
         return true;
     }
-    trace_vm_state_notify(1, "running");
+    vm_state_notify(true, RUN_STATE_RUNNING);
     runstate_set(RUN_STATE_RUNNING);
     qapi_event_send("RESUME", NULL);
     resume_all_vcpus();
@@ -144,7 +178,7 @@ void vm_stop(RunState new_state)
         return;
     }
     pause_all_vcpus();
-    trace_vm_state_notify(0, runstate_name(new_state));
+    vm_state_notify(false, new_state);
     runstate_set(new_state);
     qapi_event_send("STOP", NULL);
 }

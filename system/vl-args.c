@@ -260,7 +260,12 @@ static void vl_parse_device(VLConfig *vl, const char *arg)
 
     if (!strcmp(qemu_opt_get(opts, "driver"), "help")) {
         printf("Devices you can add with -device:\n"
-               "name \"isa-debug-exit\", bus ISA\n");
+               "name \"isa-debug-exit\", bus ISA\n"
+               "name \"qmig-disk\", bus ISA\n"
+               "name \"vfio-pci\", bus PCI, desc \"VFIO-based PCI device "
+               "assignment\"\n"
+               "name \"vfio-user-pci\", bus PCI, desc \"VFIO over socket "
+               "PCI device assignment\"\n");
         exit(0);
     }
     g_ptr_array_add(vl->device_opts, opts);

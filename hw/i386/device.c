@@ -14,6 +14,7 @@
 #include "hw/i386/pc.h"
 #include "hw/misc/debugexit.h"
 #include "hw/block/qmig-disk.h"
+#include "hw/vfio/vfio-pci.h"
 #include "trace.h"
 
 typedef struct DeviceModel {
@@ -127,9 +128,75 @@ static bool qmig_disk_create(QemuOpts *opts, Error **errp)
 
 static const char *const qmig_disk_props[] = { "drive", "iobase", NULL };
 
+/* A VFIO device's name: its id=, or the model and a running number. */
+static char *vfio_device_id(QemuOpts *opts, const char *model)
+{
+    static unsigned vfio_devices;
+    const char *id = qemu_opt_get(opts, "id");
+
+    return id ? g_strdup(id) : g_strdup_printf("%s.%u", model,
+                                               vfio_devices++);
+}
+
+/* x-migration-multifd-transfer=on|off|auto (QEMU's OnOffAuto). */
+static bool vfio_multifd_mode(QemuOpts *opts, VFIOMultifdMode *mode,
+                              Error **errp)
+{
+    const char *v = qemu_opt_get(opts, "x-migration-multifd-transfer");
+
+    if (!v || !strcmp(v, "auto")) {
+        *mode = VFIO_MULTIFD_AUTO;
+    } else if (!strcmp(v, "on")) {
+        *mode = VFIO_MULTIFD_ON;
+    } else if (!strcmp(v, "off")) {
+        *mode = VFIO_MULTIFD_OFF;
+    } else {
+        error_setg(errp, "Parameter 'x-migration-multifd-transfer' does not "
+                   "accept value '%s' (on, off or auto)", v);
+        return false;
+    }
+    return true;
+}
+
+static bool vfio_user_pci_dev_create(QemuOpts *opts, Error **errp)
+{
+    const char *path = qemu_opt_get(opts, "socket");
+    g_autofree char *id = vfio_device_id(opts, "vfio-user-pci");
+    VFIOMultifdMode mode;
+
+    if (!path) {
+        error_setg(errp, "vfio-user-pci: socket property not set (the "
+                   "vfio-user server's unix socket path)");
+        return false;
+    }
+    return vfio_multifd_mode(opts, &mode, errp) &&
+           vfio_user_pci_create(id, path, mode, errp);
+}
+
+static const char *const vfio_user_pci_props[] = {
+    "socket", "x-migration-multifd-transfer", NULL
+};
+
+static bool vfio_pci_dev_create(QemuOpts *opts, Error **errp)
+{
+    g_autofree char *id = vfio_device_id(opts, "vfio-pci");
+    VFIOMultifdMode mode;
+
+    return vfio_multifd_mode(opts, &mode, errp) &&
+           vfio_kernel_pci_create(id, qemu_opt_get(opts, "host"),
+                                  qemu_opt_get(opts, "sysfsdev"), mode,
+                                  errp);
+}
+
+static const char *const vfio_pci_props[] = {
+    "host", "sysfsdev", "x-migration-multifd-transfer", NULL
+};
+
 static const DeviceModel device_models[] = {
     { "isa-debug-exit", isa_debug_exit_props, isa_debug_exit_create },
     { "qmig-disk", qmig_disk_props, qmig_disk_create },
+    { "vfio-pci", vfio_pci_props, vfio_pci_dev_create },
+    { "vfio-user-pci", vfio_user_pci_props, vfio_user_pci_dev_create },
 };
 
 static const DeviceModel *device_model_find(const char *name)

@@ -71,6 +71,13 @@ typedef struct SaveVMHandlers {
      */
     bool (*load_state)(QEMUFile *f, void *opaque, int version_id,
                        Error **errp);
+    /*
+     * Destination, a multifd receive thread, no BQL: one buffer of the
+     * section's device state that came over a multifd channel (buffers
+     * of one section arrive on any channel, in any order).  Optional.
+     */
+    bool (*load_state_buffer)(void *opaque, const uint8_t *buf, size_t len,
+                              Error **errp);
     /* Destination, incoming thread, no BQL: after EOF or failure. */
     void (*load_cleanup)(void *opaque);
 } SaveVMHandlers;

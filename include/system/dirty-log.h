@@ -42,6 +42,28 @@ typedef struct DirtyLogOps {
     uint64_t (*vcpu_pages)(CPUState *cpu);  /* any thread */
 } DirtyLogOps;
 
+/*
+ * Writes into guest RAM that neither the accelerator nor the VMM sees:
+ * DMA by devices outside the process (VFIO), which log it themselves.
+ * QEMU's memory listener with log_global_start/log_sync/log_global_stop
+ * is the model.  A listener is registered at machine creation (BQL);
+ * its hooks run in the threads and with the locks of dirty_log_start,
+ * dirty_log_stop and dirty_log_sync.
+ */
+typedef struct DirtyLogListener {
+    /* Start logging; a failure fails dirty_log_start(). */
+    bool (*log_start)(void *opaque, Error **errp);
+    void (*log_stop)(void *opaque);
+    /*
+     * OR into @bitmap (block-relative, 4 KiB pages) what was written in
+     * @rb since the last sync; returns the bits that went from 0 to 1.
+     */
+    uint64_t (*log_sync)(void *opaque, RAMBlock *rb, unsigned long *bitmap);
+    void *opaque;
+} DirtyLogListener;
+
+void dirty_log_listener_register(const DirtyLogListener *l);
+
 /* Start tracking (BQL taken unless held).  Nested starts are refused. */
 bool dirty_log_start(Error **errp);
 void dirty_log_stop(void);

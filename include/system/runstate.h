@@ -66,6 +66,19 @@ void vm_stop(RunState new_state);
 /* Like vm_stop() but only changes state if already stopped. */
 void vm_stop_force_state(RunState new_state);
 
+/*
+ * Called with the BQL held whenever the VM starts (@running, before the
+ * vCPUs resume) or stops (after they are paused), in registration order
+ * on start and reverse order on stop, as QEMU's VM change state
+ * handlers; @state is the new run state.  Device models whose state
+ * lives outside the VMM (VFIO devices) stop and start with the vCPUs
+ * through these.  Registered at machine creation.
+ */
+typedef void VMChangeStateHandler(void *opaque, bool running,
+                                  RunState state);
+void qemu_add_vm_change_state_handler(VMChangeStateHandler *cb,
+                                      void *opaque);
+
 /* Thread-safe: ask the main loop to shut down (SHUTDOWN event, exit). */
 void qemu_system_shutdown_request(ShutdownCause cause);
 /* Thread-safe: the guest asked for an exit with this status (debug-exit). */

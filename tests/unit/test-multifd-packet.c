@@ -90,6 +90,43 @@ static void expect_bad(const uint8_t *buf, const char *what)
     error_free(err);
 }
 
+/* Device state packets: the name and size travel, nothing else. */
+static void test_device_state(void)
+{
+    MultiFDPacketInfo in = { 0 }, out;
+    uint8_t good[MULTIFD_HDR_SIZE], buf[MULTIFD_HDR_SIZE];
+    Error *err = NULL;
+
+    in.flags = MULTIFD_FLAG_NOCOMP | MULTIFD_FLAG_DEVICE_STATE;
+    in.instance_id = 7;
+    in.next_packet_size = 1000;
+    in.packet_num = 9;
+    strcpy(in.ramblock, "vf0/vfio");
+    multifd_packet_encode(&in, good);
+    g_assert_true(multifd_packet_decode(good, &out, &err));
+    g_assert_cmpuint(out.flags, ==, in.flags);
+    g_assert_cmpuint(out.instance_id, ==, 7);
+    g_assert_cmpuint(out.next_packet_size, ==, 1000);
+    g_assert_cmpuint(out.normal_num + out.zero_num, ==, 0);
+    g_assert_cmpstr(out.ramblock, ==, "vf0/vfio");
+
+    memcpy(buf, good, sizeof(buf));
+    put32(buf, 20, 0);
+    expect_bad(buf, "device state packet of 0 bytes");
+    memcpy(buf, good, sizeof(buf));
+    put32(buf, 20, MULTIFD_MAX_DATA + 1);
+    expect_bad(buf, "device state packet of");
+    memcpy(buf, good, sizeof(buf));
+    put32(buf, 8, MULTIFD_FLAG_DEVICE_STATE | MULTIFD_FLAG_SYNC);
+    expect_bad(buf, "with SYNC");
+    memcpy(buf, good, sizeof(buf));
+    memset(buf + 64, 'x', MULTIFD_RAMBLOCK_NAME);
+    expect_bad(buf, "terminated device name");
+    memcpy(buf, good, sizeof(buf));
+    memset(buf + 64, 0, MULTIFD_RAMBLOCK_NAME);
+    expect_bad(buf, "terminated device name");
+}
+
 static void test_bad_headers(void)
 {
     MultiFDPacketInfo in;
@@ -359,6 +396,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/multifd/packet/roundtrip", test_roundtrip);
     g_test_add_func("/multifd/packet/bad-headers", test_bad_headers);
+    g_test_add_func("/multifd/packet/device-state", test_device_state);
     g_test_add_func("/multifd/packet/bad-offsets", test_bad_offsets);
     g_test_add_func("/multifd/packet/random", test_random_headers);
     g_test_add_func("/multifd/init", test_init_message);
