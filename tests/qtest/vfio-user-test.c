@@ -18,13 +18,17 @@
  * VFIO devices ("VFIO migration is not supported with postcopy
  * migration") and so must be refused here with the guest running on; a
  * device that fails its transition to STOP_COPY, or to PRE_COPY, fails
- * the migration and the source guest and device run on.
+ * the migration and the source guest and device run on; a destination
+ * device that fails RESUMING -> STOP fails the load, the destination
+ * exits without running the guest, and over the return path the source
+ * guest and device run on.
  *
  * Skips (with the reason) where the VMM has no vfio-user-pci device.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <string.h>
+#include <sys/wait.h>
 #include <glib.h>
 
 #include "migration-helpers.h"
@@ -241,6 +245,46 @@ static void test_fail_pre_copy(void)
     run_fail_transition("PRE_COPY");
 }
 
+/*
+ * The destination device refuses RESUMING -> STOP (as one given bad data
+ * would): the destination's load fails and it exits without running the
+ * guest; over the return path the source learns it and runs on.
+ */
+static void test_dest_load_fails(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    g_autofree char *ok = NULL, *st = NULL, *loaded = NULL;
+    g_autoptr(JsonNode) info = NULL;
+    VuPair p;
+    int status;
+
+    vu_pair_start(&p);
+    ok = vu_server_cmd(p.dst_dev, "fail-transition RESUMING:STOP");
+    g_assert_cmpstr(ok, ==, "ok");
+    mig_set_capability_both(p.src, p.dst, "return-path", true);
+    mig_set_unlimited(p.src);
+    mig_migrate(p.src, p.uri);
+    st = mig_wait_status(p.src, failed);
+    info = mig_query(p.src);
+    g_test_message("migration failed: %s", mig_error_desc(info));
+    g_assert_nonnull(strstr(mig_error_desc(info),
+                            "The destination failed to load"));
+    if (!qtest_wait_exit(p.dst, qtest_timeout_s(), &status)) {
+        g_error("the destination did not exit after its load failed");
+    }
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), !=, 0);
+    g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(p.dst), 'B'),
+                     ==, 0);
+    /* The device never completed a load. */
+    loaded = vu_server_info(p.dst_dev, "loaded-hash");
+    g_assert_cmpstr(loaded, ==, "none");
+    vu_assert_runs_on(&p);
+    mig_quit_clean(p.src);
+    mig_quit_clean(p.dst);
+    vu_pair_stop_servers(&p);
+}
+
 /* ---- registration ---- */
 
 static void skip_case(gconstpointer reason)
@@ -283,5 +327,6 @@ int main(int argc, char **argv)
     vu_add_case("/vfio-user/postcopy-refused", test_postcopy_refused);
     vu_add_case("/vfio-user/fail-stop-copy", test_fail_stop_copy);
     vu_add_case("/vfio-user/fail-pre-copy", test_fail_pre_copy);
+    vu_add_case("/vfio-user/dest-load-fails", test_dest_load_fails);
     return g_test_run();
 }

@@ -234,7 +234,7 @@ static void test_state_machine(void)
 
 static void test_fail_transition(void)
 {
-    g_autofree char *r1 = NULL, *r2 = NULL;
+    g_autofree char *r1 = NULL, *r2 = NULL, *r3 = NULL;
     Server s;
 
     server_start(&s, "");
@@ -246,6 +246,15 @@ static void test_fail_transition(void)
     /* The failed arc left the device where it was; it runs on. */
     g_assert_cmpuint(get_state(&s), ==, VFIO_DEVICE_STATE_PRE_COPY);
     g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_RUNNING), ==, 0);
+
+    /* Only the arc named fails: FROM:TO. */
+    r3 = ctl(&s, "fail-transition RESUMING:STOP");
+    g_assert_cmpstr(r3, ==, "ok");
+    g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_STOP), ==, 0);
+    g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_RESUMING), ==, 0);
+    g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_STOP), ==, EIO);
+    g_assert_cmpuint(get_state(&s), ==, VFIO_DEVICE_STATE_RESUMING);
+    g_assert_cmpint(xfer(&s, VFIO_USER_DEVICE_RESET, NULL, 0, NULL), ==, 0);
 
     /* A failure into ERROR needs a reset. */
     r2 = ctl(&s, "fail-transition any error");

@@ -14,7 +14,8 @@
  * holds exactly what the source device wrote there.
  *
  * A second socket (--control) takes one-line text commands from the test:
- * "info", "hash", "dma-check", "fail-transition STATE [error]", "quit".
+ * "info", "hash", "dma-check", "fail-transition [FROM:]TO [error]",
+ * "quit".
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -94,6 +95,7 @@ typedef struct Device {
 
     /* Test controls and results. */
     int fail_target;        /* -1 none, -2 any, else the state */
+    int fail_from;          /* -1 any, else only a SET from this state */
     bool fail_to_error;
     char saved_hash[HASH_LEN * 2 + 1];
     char loaded_hash[HASH_LEN * 2 + 1];
@@ -601,7 +603,8 @@ static int fsm_set(uint32_t target)
         !state_offered(target) || dev.mig_state == S(ERROR)) {
         return EINVAL;
     }
-    if (dev.fail_target == -2 || dev.fail_target == (int)target) {
+    if ((dev.fail_target == -2 || dev.fail_target == (int)target) &&
+        (dev.fail_from == -1 || dev.fail_from == (int)dev.mig_state)) {
         dev.fail_target = -1;
         if (dev.fail_to_error) {
             dev.mig_state = S(ERROR);
@@ -1233,11 +1236,23 @@ static char *control_command(const char *line, bool *quit)
         return dma_check();
     }
     if (g_str_equal(argv[0], "fail-transition") && argv[1]) {
-        target = parse_state(argv[1]);
+        /* [FROM:]TO: only a SET to TO (made while in FROM) fails. */
+        char *colon = strchr(argv[1], ':');
+        int from = -1;
+
+        if (colon) {
+            *colon = '\0';
+            from = parse_state(argv[1]);
+            if (from < 0) {
+                return g_strdup("error: unknown state");
+            }
+        }
+        target = parse_state(colon ? colon + 1 : argv[1]);
         if (target == -1) {
             return g_strdup("error: unknown state");
         }
         dev.fail_target = target;
+        dev.fail_from = from;
         dev.fail_to_error = argv[2] && g_str_equal(argv[2], "error");
         return g_strdup("ok");
     }
@@ -1408,6 +1423,7 @@ static void device_init(uint64_t state_size, uint64_t dma_iova,
                     (p2p ? VFIO_MIGRATION_P2P : 0) |
                     (precopy ? VFIO_MIGRATION_PRE_COPY : 0);
     dev.fail_target = -1;
+    dev.fail_from = -1;
     ctl = dev_ctl();
     ctl->magic = DEV_MAGIC;
     ctl->dma_iova = dma_iova;
