@@ -342,8 +342,11 @@ static bool vfio_save_multifd_buffer(VFIODevice *vdev, uint8_t *buf,
 
 /*
  * Move device data into @f as DEV_DATA_STATE chunks until the device has
- * nothing more (1), or @f's rate limit is hit when @limited (0), or on
- * failure (-1).  With @mf_count, the chunks go to multifd channels
+ * nothing more (1), or on failure (-1).  @limited (a precopy iteration)
+ * stops after one chunk, or before it when @f's rate limit is hit (0):
+ * a device whose data never runs dry (it changes its state as fast as it
+ * is read) must not keep RAM and the other sections from their turn, so
+ * each iteration takes one buffer, as QEMU's does.  With @mf_count, the chunks go to multifd channels
  * instead, counted there.  The lock is held for each device read, not
  * for the stream write.
  */
@@ -404,6 +407,9 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
         if (qemu_file_get_error_obj(f, errp)) {
             return -1;
         }
+        if (limited) {
+            return 0;
+        }
     }
 }
 
@@ -415,7 +421,7 @@ int vfio_save_iterate(QEMUFile *f, void *opaque)
 
     ret = vfio_save_chunks(f, vdev, true, NULL, &err);
     g_mutex_lock(&vdev->lock);
-    if (ret > 0) {
+    if (ret >= 0) {
         vfio_mig_update_sizes_locked(vdev);
     }
     if (ret < 0) {

@@ -100,6 +100,7 @@ typedef struct Device {
     char saved_hash[HASH_LEN * 2 + 1];
     char loaded_hash[HASH_LEN * 2 + 1];
     uint64_t rng;
+    bool always_dirty;      /* PRE_COPY data never runs out */
     unsigned dirty_per_tick;
     unsigned tick_us;
 } Device;
@@ -151,6 +152,27 @@ static uint64_t rng_next(void)
     dev.rng ^= dev.rng >> 7;
     dev.rng ^= dev.rng << 17;
     return dev.rng;
+}
+
+static bool is_precopy(uint32_t s)
+{
+    return s == VFIO_DEVICE_STATE_PRE_COPY ||
+           s == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
+/* What the device thread does to its state on a tick, minus the DMA. */
+static void state_scribble(unsigned words)
+{
+    unsigned i;
+
+    for (i = 0; i < words && dev.nchunks > 1; i++) {
+        size_t off = dev.chunk_size +
+            rng_next() % (dev.state_size - dev.chunk_size - 8);
+        uint64_t v = rng_next();
+
+        memcpy(dev.state + off, &v, sizeof(v));
+        state_mark(off, sizeof(v));
+    }
 }
 
 /* ---- DMA ---- */
@@ -277,17 +299,9 @@ static gpointer device_thread(gpointer opaque)
     g_mutex_lock(&dev.lock);
     while (!dev.quit) {
         gint64 until = g_get_monotonic_time() + dev.tick_us;
-        unsigned i;
 
         if (dev_running()) {
-            for (i = 0; i < dev.dirty_per_tick && dev.nchunks > 1; i++) {
-                size_t off = dev.chunk_size +
-                    rng_next() % (dev.state_size - dev.chunk_size - 8);
-                uint64_t v = rng_next();
-
-                memcpy(dev.state + off, &v, sizeof(v));
-                state_mark(off, sizeof(v));
-            }
+            state_scribble(dev.dirty_per_tick);
             dma_tick();
         }
         g_cond_wait_until(&dev.wake, &dev.lock, until);
@@ -335,6 +349,14 @@ static void save_begin(bool all, bool precopy)
 static bool save_next_record(void)
 {
     size_t i, c;
+
+    /*
+     * --always-dirty: the device changes its state at least as fast as
+     * it is read, as a busy device may; its precopy data never runs out.
+     */
+    if (dev.always_dirty && is_precopy(dev.mig_state)) {
+        state_scribble(1);
+    }
 
     /* Round robin, so chunks changed often do not starve the others. */
     for (i = 0; i < dev.nchunks; i++) {
@@ -558,11 +580,6 @@ static bool state_offered(uint32_t s)
     default:
         return s < VFIO_DEVICE_NUM_STATES;
     }
-}
-
-static bool is_precopy(uint32_t s)
-{
-    return s == S(PRE_COPY) || s == S(PRE_COPY_P2P);
 }
 
 /* One direct arc; returns an errno or 0.  The state is updated on 0. */
@@ -1440,7 +1457,7 @@ int main(int argc, char **argv)
     g_autofree char *sock_path = NULL, *ctl_path = NULL;
     gint64 state_kib = 1024, dma_iova = 0, seed = 1;
     gint dma_pages = 0, tick_us = 1000, dirty_per_tick = 1;
-    gboolean no_p2p = FALSE, no_precopy = FALSE;
+    gboolean no_p2p = FALSE, no_precopy = FALSE, always_dirty = FALSE;
     GOptionEntry entries[] = {
         { "socket", 0, 0, G_OPTION_ARG_FILENAME, &sock_path,
           "vfio-user socket to listen on", "PATH" },
@@ -1457,6 +1474,9 @@ int main(int argc, char **argv)
         { "dirty-per-tick", 0, 0, G_OPTION_ARG_INT, &dirty_per_tick,
           "state words changed per tick (default 1)", "N" },
         { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "random seed", "N" },
+        { "always-dirty", 0, 0, G_OPTION_ARG_NONE, &always_dirty,
+          "change the state on every PRE_COPY read: precopy data never "
+          "runs out", NULL },
         { "no-p2p", 0, 0, G_OPTION_ARG_NONE, &no_p2p,
           "do not offer the P2P states", NULL },
         { "no-precopy", 0, 0, G_OPTION_ARG_NONE, &no_precopy,
@@ -1487,6 +1507,7 @@ int main(int argc, char **argv)
     dev.rng = seed ? seed : 1;
     dev.tick_us = tick_us;
     dev.dirty_per_tick = dirty_per_tick;
+    dev.always_dirty = always_dirty;
     lsock = listen_unix(sock_path);
     lctl = listen_unix(ctl_path);
     thread = g_thread_new("device", device_thread, NULL);
