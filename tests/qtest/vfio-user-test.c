@@ -223,8 +223,10 @@ static void test_postcopy_refused(void)
         g_test_message("migrate: %s", qmp_rsp_error_desc(rsp));
         g_assert_nonnull(strstr(qmp_rsp_error_desc(rsp), "postcopy"));
     } else {
-        g_autofree char *st = mig_wait_status(p.src, failed);
-        g_autoptr(JsonNode) info = mig_query(p.src);
+        g_autoptr(JsonNode) info = NULL;
+
+        g_free(mig_wait_status(p.src, failed));
+        info = mig_query(p.src);
 
         g_test_message("migration failed: %s", mig_error_desc(info));
         g_assert_nonnull(strstr(mig_error_desc(info), "postcopy"));
