@@ -341,12 +341,17 @@ static bool vfio_save_multifd_buffer(VFIODevice *vdev, uint8_t *buf,
 }
 
 /*
+ * At most this many chunks per precopy round, so that a device that
+ * produces data as fast as it is read (state that keeps changing) cannot
+ * keep the migration thread from the other sections when no rate limit
+ * applies.
+ */
+#define VFIO_MIG_ROUND_CHUNKS 8
+
+/*
  * Move device data into @f as DEV_DATA_STATE chunks until the device has
- * nothing more (1), or on failure (-1).  @limited (a precopy iteration)
- * stops after one chunk, or before it when @f's rate limit is hit (0):
- * a device whose data never runs dry (it changes its state as fast as it
- * is read) must not keep RAM and the other sections from their turn, so
- * each iteration takes one buffer, as QEMU's does.  With @mf_count, the chunks go to multifd channels
+ * nothing more (1), or @f's rate limit or VFIO_MIG_ROUND_CHUNKS is hit
+ * when @limited (0), or on failure (-1).  With @mf_count, the chunks go to multifd channels
  * instead, counted there.  The lock is held for each device read, not
  * for the stream write.
  */
@@ -358,10 +363,11 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
     g_autofree uint8_t *mem = g_malloc(hdr + room);
     uint8_t *buf = mem + hdr;
 
-    for (;;) {
+    for (unsigned chunks = 0; ; chunks++) {
         ssize_t n;
 
-        if (limited && qemu_file_rate_limit(f)) {
+        if (limited && (qemu_file_rate_limit(f) ||
+                        chunks == VFIO_MIG_ROUND_CHUNKS)) {
             return 0;
         }
         g_mutex_lock(&vdev->lock);
@@ -407,9 +413,6 @@ static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, bool limited,
         if (qemu_file_get_error_obj(f, errp)) {
             return -1;
         }
-        if (limited) {
-            return 0;
-        }
     }
 }
 
@@ -421,7 +424,7 @@ int vfio_save_iterate(QEMUFile *f, void *opaque)
 
     ret = vfio_save_chunks(f, vdev, true, NULL, &err);
     g_mutex_lock(&vdev->lock);
-    if (ret >= 0) {
+    if (ret > 0) {
         vfio_mig_update_sizes_locked(vdev);
     }
     if (ret < 0) {
