@@ -569,17 +569,17 @@ static void test_hostile_client(void)
     uint8_t start[sizeof(VFIOUserDeviceFeature) +
                   sizeof(VFIOUserDMALoggingControl)];
     VFIOUserDeviceFeature *f = (VFIOUserDeviceFeature *)start;
-    VFIOUserDMALoggingControl ctl = { PAGE, UINT32_MAX, 0 };
+    VFIOUserDMALoggingControl lc = { PAGE, UINT32_MAX, 0 };
     VFIOUserDMAMap wrap = { sizeof(wrap), 0, 0, UINT64_MAX - 4095, 8192 };
     VFIOUserHdr huge = { .id = 1, .command = VFIO_USER_REGION_WRITE,
                          .size = UINT32_MAX };
-    g_autofree char *state = NULL;
+    g_autofree char *state = NULL, *check = NULL;
     Server s;
     VFIOUserMsg m;
 
     f->argsz = sizeof(start);
     f->flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
-    memcpy(f->data, &ctl, sizeof(ctl));
+    memcpy(f->data, &lc, sizeof(lc));
     server_start(&s, "");
     negotiate(&s);
     g_assert_cmpint(xfer(&s, VFIO_USER_DEVICE_FEATURE, start, sizeof(start),
@@ -588,6 +588,24 @@ static void test_hostile_client(void)
                     ==, EINVAL);
     g_assert_cmpint(xfer(&s, VFIO_USER_DMA_MAP, &wrap, 8, NULL), ==, EINVAL);
     g_assert_cmpint(xfer(&s, 99, NULL, 0, NULL), ==, ENOTSUP);
+
+    /*
+     * The DMA bookkeeping is device state a client can write (BAR0): a
+     * window of 2^32-1 pages and a next page past it must not take the
+     * running device outside its tables.
+     */
+    {
+        uint8_t buf[sizeof(VFIOUserRegionRW) + 8];
+        VFIOUserRegionRW *rw = (VFIOUserRegionRW *)buf;
+        uint32_t huge_window[2] = { UINT32_MAX, UINT32_MAX - 1 };
+
+        *rw = (VFIOUserRegionRW) { .offset = 16, .region = 0, .count = 8 };
+        memcpy(rw->data, huge_window, sizeof(huge_window));
+        g_assert_cmpint(xfer(&s, VFIO_USER_REGION_WRITE, buf, sizeof(buf),
+                             NULL), ==, 0);
+        check = ctl(&s, "dma-check");
+        g_assert_cmpstr(check, ==, "ok:0");
+    }
 
     /* A header claiming 4 GiB: the server drops the connection... */
     g_assert_cmpint(write(s.sock, &huge, sizeof(huge)), ==, sizeof(huge));

@@ -221,16 +221,32 @@ static bool dma_in_log_range(uint64_t iova)
     return false;
 }
 
+/*
+ * The DMA window's size in pages.  The bookkeeping is device state that a
+ * client can write through BAR0 and a migration stream can carry, so it
+ * is checked where it is used: a window beyond DMA_MAX_PAGES is no window.
+ */
+static uint32_t dma_window_pages(void)
+{
+    DevCtl *ctl = dev_ctl();
+
+    return ctl->dma_pages <= DMA_MAX_PAGES ? ctl->dma_pages : 0;
+}
+
 /* One DMA write of the next record; the device is running. */
 static void dma_tick(void)
 {
     DevCtl *ctl = dev_ctl();
+    uint32_t pages = dma_window_pages();
     uint32_t page = ctl->dma_next;
     uint64_t iova, *host;
     unsigned w;
 
-    if (!ctl->dma_pages) {
+    if (!pages) {
         return;
+    }
+    if (page >= pages) {
+        page = 0;
     }
     iova = ctl->dma_iova + (uint64_t)page * DMA_PAGE;
     host = (uint64_t *)dma_host(iova, DMA_PAGE);
@@ -243,7 +259,7 @@ static void dma_tick(void)
         host[w] = dma_word(ctl->seq, page, w);
     }
     ctl->page_seq[page] = ctl->seq;
-    ctl->dma_next = (page + 1) % ctl->dma_pages;
+    ctl->dma_next = (page + 1) % pages;
     state_mark(0, sizeof(*ctl));
     dev.dma_writes++;
     if (dev.logging && dma_in_log_range(iova)) {
@@ -260,7 +276,7 @@ static char *dma_check(void)
     DevCtl *ctl = dev_ctl();
     unsigned page, checked = 0, w;
 
-    for (page = 0; page < ctl->dma_pages; page++) {
+    for (page = 0; page < dma_window_pages(); page++) {
         uint64_t seq = ctl->page_seq[page];
         const uint64_t *host;
 
@@ -1001,7 +1017,7 @@ static int feat_logging_report(VFIOUserDeviceFeature *f, size_t dlen,
     out = g_malloc0(sizeof(*out) + bytes);
     *out = rep;
     bitmap = (uint64_t *)out->bitmap;
-    for (page = 0; page < ctl->dma_pages; page++) {
+    for (page = 0; page < dma_window_pages(); page++) {
         uint64_t iova = ctl->dma_iova + (uint64_t)page * DMA_PAGE;
         uint64_t bit;
 
