@@ -142,17 +142,22 @@ static void test_negotiate_regions(void)
     VFIOUserDeviceInfo info = { .argsz = sizeof(info) };
     VFIOUserRegionInfo ri = { .argsz = sizeof(ri),
                               .index = VFIO_PCI_BAR0_REGION_INDEX };
-    struct {
-        VFIOUserRegionRW rw;
-        uint8_t data[8];
-    } wr = { { .offset = 8192, .region = VFIO_PCI_BAR0_REGION_INDEX,
-               .count = 8 }, "abcdefg" };
+    /*
+     * Structures ending in a flexible array go in byte buffers: clang
+     * refuses them inside other structures.
+     */
+    uint8_t wrbuf[sizeof(VFIOUserRegionRW) + 8];
+    VFIOUserRegionRW *wr = (VFIOUserRegionRW *)wrbuf;
     VFIOUserRegionRW rd = { .offset = 8192, .region = 0, .count = 8 };
     VFIOUserRegionRW bad = { .offset = UINT64_MAX - 2, .region = 0,
                              .count = 8 };
     Server s;
     VFIOUserMsg m;
 
+    *wr = (VFIOUserRegionRW) { .offset = 8192,
+                               .region = VFIO_PCI_BAR0_REGION_INDEX,
+                               .count = 8 };
+    memcpy(wr->data, "abcdefg", 8);
     server_start(&s, "");
     /* Nothing before VERSION. */
     g_assert_cmpint(xfer(&s, VFIO_USER_DEVICE_GET_INFO, &info, sizeof(info),
@@ -168,8 +173,8 @@ static void test_negotiate_regions(void)
     g_assert_cmpuint(((VFIOUserRegionInfo *)m.payload)->size, ==, MiB);
     vfio_user_msg_clear(&m);
 
-    g_assert_cmpint(xfer(&s, VFIO_USER_REGION_WRITE, &wr, sizeof(wr), NULL),
-                    ==, 0);
+    g_assert_cmpint(xfer(&s, VFIO_USER_REGION_WRITE, wrbuf, sizeof(wrbuf),
+                         NULL), ==, 0);
     g_assert_cmpint(xfer(&s, VFIO_USER_REGION_READ, &rd, sizeof(rd), &m),
                     ==, 0);
     g_assert_cmpuint(m.len, ==, sizeof(rd) + 8);
@@ -179,9 +184,9 @@ static void test_negotiate_regions(void)
     g_assert_cmpint(xfer(&s, VFIO_USER_REGION_READ, &bad, sizeof(bad), NULL),
                     ==, EINVAL);
     /* A write whose data is shorter than its count. */
-    wr.rw.count = 64;
-    g_assert_cmpint(xfer(&s, VFIO_USER_REGION_WRITE, &wr, sizeof(wr), NULL),
-                    ==, EINVAL);
+    wr->count = 64;
+    g_assert_cmpint(xfer(&s, VFIO_USER_REGION_WRITE, wrbuf, sizeof(wrbuf),
+                         NULL), ==, EINVAL);
     server_stop(&s);
 }
 
@@ -234,7 +239,7 @@ static void test_state_machine(void)
 
 static void test_fail_transition(void)
 {
-    g_autofree char *r1 = NULL, *r2 = NULL;
+    g_autofree char *r1 = NULL, *r2 = NULL, *r3 = NULL;
     Server s;
 
     server_start(&s, "");
@@ -246,6 +251,15 @@ static void test_fail_transition(void)
     /* The failed arc left the device where it was; it runs on. */
     g_assert_cmpuint(get_state(&s), ==, VFIO_DEVICE_STATE_PRE_COPY);
     g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_RUNNING), ==, 0);
+
+    /* Only the arc named fails: FROM:TO. */
+    r3 = ctl(&s, "fail-transition RESUMING:STOP");
+    g_assert_cmpstr(r3, ==, "ok");
+    g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_STOP), ==, 0);
+    g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_RESUMING), ==, 0);
+    g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_STOP), ==, EIO);
+    g_assert_cmpuint(get_state(&s), ==, VFIO_DEVICE_STATE_RESUMING);
+    g_assert_cmpint(xfer(&s, VFIO_USER_DEVICE_RESET, NULL, 0, NULL), ==, 0);
 
     /* A failure into ERROR needs a reset. */
     r2 = ctl(&s, "fail-transition any error");
@@ -289,14 +303,15 @@ static void ram_free(Ram *ram)
 
 static void logging_start(Server *s)
 {
-    struct {
-        VFIOUserDMALoggingControl c;
-        VFIOUserDMALoggingRange r;
-    } start = { { .page_size = PAGE, .num_ranges = 1 }, { 0, RAM_SIZE } };
+    uint8_t buf[sizeof(VFIOUserDMALoggingControl) +
+                sizeof(VFIOUserDMALoggingRange)];
+    VFIOUserDMALoggingControl *c = (VFIOUserDMALoggingControl *)buf;
 
+    *c = (VFIOUserDMALoggingControl) { .page_size = PAGE, .num_ranges = 1 };
+    c->ranges[0] = (VFIOUserDMALoggingRange) { 0, RAM_SIZE };
     g_assert_cmpint(feature(s, VFIO_DEVICE_FEATURE_SET |
                             VFIO_DEVICE_FEATURE_DMA_LOGGING_START,
-                            &start, sizeof(start), NULL, 0), ==, 0);
+                            buf, sizeof(buf), NULL, 0), ==, 0);
 }
 
 /* Read and clear the DMA log over all of RAM at @page_size. */
@@ -524,22 +539,25 @@ static void test_migrate_lost_dirty_pages(void)
 
 static void test_bad_stream(void)
 {
-    struct {
-        VFIOUserMigData d;
-        uint32_t tag, arg;
-        uint8_t body[16];
-    } junk = { { sizeof(junk), 24 }, 0x53555651, 0, { 9 } };
+    /* A stream head record (tag, argument, 16-byte body) of version 9. */
+    uint8_t junk[sizeof(VFIOUserMigData) + 24] = { 0 };
+    VFIOUserMigData *d = (VFIOUserMigData *)junk;
+    uint32_t head[3] = { 0x53555651, 0, 9 };
     Server s;
+
+    d->argsz = sizeof(junk);
+    d->size = 24;
+    memcpy(d->data, head, sizeof(head));
 
     server_start(&s, "");
     negotiate(&s);
     g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_RESUMING), ==, 0);
     /* A stream head for another device version. */
-    g_assert_cmpint(xfer(&s, VFIO_USER_MIG_DATA_WRITE, &junk, sizeof(junk),
+    g_assert_cmpint(xfer(&s, VFIO_USER_MIG_DATA_WRITE, junk, sizeof(junk),
                          NULL), ==, EINVAL);
     /* Size beyond the data that came. */
-    junk.d.size = 4096;
-    g_assert_cmpint(xfer(&s, VFIO_USER_MIG_DATA_WRITE, &junk, sizeof(junk),
+    d->size = 4096;
+    g_assert_cmpint(xfer(&s, VFIO_USER_MIG_DATA_WRITE, junk, sizeof(junk),
                          NULL), ==, EINVAL);
     g_assert_cmpint(set_state(&s, VFIO_DEVICE_STATE_STOP), ==, EINVAL);
     server_stop(&s);
@@ -547,27 +565,47 @@ static void test_bad_stream(void)
 
 static void test_hostile_client(void)
 {
-    struct {
-        VFIOUserDeviceFeature f;
-        VFIOUserDMALoggingControl c;
-    } start = { { sizeof(start), VFIO_DEVICE_FEATURE_SET |
-                  VFIO_DEVICE_FEATURE_DMA_LOGGING_START },
-                { PAGE, UINT32_MAX, 0 } };
+    /* DMA_LOGGING_START claiming 4 G ranges and carrying none. */
+    uint8_t start[sizeof(VFIOUserDeviceFeature) +
+                  sizeof(VFIOUserDMALoggingControl)];
+    VFIOUserDeviceFeature *f = (VFIOUserDeviceFeature *)start;
+    VFIOUserDMALoggingControl lc = { PAGE, UINT32_MAX, 0 };
     VFIOUserDMAMap wrap = { sizeof(wrap), 0, 0, UINT64_MAX - 4095, 8192 };
     VFIOUserHdr huge = { .id = 1, .command = VFIO_USER_REGION_WRITE,
                          .size = UINT32_MAX };
-    g_autofree char *state = NULL;
+    g_autofree char *state = NULL, *check = NULL;
     Server s;
     VFIOUserMsg m;
 
+    f->argsz = sizeof(start);
+    f->flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_START;
+    memcpy(f->data, &lc, sizeof(lc));
     server_start(&s, "");
     negotiate(&s);
-    g_assert_cmpint(xfer(&s, VFIO_USER_DEVICE_FEATURE, &start, sizeof(start),
+    g_assert_cmpint(xfer(&s, VFIO_USER_DEVICE_FEATURE, start, sizeof(start),
                          NULL), ==, EINVAL);
     g_assert_cmpint(xfer(&s, VFIO_USER_DMA_MAP, &wrap, sizeof(wrap), NULL),
                     ==, EINVAL);
     g_assert_cmpint(xfer(&s, VFIO_USER_DMA_MAP, &wrap, 8, NULL), ==, EINVAL);
     g_assert_cmpint(xfer(&s, 99, NULL, 0, NULL), ==, ENOTSUP);
+
+    /*
+     * The DMA bookkeeping is device state a client can write (BAR0): a
+     * window of 2^32-1 pages and a next page past it must not take the
+     * running device outside its tables.
+     */
+    {
+        uint8_t buf[sizeof(VFIOUserRegionRW) + 8];
+        VFIOUserRegionRW *rw = (VFIOUserRegionRW *)buf;
+        uint32_t huge_window[2] = { UINT32_MAX, UINT32_MAX - 1 };
+
+        *rw = (VFIOUserRegionRW) { .offset = 16, .region = 0, .count = 8 };
+        memcpy(rw->data, huge_window, sizeof(huge_window));
+        g_assert_cmpint(xfer(&s, VFIO_USER_REGION_WRITE, buf, sizeof(buf),
+                             NULL), ==, 0);
+        check = ctl(&s, "dma-check");
+        g_assert_cmpstr(check, ==, "ok:0");
+    }
 
     /* A header claiming 4 GiB: the server drops the connection... */
     g_assert_cmpint(write(s.sock, &huge, sizeof(huge)), ==, sizeof(huge));

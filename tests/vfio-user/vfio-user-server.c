@@ -14,7 +14,8 @@
  * holds exactly what the source device wrote there.
  *
  * A second socket (--control) takes one-line text commands from the test:
- * "info", "hash", "dma-check", "fail-transition STATE [error]", "quit".
+ * "info", "hash", "dma-check", "fail-transition [FROM:]TO [error]",
+ * "quit".
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -94,10 +95,12 @@ typedef struct Device {
 
     /* Test controls and results. */
     int fail_target;        /* -1 none, -2 any, else the state */
+    int fail_from;          /* -1 any, else only a SET from this state */
     bool fail_to_error;
     char saved_hash[HASH_LEN * 2 + 1];
     char loaded_hash[HASH_LEN * 2 + 1];
     uint64_t rng;
+    bool always_dirty;      /* PRE_COPY data never runs out */
     unsigned dirty_per_tick;
     unsigned tick_us;
 } Device;
@@ -151,6 +154,27 @@ static uint64_t rng_next(void)
     return dev.rng;
 }
 
+static bool is_precopy(uint32_t s)
+{
+    return s == VFIO_DEVICE_STATE_PRE_COPY ||
+           s == VFIO_DEVICE_STATE_PRE_COPY_P2P;
+}
+
+/* What the device thread does to its state on a tick, minus the DMA. */
+static void state_scribble(unsigned words)
+{
+    unsigned i;
+
+    for (i = 0; i < words && dev.nchunks > 1; i++) {
+        size_t off = dev.chunk_size +
+            rng_next() % (dev.state_size - dev.chunk_size - 8);
+        uint64_t v = rng_next();
+
+        memcpy(dev.state + off, &v, sizeof(v));
+        state_mark(off, sizeof(v));
+    }
+}
+
 /* ---- DMA ---- */
 
 static uint8_t *dma_host(uint64_t iova, uint64_t len)
@@ -197,16 +221,32 @@ static bool dma_in_log_range(uint64_t iova)
     return false;
 }
 
+/*
+ * The DMA window's size in pages.  The bookkeeping is device state that a
+ * client can write through BAR0 and a migration stream can carry, so it
+ * is checked where it is used: a window beyond DMA_MAX_PAGES is no window.
+ */
+static uint32_t dma_window_pages(void)
+{
+    DevCtl *ctl = dev_ctl();
+
+    return ctl->dma_pages <= DMA_MAX_PAGES ? ctl->dma_pages : 0;
+}
+
 /* One DMA write of the next record; the device is running. */
 static void dma_tick(void)
 {
     DevCtl *ctl = dev_ctl();
+    uint32_t pages = dma_window_pages();
     uint32_t page = ctl->dma_next;
     uint64_t iova, *host;
     unsigned w;
 
-    if (!ctl->dma_pages) {
+    if (!pages) {
         return;
+    }
+    if (page >= pages) {
+        page = 0;
     }
     iova = ctl->dma_iova + (uint64_t)page * DMA_PAGE;
     host = (uint64_t *)dma_host(iova, DMA_PAGE);
@@ -219,7 +259,7 @@ static void dma_tick(void)
         host[w] = dma_word(ctl->seq, page, w);
     }
     ctl->page_seq[page] = ctl->seq;
-    ctl->dma_next = (page + 1) % ctl->dma_pages;
+    ctl->dma_next = (page + 1) % pages;
     state_mark(0, sizeof(*ctl));
     dev.dma_writes++;
     if (dev.logging && dma_in_log_range(iova)) {
@@ -236,7 +276,7 @@ static char *dma_check(void)
     DevCtl *ctl = dev_ctl();
     unsigned page, checked = 0, w;
 
-    for (page = 0; page < ctl->dma_pages; page++) {
+    for (page = 0; page < dma_window_pages(); page++) {
         uint64_t seq = ctl->page_seq[page];
         const uint64_t *host;
 
@@ -275,17 +315,9 @@ static gpointer device_thread(gpointer opaque)
     g_mutex_lock(&dev.lock);
     while (!dev.quit) {
         gint64 until = g_get_monotonic_time() + dev.tick_us;
-        unsigned i;
 
         if (dev_running()) {
-            for (i = 0; i < dev.dirty_per_tick && dev.nchunks > 1; i++) {
-                size_t off = dev.chunk_size +
-                    rng_next() % (dev.state_size - dev.chunk_size - 8);
-                uint64_t v = rng_next();
-
-                memcpy(dev.state + off, &v, sizeof(v));
-                state_mark(off, sizeof(v));
-            }
+            state_scribble(dev.dirty_per_tick);
             dma_tick();
         }
         g_cond_wait_until(&dev.wake, &dev.lock, until);
@@ -333,6 +365,14 @@ static void save_begin(bool all, bool precopy)
 static bool save_next_record(void)
 {
     size_t i, c;
+
+    /*
+     * --always-dirty: the device changes its state at least as fast as
+     * it is read, as a busy device may; its precopy data never runs out.
+     */
+    if (dev.always_dirty && is_precopy(dev.mig_state)) {
+        state_scribble(1);
+    }
 
     /* Round robin, so chunks changed often do not starve the others. */
     for (i = 0; i < dev.nchunks; i++) {
@@ -558,11 +598,6 @@ static bool state_offered(uint32_t s)
     }
 }
 
-static bool is_precopy(uint32_t s)
-{
-    return s == S(PRE_COPY) || s == S(PRE_COPY_P2P);
-}
-
 /* One direct arc; returns an errno or 0.  The state is updated on 0. */
 static int fsm_step(uint32_t from, uint32_t to)
 {
@@ -601,7 +636,8 @@ static int fsm_set(uint32_t target)
         !state_offered(target) || dev.mig_state == S(ERROR)) {
         return EINVAL;
     }
-    if (dev.fail_target == -2 || dev.fail_target == (int)target) {
+    if ((dev.fail_target == -2 || dev.fail_target == (int)target) &&
+        (dev.fail_from == -1 || dev.fail_from == (int)dev.mig_state)) {
         dev.fail_target = -1;
         if (dev.fail_to_error) {
             dev.mig_state = S(ERROR);
@@ -981,7 +1017,7 @@ static int feat_logging_report(VFIOUserDeviceFeature *f, size_t dlen,
     out = g_malloc0(sizeof(*out) + bytes);
     *out = rep;
     bitmap = (uint64_t *)out->bitmap;
-    for (page = 0; page < ctl->dma_pages; page++) {
+    for (page = 0; page < dma_window_pages(); page++) {
         uint64_t iova = ctl->dma_iova + (uint64_t)page * DMA_PAGE;
         uint64_t bit;
 
@@ -1233,11 +1269,23 @@ static char *control_command(const char *line, bool *quit)
         return dma_check();
     }
     if (g_str_equal(argv[0], "fail-transition") && argv[1]) {
-        target = parse_state(argv[1]);
+        /* [FROM:]TO: only a SET to TO (made while in FROM) fails. */
+        char *colon = strchr(argv[1], ':');
+        int from = -1;
+
+        if (colon) {
+            *colon = '\0';
+            from = parse_state(argv[1]);
+            if (from < 0) {
+                return g_strdup("error: unknown state");
+            }
+        }
+        target = parse_state(colon ? colon + 1 : argv[1]);
         if (target == -1) {
             return g_strdup("error: unknown state");
         }
         dev.fail_target = target;
+        dev.fail_from = from;
         dev.fail_to_error = argv[2] && g_str_equal(argv[2], "error");
         return g_strdup("ok");
     }
@@ -1408,6 +1456,7 @@ static void device_init(uint64_t state_size, uint64_t dma_iova,
                     (p2p ? VFIO_MIGRATION_P2P : 0) |
                     (precopy ? VFIO_MIGRATION_PRE_COPY : 0);
     dev.fail_target = -1;
+    dev.fail_from = -1;
     ctl = dev_ctl();
     ctl->magic = DEV_MAGIC;
     ctl->dma_iova = dma_iova;
@@ -1424,7 +1473,7 @@ int main(int argc, char **argv)
     g_autofree char *sock_path = NULL, *ctl_path = NULL;
     gint64 state_kib = 1024, dma_iova = 0, seed = 1;
     gint dma_pages = 0, tick_us = 1000, dirty_per_tick = 1;
-    gboolean no_p2p = FALSE, no_precopy = FALSE;
+    gboolean no_p2p = FALSE, no_precopy = FALSE, always_dirty = FALSE;
     GOptionEntry entries[] = {
         { "socket", 0, 0, G_OPTION_ARG_FILENAME, &sock_path,
           "vfio-user socket to listen on", "PATH" },
@@ -1441,6 +1490,9 @@ int main(int argc, char **argv)
         { "dirty-per-tick", 0, 0, G_OPTION_ARG_INT, &dirty_per_tick,
           "state words changed per tick (default 1)", "N" },
         { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "random seed", "N" },
+        { "always-dirty", 0, 0, G_OPTION_ARG_NONE, &always_dirty,
+          "change the state on every PRE_COPY read: precopy data never "
+          "runs out", NULL },
         { "no-p2p", 0, 0, G_OPTION_ARG_NONE, &no_p2p,
           "do not offer the P2P states", NULL },
         { "no-precopy", 0, 0, G_OPTION_ARG_NONE, &no_precopy,
@@ -1471,6 +1523,7 @@ int main(int argc, char **argv)
     dev.rng = seed ? seed : 1;
     dev.tick_us = tick_us;
     dev.dirty_per_tick = dirty_per_tick;
+    dev.always_dirty = always_dirty;
     lsock = listen_unix(sock_path);
     lctl = listen_unix(ctl_path);
     thread = g_thread_new("device", device_thread, NULL);

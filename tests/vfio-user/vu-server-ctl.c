@@ -4,9 +4,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <signal.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -61,6 +63,16 @@ static char *read_line(int fd, int timeout_s)
     }
 }
 
+/*
+ * In the child: die with the test.  A test that fails on an assertion
+ * never reaches vu_server_stop(), and an orphaned server would hold the
+ * test's stderr open (and its pipe readers waiting) forever.
+ */
+static void die_with_parent(gpointer opaque)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 VuServer *vu_server_start(const char *extra, int timeout_s)
 {
     VuServer *s = g_new0(VuServer, 1);
@@ -80,8 +92,9 @@ VuServer *vu_server_start(const char *extra, int timeout_s)
                           extra ? extra : "");
     g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, &err));
     g_assert_true(g_spawn_async_with_pipes(NULL, argv, NULL,
-                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL,
-                                           NULL, &s->pid, NULL, &out, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD,
+                                           die_with_parent, NULL, &s->pid,
+                                           NULL, &out, NULL,
                                            &err));
     ready = read_line(out, timeout_s);
     g_assert_cmpstr(ready, ==, "vfio-user-server: ready");
