@@ -351,9 +351,9 @@ static bool vfio_save_multifd_buffer(VFIODevice *vdev, uint8_t *buf,
 /*
  * Move device data into @f as DEV_DATA_STATE chunks until the device has
  * nothing more (1), or on failure (-1).  A precopy round (@budget > 0)
- * also ends (0) at @f's rate limit or once @budget bytes are sent.  With @mf_count, the chunks go to multifd channels
- * instead, counted there.  The lock is held for each device read, not
- * for the stream write.
+ * also ends (0) at @f's rate limit or once @budget bytes are sent.  With
+ * @mf_count, the chunks go to multifd channels instead, counted there.
+ * The lock is held for each device read, not for the stream write.
  */
 static int vfio_save_chunks(QEMUFile *f, VFIODevice *vdev, uint64_t budget,
                             uint32_t *mf_count, Error **errp)
