@@ -100,7 +100,7 @@ enum {
     P_MAX_POSTCOPY_BW, P_MAX_CPU_THROTTLE, P_MULTIFD_COMPRESSION,
     P_MULTIFD_ZLIB_LEVEL, P_MULTIFD_ZSTD_LEVEL, P_X_VCPU_DIRTY_LIMIT_PERIOD,
     P_VCPU_DIRTY_LIMIT, P_MODE, P_ZERO_PAGE_DETECTION, P_DIRECT_IO,
-    P_X_SOCKET_TIMEOUT, P__MAX
+    P_X_SOCKET_TIMEOUT, P_X_IO_URING, P__MAX
 };
 
 #define U64MAX UINT64_MAX
@@ -159,6 +159,11 @@ static const ParamDef params[P__MAX] = {
                              MIGRATION_SOCKET_TIMEOUT_MAX,
                              MIGRATION_SOCKET_TIMEOUT_DEFAULT, NULL,
                              "a value between 0 and 3600000 ms" },
+    /*
+     * qmig's own: the mapped-ram channels do their I/O through io_uring
+     * (docs/devel/migration/mapped-ram.md "I/O engines").
+     */
+    [P_X_IO_URING] = { "x-io-uring", PARAM_BOOL, 0, 1, 0 },
 };
 
 /* Current values; -1 marks "not yet initialised" (atomic). */
@@ -249,6 +254,10 @@ bool migrate_direct_io(void)
 {
     return param_get(P_DIRECT_IO) && migrate_mapped_ram() &&
            migrate_multifd();
+}
+bool migrate_io_uring(void)
+{
+    return param_get(P_X_IO_URING);
 }
 bool migrate_dirty_limit(void) { return migrate_capability(MIGRATION_CAPABILITY_DIRTY_LIMIT); }
 
