@@ -1,0 +1,395 @@
+/*
+ * RDMA migration (rdma:HOST:PORT) qtests with the stamp guest.
+ *
+ * No RDMA device exists on the machines this runs on, so qmig loads the
+ * software provider (tests/rdma/soft-provider.c, QMIG_RDMA_PROVIDER):
+ * the protocol engine (control channel with credits, block list, chunk
+ * registration, RDMA WRITE into registered guest RAM) runs for real
+ * between two qmig processes, over a unix socket instead of a wire.
+ * QTEST_RDMA_PROVIDER=verbs runs the same cases on the built-in verbs
+ * provider with a real device (rdma_rxe or a NIC; QTEST_RDMA_HOST names
+ * the address bound to it): docs/devel/migration/rdma.md.
+ *
+ * Successful cases end with the destination's stamp invariant and pass
+ * counter checks (mig_check_dest).  Fault cases: cancel and a killed
+ * destination leave the source running with its memory intact; a
+ * destination fed bad control messages fails cleanly.  Refusals: no
+ * provider/device, postcopy and multifd with rdma.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <glib.h>
+
+#include "migration-helpers.h"
+#include "../../migration/rdma-provider.h"
+
+#define CRAWL_BW (4ULL << 20)
+
+static bool rdma_verbs(void)
+{
+    return !g_strcmp0(g_getenv("QTEST_RDMA_PROVIDER"), "verbs");
+}
+
+/*
+ * Point the VMMs started from now on at the provider of this run and
+ * return an rdma: URI of their own; NULL (test skipped) without one.
+ */
+static char *rdma_uri(void)
+{
+    const char *soft = g_getenv("QTEST_RDMA_SOFT_PROVIDER");
+    const char *host = g_getenv("QTEST_RDMA_HOST");
+    static char *dir;
+
+    if (rdma_verbs()) {
+        g_unsetenv(QEMU_RDMA_PROVIDER_ENV);
+        return g_strdup_printf("rdma:%s:%d", host ? host : "127.0.0.1",
+                               20000 + getpid() % 20000);
+    }
+    if (!soft || access(soft, R_OK)) {
+        g_test_skip("no RDMA provider: QTEST_RDMA_SOFT_PROVIDER unset");
+        return NULL;
+    }
+    if (!dir) {
+        dir = g_dir_make_tmp("rdma-test-XXXXXX", NULL);
+        g_assert_nonnull(dir);
+    }
+    g_setenv(QEMU_RDMA_PROVIDER_ENV, soft, true);
+    g_setenv("QMIG_RDMA_SOFT_DIR", dir, true);
+    return g_strdup_printf("rdma:127.0.0.1:%d", 20000 + getpid() % 20000);
+}
+
+/* Migrate unthrottled, then the destination's checks. */
+static void migrate_and_check(QTestState *src, QTestState *dst,
+                              const char *uri)
+{
+    g_autoptr(GBytes) src_mem = NULL;
+    g_autoptr(JsonNode) info = NULL;
+
+    mig_set_unlimited(src);
+    mig_migrate(src, uri);
+    mig_wait_completed(src);
+    qtest_assert_status(src, "postmigrate");
+    info = mig_query(src);
+    /* The guest's pages went by WRITE: tens of MiB of them. */
+    g_assert_cmpint(mig_ram_counter(info, "normal"), >=, 20000);
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, false);
+}
+
+static void precopy(bool pin_all)
+{
+    g_autofree char *uri = rdma_uri();
+    QTestState *src, *dst;
+
+    if (!uri) {
+        return;
+    }
+    src = mig_start_source(NULL);
+    dst = mig_start_dest(uri, NULL);
+    if (pin_all) {
+        mig_set_capability(src, "rdma-pin-all", true);
+    }
+    migrate_and_check(src, dst, uri);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+static void test_precopy(void)
+{
+    precopy(false);
+}
+
+static void test_pin_all(void)
+{
+    precopy(true);
+}
+
+/* Crawl: the migration stays active, mid-RAM, for many seconds. */
+static void start_crawl(QTestState *src, const char *uri)
+{
+    static const char *const active[] = { "active", NULL };
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+    g_autofree char *st = NULL;
+
+    mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(src);
+
+        if (mig_ram_counter(info, "transferred") > (1 << 20)) {
+            break;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+static void check_source_survived(QTestState *src)
+{
+    mig_assert_running(src);
+    mig_wait_more_passes(src, 1);
+    mig_check_stamp(src, true);
+    mig_assert_running(src);
+}
+
+static void test_cancel(void)
+{
+    static const char *const cancelled[] = { "cancelled", NULL };
+    static const char *const failed[] = { "failed", NULL };
+    g_autofree char *uri = rdma_uri();
+    g_autofree char *st = NULL, *dst_st = NULL;
+    QTestState *src, *dst;
+
+    if (!uri) {
+        return;
+    }
+    src = mig_start_source(NULL);
+    dst = mig_start_dest("defer", NULL);
+    mig_incoming(dst, uri, true);
+    start_crawl(src, uri);
+    qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
+    st = mig_wait_status(src, cancelled);
+    check_source_survived(src);
+    dst_st = mig_wait_status(dst, failed);
+    g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(dst), 'B'), ==,
+                     0);
+    mig_quit_clean(dst);
+    mig_quit_clean(src);
+}
+
+static void test_dest_killed(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    g_autofree char *uri = rdma_uri();
+    g_autofree char *st = NULL;
+    QTestState *src, *dst;
+    g_autoptr(JsonNode) info = NULL;
+    int status;
+
+    if (!uri) {
+        return;
+    }
+    src = mig_start_source(NULL);
+    dst = mig_start_dest(uri, NULL);
+    start_crawl(src, uri);
+    g_assert_cmpint(kill(qtest_pid(dst), SIGKILL), ==, 0);
+    g_assert_true(qtest_wait_exit(dst, qtest_timeout_s(), &status));
+    g_assert_true(WIFSIGNALED(status));
+    qtest_quit(dst);
+    st = mig_wait_status(src, failed);
+    info = mig_query(src);
+    g_assert_nonnull(strstr(mig_error_desc(info), "RDMA"));
+    check_source_survived(src);
+    mig_quit_clean(src);
+}
+
+/* ---- a hostile source over the same provider ---- */
+
+typedef struct FakeSource {
+    const QemuRdmaProvider *ops;
+    QemuRdmaConn *conn;
+    uint8_t *buf;
+    QemuRdmaMr *mr;
+    uint32_t lkey;
+} FakeSource;
+
+static bool fake_connect(FakeSource *fs, const char *uri)
+{
+    const char *soft = g_getenv("QTEST_RDMA_SOFT_PROVIDER");
+    g_auto(GStrv) part = g_strsplit(uri, ":", 3);
+    uint8_t caps[8] = { 0, 0, 0, 1, 0, 0, 0, 0 }, reply[64];
+    size_t reply_len = sizeof(reply);
+    QemuRdmaError e = { 0 };
+    uint32_t rkey;
+    void *h;
+
+    h = dlopen(soft, RTLD_NOW | RTLD_LOCAL);
+    g_assert_nonnull(h);
+    fs->ops = dlsym(h, QEMU_RDMA_PROVIDER_SYMBOL);
+    g_assert_nonnull(fs->ops);
+    fs->conn = fs->ops->connect(part[1], part[2], caps, sizeof(caps), reply,
+                                &reply_len, &e);
+    if (!fs->conn) {
+        g_test_message("fake source: %s", e.msg);
+        return false;
+    }
+    g_assert_cmpuint(reply_len, ==, 8);
+    fs->buf = g_malloc0(65536);
+    fs->mr = fs->ops->reg_mr(fs->conn, fs->buf, 65536, false, &fs->lkey,
+                             &rkey, &e);
+    g_assert_nonnull(fs->mr);
+    return true;
+}
+
+/* One SEND of a control header (be32 len, type, repeat, credits) + @extra. */
+static void fake_send(FakeSource *fs, uint32_t len, uint32_t type,
+                      uint32_t extra)
+{
+    uint32_t hdr[4] = { htonl(len), htonl(type), 0, 0 };
+    QemuRdmaCompletion wc;
+    QemuRdmaError e = { 0 };
+
+    memcpy(fs->buf, hdr, sizeof(hdr));
+    g_assert_cmpint(fs->ops->post_send(fs->conn, 1, fs->buf,
+                                       sizeof(hdr) + extra, fs->lkey, &e),
+                    ==, 0);
+    g_assert_cmpint(fs->ops->poll(fs->conn, &wc, 1, 5000, &e), ==, 1);
+    g_assert_cmpint(wc.status, ==, 0);
+}
+
+static void fake_close(FakeSource *fs)
+{
+    fs->ops->dereg_mr(fs->conn, fs->mr);
+    fs->ops->close(fs->conn);
+    g_free(fs->buf);
+}
+
+/*
+ * A destination given bad control messages fails with a message, stays
+ * up (exit-on-error=false), never runs the guest and never crashes.
+ */
+static void test_bad_control(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    static const struct {
+        uint32_t len, type, extra;
+        const char *needle;
+    } bad[] = {
+        { 0, 99, 0, "unknown control message type 99" },
+        { 4096, 3, 16, "claims 4096 bytes of payload but carries 16" },
+        { 0, 7, 0, "expected control message QEMU FILE, received "
+          "REGISTER REQUEST" },
+    };
+    g_autofree char *uri = rdma_uri();
+
+    if (!uri) {
+        return;
+    }
+    if (rdma_verbs()) {
+        g_test_skip("the hostile source speaks the software provider only");
+        return;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+        QTestState *dst = mig_start_dest("defer", NULL);
+        g_autofree char *st = NULL, *err = NULL;
+        g_autoptr(JsonNode) info = NULL;
+        FakeSource fs = { 0 };
+        bool running = true;
+        g_autofree char *rs = NULL;
+
+        mig_incoming(dst, uri, true);
+        g_assert_true(fake_connect(&fs, uri));
+        fake_send(&fs, bad[i].len, bad[i].type, bad[i].extra);
+        st = mig_wait_status(dst, failed);
+        info = mig_query(dst);
+        err = qtest_stderr(dst);
+        if (!strstr(err, bad[i].needle)) {
+            g_error("bad control message %zu: stderr lacks '%s': %s", i,
+                    bad[i].needle, err);
+        }
+        rs = qtest_query_status(dst, &running);
+        g_assert_false(running);
+        g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(dst), 'B'),
+                         ==, 0);
+        fake_close(&fs);
+        mig_quit_clean(dst);
+    }
+}
+
+/* ---- refusals ---- */
+
+static void test_no_device(void)
+{
+    QTestState *src = mig_start_source(NULL);
+    QTestState *dst;
+    JsonNode *rsp;
+    const char *desc;
+
+    /* No provider named: the built-in one, which finds no device here. */
+    g_unsetenv(QEMU_RDMA_PROVIDER_ENV);
+    if (rdma_verbs()) {
+        g_test_skip("a device is expected in this run");
+        mig_quit_clean(src);
+        return;
+    }
+    qtest_quit(src);
+    src = mig_start_source(NULL);
+    rsp = qtest_qmp(src, "{\"execute\": \"migrate\", \"arguments\": "
+                    "{\"uri\": \"rdma:127.0.0.1:4444\"}}");
+    g_assert_true(qmp_rsp_is_error(rsp));
+    desc = qmp_rsp_error_desc(rsp);
+    g_test_message("refused: %s", desc);
+    if (!strstr(desc, "no RDMA device") && !strstr(desc, "not supported")) {
+        g_error("migrate rdma: without a device: unclear error '%s'", desc);
+    }
+    json_node_unref(rsp);
+    check_source_survived(src);
+
+    dst = mig_start_dest("defer", NULL);
+    qtest_qmp_assert_error(dst, "RDMA", "{\"execute\": \"migrate-incoming\", "
+                           "\"arguments\": {\"uri\": "
+                           "\"rdma:127.0.0.1:4444\"}}");
+    mig_quit_clean(dst);
+    mig_quit_clean(src);
+}
+
+static void test_refuse_caps(void)
+{
+    static const struct {
+        const char *cap, *msg;
+    } caps[] = {
+        { "postcopy-ram", "RDMA and postcopy-ram can't be used together" },
+        { "multifd", "RDMA and multifd can't be used together" },
+        { "xbzrle", "RDMA and XBZRLE can't be used together" },
+    };
+    g_autofree char *uri = rdma_uri();
+    QTestState *src, *dst;
+
+    if (!uri) {
+        return;
+    }
+    src = mig_start_source(NULL);
+    dst = mig_start_dest(uri, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(caps); i++) {
+        mig_set_capability(src, caps[i].cap, true);
+        qtest_qmp_assert_error(src, caps[i].msg,
+                               "{\"execute\": \"migrate\", \"arguments\": "
+                               "{\"uri\": \"%s\"}}", uri);
+        mig_set_capability(src, caps[i].cap, false);
+        /* A destination listening on rdma: refuses them as QEMU does. */
+        qtest_qmp_assert_error(dst, caps[i].msg,
+                               "{\"execute\": \"migrate-set-capabilities\", "
+                               "\"arguments\": {\"capabilities\": [{"
+                               "\"capability\": \"%s\", \"state\": true}]}}",
+                               caps[i].cap);
+    }
+    mig_assert_running(src);
+    /* Nothing was left behind: the same pair still migrates. */
+    migrate_and_check(src, dst, uri);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+int main(int argc, char **argv)
+{
+    qtest_main_init(&argc, &argv);
+
+    mig_add_case("/rdma/precopy/plain", test_precopy, false);
+    mig_add_case("/rdma/precopy/pin-all", test_pin_all, false);
+    mig_add_case("/rdma/fault/cancel", test_cancel, false);
+    mig_add_case("/rdma/fault/dest-killed", test_dest_killed, false);
+    mig_add_case("/rdma/fault/bad-control", test_bad_control, false);
+    mig_add_case("/rdma/refuse/no-device", test_no_device, false);
+    mig_add_case("/rdma/refuse/caps", test_refuse_caps, false);
+    return g_test_run();
+}
