@@ -776,6 +776,18 @@ void mig_put_stream_header(GByteArray *a)
     g_byte_array_append(a, (const uint8_t *)"pc-i440fx", 9);
 }
 
+void mig_put_ram_start(GByteArray *a, uint32_t id, uint64_t ram_size)
+{
+    mig_put_u8(a, 0x01);                    /* SECTION_START */
+    mig_put_be32(a, id);
+    mig_put_counted(a, "ram");
+    mig_put_be32(a, 0);
+    mig_put_be32(a, 4);
+    mig_put_be64(a, ram_size | 0x04);       /* MEM_SIZE */
+    mig_put_counted(a, "pc.ram");
+    mig_put_be64(a, ram_size);
+}
+
 #define RATE_D_OFFSET 0x1f4
 #define RATE_W_OFFSET 0x1f8
 

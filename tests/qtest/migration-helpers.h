@@ -232,6 +232,12 @@ void mig_put_counted(GByteArray *a, const char *str);
 int mig_connect_unix(const char *path);
 /* The stream header and configuration of qmig's stamp machine. */
 void mig_put_stream_header(GByteArray *a);
+/*
+ * The "ram" SECTION_START (section @id, instance 0, version 4) and its
+ * block list: MEM_SIZE @ram_size, the one block "pc.ram" of that size.
+ * The caller goes on with the section's records (EOS, then the footer).
+ */
+void mig_put_ram_start(GByteArray *a, uint32_t id, uint64_t ram_size);
 
 /*
  * A temporary copy of the rate guest (tests/migration/i386/rate.S) with

@@ -310,14 +310,7 @@ static void send_bytes(int fd, GByteArray *a)
 static void fake_main_start(GByteArray *a)
 {
     mig_put_stream_header(a);
-    mig_put_u8(a, 0x01);                        /* SECTION_START */
-    mig_put_be32(a, 1);
-    mig_put_counted(a, "ram");
-    mig_put_be32(a, 0);
-    mig_put_be32(a, 4);
-    mig_put_be64(a, FAKE_RAM_SIZE | RAM_FLAG_MEM_SIZE);
-    mig_put_counted(a, "pc.ram");
-    mig_put_be64(a, FAKE_RAM_SIZE);
+    mig_put_ram_start(a, 1, FAKE_RAM_SIZE);
     mig_put_be64(a, RAM_FLAG_EOS);
     mig_put_u8(a, 0x7e);
     mig_put_be32(a, 1);

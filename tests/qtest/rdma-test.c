@@ -13,7 +13,8 @@
  * Successful cases end with the destination's stamp invariant and pass
  * counter checks (mig_check_dest).  Fault cases: cancel and a killed
  * destination leave the source running with its memory intact; a
- * destination fed bad control messages fails cleanly.  Refusals: no
+ * destination fed bad control messages, or asked to take pages outside
+ * its guest RAM, fails cleanly.  Refusals: no
  * provider/device, postcopy and multifd with rdma.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -66,15 +67,28 @@ static char *rdma_uri(void)
     return g_strdup_printf("rdma:127.0.0.1:%d", 20000 + getpid() % 20000);
 }
 
-/* Migrate unthrottled, then the destination's checks. */
+/*
+ * Migrate unthrottled (to @uri, or with @channels naming the same address
+ * as the channels argument does), then the destination's checks.
+ */
 static void migrate_and_check(QTestState *src, QTestState *dst,
-                              const char *uri)
+                              const char *uri, bool channels)
 {
     g_autoptr(GBytes) src_mem = NULL;
     g_autoptr(JsonNode) info = NULL;
 
     mig_set_unlimited(src);
-    mig_migrate(src, uri);
+    if (channels) {
+        g_auto(GStrv) part = g_strsplit(uri, ":", 3);
+
+        qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
+                                 "\"arguments\": {\"channels\": [{"
+                                 "\"channel-type\": \"main\", \"addr\": {"
+                                 "\"transport\": \"rdma\", \"host\": \"%s\", "
+                                 "\"port\": \"%s\"}}]}}", part[1], part[2]);
+    } else {
+        mig_migrate(src, uri);
+    }
     mig_wait_completed(src);
     qtest_assert_status(src, "postmigrate");
     info = mig_query(src);
@@ -97,7 +111,8 @@ static void precopy(bool pin_all)
     if (pin_all) {
         mig_set_capability(src, "rdma-pin-all", true);
     }
-    migrate_and_check(src, dst, uri);
+    /* The channels argument, once: it is the same URI underneath. */
+    migrate_and_check(src, dst, uri, pin_all);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -195,6 +210,13 @@ static void test_dest_killed(void)
 
 /* ---- a hostile source over the same provider ---- */
 
+/* The fake's registered buffer: a send area, then receive buffers. */
+#define FAKE_SEND_SIZE 65536
+#define FAKE_RECVS 8
+#define FAKE_RECV_SIZE 65536
+#define FAKE_RECV_AT(i) (FAKE_SEND_SIZE + (i) * FAKE_RECV_SIZE)
+#define FAKE_BUF FAKE_RECV_AT(FAKE_RECVS)
+
 typedef struct FakeSource {
     const QemuRdmaProvider *ops;
     QemuRdmaConn *conn;
@@ -224,10 +246,17 @@ static bool fake_connect(FakeSource *fs, const char *uri)
         return false;
     }
     g_assert_cmpuint(reply_len, ==, 8);
-    fs->buf = g_malloc0(65536);
-    fs->mr = fs->ops->reg_mr(fs->conn, fs->buf, 65536, false, &fs->lkey,
+    fs->buf = g_malloc0(FAKE_BUF);
+    fs->mr = fs->ops->reg_mr(fs->conn, fs->buf, FAKE_BUF, false, &fs->lkey,
                              &rkey, &e);
     g_assert_nonnull(fs->mr);
+    /* Room for the destination's answers (and its READYs). */
+    for (int i = 0; i < FAKE_RECVS; i++) {
+        g_assert_cmpint(fs->ops->post_recv(fs->conn, 100 + i,
+                                           fs->buf + FAKE_RECV_AT(i),
+                                           FAKE_RECV_SIZE, fs->lkey, &e),
+                        ==, 0);
+    }
     return true;
 }
 
@@ -247,11 +276,74 @@ static void fake_send(FakeSource *fs, uint32_t len, uint32_t type,
     g_assert_cmpint(wc.status, ==, 0);
 }
 
+/* A whole control message: header, then @len bytes of @payload. */
+static void fake_send_msg(FakeSource *fs, uint32_t type, uint32_t repeat,
+                          const void *payload, uint32_t len)
+{
+    uint32_t hdr[4] = { htonl(len), htonl(type), htonl(repeat), 0 };
+    QemuRdmaError e = { 0 };
+
+    memcpy(fs->buf, hdr, sizeof(hdr));
+    memcpy(fs->buf + sizeof(hdr), payload, len);
+    g_assert_cmpint(fs->ops->post_send(fs->conn, 1, fs->buf,
+                                       sizeof(hdr) + len, fs->lkey, &e),
+                    ==, 0);
+}
+
+/* The next message other than READY: its type, payload (in fs->buf). */
+static const uint8_t *fake_recv_msg(FakeSource *fs, uint32_t *type)
+{
+    QemuRdmaError e = { 0 };
+
+    for (;;) {
+        QemuRdmaCompletion wc;
+        const uint8_t *p;
+        uint32_t v;
+        int n = fs->ops->poll(fs->conn, &wc, 1, qtest_timeout_s() * 1000,
+                              &e);
+
+        g_assert_cmpint(n, ==, 1);
+        g_assert_cmpint(wc.status, ==, 0);
+        if (wc.op != QEMU_RDMA_WC_RECV) {
+            continue;
+        }
+        p = fs->buf + FAKE_RECV_AT(wc.wr_id - 100);
+        memcpy(&v, p + 4, 4);
+        *type = ntohl(v);
+        if (*type != 2) {       /* READY */
+            return p + 16;
+        }
+        g_assert_cmpint(fs->ops->post_recv(fs->conn, wc.wr_id, (void *)p,
+                                           FAKE_RECV_SIZE, fs->lkey, &e),
+                        ==, 0);
+    }
+}
+
+static uint64_t be64_at(const uint8_t *p)
+{
+    uint64_t v;
+
+    memcpy(&v, p, 8);
+    return GUINT64_FROM_BE(v);
+}
+
 static void fake_close(FakeSource *fs)
 {
     fs->ops->dereg_mr(fs->conn, fs->mr);
     fs->ops->close(fs->conn);
     g_free(fs->buf);
+}
+
+/* The rdma: URI for a hostile source's case, or NULL (skipped). */
+static char *hostile_uri(void)
+{
+    char *uri = rdma_uri();
+
+    if (uri && rdma_verbs()) {
+        g_test_skip("the hostile source speaks the software provider only");
+        g_clear_pointer(&uri, g_free);
+    }
+    return uri;
 }
 
 /*
@@ -270,13 +362,9 @@ static void test_bad_control(void)
         { 0, 7, 0, "expected control message QEMU FILE, received "
           "REGISTER REQUEST" },
     };
-    g_autofree char *uri = rdma_uri();
+    g_autofree char *uri = hostile_uri();
 
     if (!uri) {
-        return;
-    }
-    if (rdma_verbs()) {
-        g_test_skip("the hostile source speaks the software provider only");
         return;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
@@ -301,6 +389,74 @@ static void test_bad_control(void)
         g_assert_false(running);
         g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(dst), 'B'),
                          ==, 0);
+        fake_close(&fs);
+        mig_quit_clean(dst);
+    }
+}
+
+/*
+ * A hostile source that gets as far as the RAM hook (stream header, the
+ * RAM section's block list, HOOK; then RAM_BLOCKS_REQUEST) and asks the
+ * destination to register a chunk past its guest RAM, or registers the
+ * last chunk properly and WRITEs past its end.  The destination fails
+ * with the reason and never writes outside guest RAM (the provider checks
+ * every WRITE against the registered region).
+ */
+static void test_hostile_ram(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    static const char *const needle[] = {
+        "REGISTER REQUEST for chunk 150 (+1) of block 0 is outside guest RAM",
+        "remote access error",
+    };
+    const uint64_t ram_size = 150ULL << 20;
+    g_autofree char *uri = hostile_uri();
+
+    if (!uri) {
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        QTestState *dst = mig_start_dest("defer", NULL);
+        g_autoptr(GByteArray) a = g_byte_array_new();
+        g_autofree char *st = NULL, *err = NULL, *rs = NULL;
+        uint8_t req[24] = { 0 };
+        FakeSource fs = { 0 };
+        const uint8_t *p;
+        uint64_t host, chunk = i ? 149 : 150;
+        uint32_t type, rkey;
+        bool running = true;
+        QemuRdmaError e = { 0 };
+
+        mig_incoming(dst, uri, true);
+        g_assert_true(fake_connect(&fs, uri));
+        mig_put_stream_header(a);
+        mig_put_ram_start(a, 1, ram_size);
+        mig_put_be64(a, 0x80);                  /* HOOK */
+        fake_send_msg(&fs, 3, 0, a->data, a->len);      /* QEMU_FILE */
+        fake_send_msg(&fs, 4, 0, NULL, 0);      /* RAM_BLOCKS_REQUEST */
+        p = fake_recv_msg(&fs, &type);
+        g_assert_cmpuint(type, ==, 5);          /* RAM_BLOCKS_RESULT */
+        g_assert_cmpuint(be64_at(p + 16), ==, ram_size);
+        req[7] = chunk;                         /* be64 chunk */
+        req[23] = 1;                            /* be64 chunks */
+        fake_send_msg(&fs, 7, 1, req, sizeof(req));     /* REGISTER_REQ */
+        if (i) {
+            p = fake_recv_msg(&fs, &type);
+            g_assert_cmpuint(type, ==, 8);      /* REGISTER_RESULT */
+            rkey = ntohl(*(const uint32_t *)p);
+            host = be64_at(p + 8);
+            /* One page past the chunk: past the end of guest RAM. */
+            fs.ops->post_write(fs.conn, 2, fs.buf, 4096, fs.lkey,
+                               host + (1 << 20), rkey, &e);
+        }
+        st = mig_wait_status(dst, failed);
+        err = qtest_stderr(dst);
+        if (!strstr(err, needle[i])) {
+            g_error("hostile RAM %d: stderr lacks '%s': %s", i, needle[i],
+                    err);
+        }
+        rs = qtest_query_status(dst, &running);
+        g_assert_false(running);
         fake_close(&fs);
         mig_quit_clean(dst);
     }
@@ -375,7 +531,7 @@ static void test_refuse_caps(void)
     }
     mig_assert_running(src);
     /* Nothing was left behind: the same pair still migrates. */
-    migrate_and_check(src, dst, uri);
+    migrate_and_check(src, dst, uri, false);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -389,6 +545,7 @@ int main(int argc, char **argv)
     mig_add_case("/rdma/fault/cancel", test_cancel, false);
     mig_add_case("/rdma/fault/dest-killed", test_dest_killed, false);
     mig_add_case("/rdma/fault/bad-control", test_bad_control, false);
+    mig_add_case("/rdma/fault/hostile-ram", test_hostile_ram, false);
     mig_add_case("/rdma/refuse/no-device", test_no_device, false);
     mig_add_case("/rdma/refuse/caps", test_refuse_caps, false);
     return g_test_run();
