@@ -10,6 +10,7 @@
  */
 #include "qemu/osdep.h"
 #include <dlfcn.h>
+#include "config-host.h"
 #include "rdma-internal.h"
 #include "trace.h"
 

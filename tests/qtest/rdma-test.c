@@ -284,7 +284,9 @@ static void fake_send_msg(FakeSource *fs, uint32_t type, uint32_t repeat,
     QemuRdmaError e = { 0 };
 
     memcpy(fs->buf, hdr, sizeof(hdr));
-    memcpy(fs->buf + sizeof(hdr), payload, len);
+    if (len) {
+        memcpy(fs->buf + sizeof(hdr), payload, len);
+    }
     g_assert_cmpint(fs->ops->post_send(fs->conn, 1, fs->buf,
                                        sizeof(hdr) + len, fs->lkey, &e),
                     ==, 0);
@@ -466,6 +468,7 @@ static void test_hostile_ram(void)
 
 static void test_no_device(void)
 {
+    bool verbs_built = !g_strcmp0(g_getenv("QTEST_RDMA_VERBS_BUILT"), "1");
     QTestState *src = mig_start_source(NULL);
     QTestState *dst;
     JsonNode *rsp;
@@ -485,8 +488,11 @@ static void test_no_device(void)
     g_assert_true(qmp_rsp_is_error(rsp));
     desc = qmp_rsp_error_desc(rsp);
     g_test_message("refused: %s", desc);
-    if (!strstr(desc, "no RDMA device") && !strstr(desc, "not supported")) {
-        g_error("migrate rdma: without a device: unclear error '%s'", desc);
+    /* Built with rdma-core, the verbs provider looks and finds none. */
+    if (!strstr(desc, verbs_built ? "no RDMA device" : "not supported")) {
+        g_error("migrate rdma: without a device (verbs provider %s): "
+                "unclear error '%s'", verbs_built ? "built" : "not built",
+                desc);
     }
     json_node_unref(rsp);
     check_source_survived(src);
