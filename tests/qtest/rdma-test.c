@@ -466,22 +466,41 @@ static void test_hostile_ram(void)
 
 /* ---- refusals ---- */
 
+/* "-incoming rdma:..." with no device: the VMM exits saying why. */
+static void check_incoming_cmdline_refused(bool verbs_built)
+{
+    g_autofree char *args = mig_machine_args(qtest_accel(),
+                                             qtest_guest_image(
+                                                 "QTEST_GUEST_STAMP"),
+                                             "-incoming rdma:127.0.0.1:4444");
+    QTestState *s = qtest_new();
+    g_autofree char *err = NULL;
+    int status;
+
+    qtest_start(s, qtest_vmm_binary(), 0, args);
+    g_assert_true(qtest_wait_exit(s, qtest_timeout_s(), &status));
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), !=, 0);
+    err = qtest_stderr(s);
+    if (!strstr(err, verbs_built ? "no RDMA device" : "not supported")) {
+        g_error("-incoming rdma: without a device: unclear error '%s'", err);
+    }
+    qtest_quit(s);
+}
+
 static void test_no_device(void)
 {
     bool verbs_built = !g_strcmp0(g_getenv("QTEST_RDMA_VERBS_BUILT"), "1");
-    QTestState *src = mig_start_source(NULL);
-    QTestState *dst;
+    QTestState *src, *dst;
     JsonNode *rsp;
     const char *desc;
 
-    /* No provider named: the built-in one, which finds no device here. */
-    g_unsetenv(QEMU_RDMA_PROVIDER_ENV);
     if (rdma_verbs()) {
         g_test_skip("a device is expected in this run");
-        mig_quit_clean(src);
         return;
     }
-    qtest_quit(src);
+    /* No provider named: the built-in one, which finds no device here. */
+    g_unsetenv(QEMU_RDMA_PROVIDER_ENV);
     src = mig_start_source(NULL);
     rsp = qtest_qmp(src, "{\"execute\": \"migrate\", \"arguments\": "
                     "{\"uri\": \"rdma:127.0.0.1:4444\"}}");
@@ -498,10 +517,13 @@ static void test_no_device(void)
     check_source_survived(src);
 
     dst = mig_start_dest("defer", NULL);
-    qtest_qmp_assert_error(dst, "RDMA", "{\"execute\": \"migrate-incoming\", "
+    qtest_qmp_assert_error(dst, verbs_built ? "no RDMA device" :
+                           "not supported",
+                           "{\"execute\": \"migrate-incoming\", "
                            "\"arguments\": {\"uri\": "
                            "\"rdma:127.0.0.1:4444\"}}");
     mig_quit_clean(dst);
+    check_incoming_cmdline_refused(verbs_built);
     mig_quit_clean(src);
 }
 
