@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -39,6 +40,22 @@ static bool rdma_verbs(void)
     return !g_strcmp0(g_getenv("QTEST_RDMA_PROVIDER"), "verbs");
 }
 
+static char *rdma_soft_dir;
+
+/* At exit: the sockets a killed VMM left behind, then the directory. */
+static void rdma_soft_dir_remove(void)
+{
+    g_autoptr(GDir) d = g_dir_open(rdma_soft_dir, 0, NULL);
+    const char *name;
+
+    while (d && (name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(rdma_soft_dir, name, NULL);
+
+        unlink(path);
+    }
+    rmdir(rdma_soft_dir);
+}
+
 /*
  * Point the VMMs started from now on at the provider of this run and
  * return an rdma: URI of their own; NULL (test skipped) without one.
@@ -47,7 +64,6 @@ static char *rdma_uri(void)
 {
     const char *soft = g_getenv("QTEST_RDMA_SOFT_PROVIDER");
     const char *host = g_getenv("QTEST_RDMA_HOST");
-    static char *dir;
 
     if (rdma_verbs()) {
         g_unsetenv(QEMU_RDMA_PROVIDER_ENV);
@@ -58,12 +74,13 @@ static char *rdma_uri(void)
         g_test_skip("no RDMA provider: QTEST_RDMA_SOFT_PROVIDER unset");
         return NULL;
     }
-    if (!dir) {
-        dir = g_dir_make_tmp("rdma-test-XXXXXX", NULL);
-        g_assert_nonnull(dir);
+    if (!rdma_soft_dir) {
+        rdma_soft_dir = g_dir_make_tmp("rdma-test-XXXXXX", NULL);
+        g_assert_nonnull(rdma_soft_dir);
+        atexit(rdma_soft_dir_remove);
     }
     g_setenv(QEMU_RDMA_PROVIDER_ENV, soft, true);
-    g_setenv("QMIG_RDMA_SOFT_DIR", dir, true);
+    g_setenv("QMIG_RDMA_SOFT_DIR", rdma_soft_dir, true);
     return g_strdup_printf("rdma:127.0.0.1:%d", 20000 + getpid() % 20000);
 }
 

@@ -60,6 +60,7 @@ typedef struct SoftRecv {
 struct QemuRdmaConn {
     int fd;
     int listener;
+    char path[108];             /* a listener's socket, unlinked at close */
     pthread_t thread;
     int thread_started;
     pthread_mutex_t lock;       /* everything below */
@@ -303,6 +304,7 @@ static QemuRdmaConn *soft_listen(const char *host, const char *port,
                                  QemuRdmaError *err)
 {
     struct sockaddr_un sa;
+    QemuRdmaConn *c;
     int fd;
 
     if (soft_path(host, port, &sa) < 0) {
@@ -321,7 +323,9 @@ static QemuRdmaConn *soft_listen(const char *host, const char *port,
         }
         return NULL;
     }
-    return soft_conn_new(fd, 1);
+    c = soft_conn_new(fd, 1);
+    snprintf(c->path, sizeof(c->path), "%s", sa.sun_path);
+    return c;
 }
 
 static int soft_listen_fd(QemuRdmaConn *l)
@@ -567,6 +571,9 @@ static void soft_close(QemuRdmaConn *c)
         pthread_join(c->thread, NULL);
     }
     close(c->fd);
+    if (c->listener && c->path[0]) {
+        unlink(c->path);
+    }
     while (c->mrs) {
         QemuRdmaMr *mr = c->mrs;
 
