@@ -1,6 +1,7 @@
 /*
  * Migration URIs to channels: parse the URI, hand it to its transport
- * (socket.c, fd.c, exec.c, file.c) and call back from the main loop.
+ * (socket.c, fd.c, exec.c, file.c, rdma-channel.c) and call back from
+ * the main loop.
  *
  * Transports that open synchronously (fd:, exec:, file:) still deliver
  * their channel through an idle callback, so that callers see a single

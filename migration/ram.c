@@ -28,6 +28,11 @@
  * block.  PAGE data is read straight into guest RAM; ZERO writes only if
  * the page is not zero already, so untouched memory stays unpopulated.
  *
+ * RDMA (an rdma: main channel, rdma.h): the page walks sit between a
+ * HOOK record and REGISTER_FINISHED; a page goes by RDMA WRITE into the
+ * destination's registered RAM instead of as a record, or not at all when
+ * it is zero and its 1 MiB chunk was never written in this migration.
+ *
  * XBZRLE (the xbzrle capability, multifd off): from the first dirty sync
  * on, a non-zero page goes through ram-xbzrle.c, which sends it as a
  * delta against the copy last sent when it has one, and otherwise has
