@@ -173,6 +173,8 @@ void mig_wait_more_passes(QTestState *s, size_t n);
  * invariant and return that memory (caller unrefs).
  */
 GBytes *mig_stamp_memory(QTestState *s);
+/* @size bytes of @s's guest memory at @addr, by pmemsave (caller unrefs). */
+GBytes *mig_pmemsave(QTestState *s, uint64_t addr, uint64_t size);
 /* The same, dropping the memory; with @resume, cont @s afterwards. */
 void mig_check_stamp(QTestState *s, bool resume);
 /*

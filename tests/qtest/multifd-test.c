@@ -427,20 +427,9 @@ static bool skip_unless_qmig(void)
 /* The first byte of guest page @addr on @s. */
 static uint8_t guest_byte(QTestState *s, uint64_t addr)
 {
-    const char *path = qtest_path(s, "peek.bin");
-    g_autofree char *data = NULL;
-    gsize len;
-    uint8_t b;
+    g_autoptr(GBytes) b = mig_pmemsave(s, addr, 1);
 
-    qtest_qmp_assert_success(s, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %llu, \"size\": 1, "
-                             "\"filename\": \"%s\"}}",
-                             (unsigned long long)addr, path);
-    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
-    g_assert_cmpuint(len, ==, 1);
-    b = data[0];
-    unlink(path);
-    return b;
+    return *(const uint8_t *)g_bytes_get_data(b, NULL);
 }
 
 /* Poll until guest page @addr of @s starts with @fill (bounded). */

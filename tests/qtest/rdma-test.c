@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <glib.h>
 
@@ -142,6 +144,84 @@ static void test_precopy(void)
 static void test_pin_all(void)
 {
     precopy(true);
+}
+
+/* One qtest protocol request on @fd, whose reply must start "OK". */
+static void qtest_cmd(int fd, FILE *in, const char *req)
+{
+    char line[256];
+
+    g_assert_cmpint(write(fd, req, strlen(req)), ==, (ssize_t)strlen(req));
+    g_assert_nonnull(fgets(line, sizeof(line), in));
+    if (!g_str_has_prefix(line, "OK")) {
+        g_error("qtest '%s' answered '%s'", req, line);
+    }
+}
+
+/* The byte every byte of guest page @gpa of @s holds (all the same). */
+static uint8_t page_byte(QTestState *s, uint64_t gpa)
+{
+    g_autoptr(GBytes) b = mig_pmemsave(s, gpa, 4096);
+    const uint8_t *p = g_bytes_get_data(b, NULL);
+
+    for (size_t i = 1; i < 4096; i++) {
+        g_assert_cmpuint(p[i], ==, p[0]);
+    }
+    return p[0];
+}
+
+/*
+ * A page the first pass wrote by RDMA WRITE (0x5a), zeroed before the
+ * next pass: it must go again (its chunk was written, so a zero page is
+ * no longer skipped) and arrive zero.  The guest never touches it (above
+ * the stamp range); qtest writes it, which the dirty log sees.
+ */
+static void test_zero_after_write(void)
+{
+    const uint64_t page = 104ULL << 20;
+    g_autofree char *uri = rdma_uri();
+    g_autofree char *sock = NULL, *extra = NULL;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    g_autoptr(GBytes) src_mem = NULL;
+    QTestState *src, *dst;
+    FILE *in;
+    int lfd, fd;
+
+    if (!uri) {
+        return;
+    }
+    sock = g_build_filename(rdma_soft_dir ? rdma_soft_dir : g_get_tmp_dir(),
+                            "qtest.sock", NULL);
+    g_strlcpy(sa.sun_path, sock, sizeof(sa.sun_path));
+    lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(sock);
+    g_assert_cmpint(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), ==, 0);
+    g_assert_cmpint(listen(lfd, 1), ==, 0);
+    extra = g_strdup_printf("-qtest unix:%s", sock);
+    src = mig_start_source(extra);
+    fd = accept(lfd, NULL, NULL);
+    g_assert_cmpint(fd, >=, 0);
+    in = fdopen(dup(fd), "r");
+    dst = mig_start_dest(uri, NULL);
+
+    qtest_cmd(fd, in, "memset 0x6800000 4096 0x5a\n");
+    mig_set_parameter(src, "max-bandwidth", 64ULL << 20);
+    mig_migrate(src, uri);
+    /* The first pass is over: the page went by WRITE with 0x5a. */
+    mig_wait_dirty_syncs(src, 2);
+    qtest_cmd(fd, in, "memset 0x6800000 4096 0x00\n");
+    mig_set_unlimited(src);
+    mig_wait_completed(src);
+    g_assert_cmpuint(page_byte(src, page), ==, 0);
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, false);
+    g_assert_cmpuint(page_byte(dst, page), ==, 0);
+    fclose(in);
+    close(fd);
+    close(lfd);
+    unlink(sock);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
 }
 
 /* Crawl: the migration stays active, mid-RAM, for many seconds. */
@@ -587,6 +667,8 @@ int main(int argc, char **argv)
 
     mig_add_case("/rdma/precopy/plain", test_precopy, false);
     mig_add_case("/rdma/precopy/pin-all", test_pin_all, false);
+    mig_add_case("/rdma/precopy/zero-after-write", test_zero_after_write,
+                 false);
     mig_add_case("/rdma/fault/cancel", test_cancel, false);
     mig_add_case("/rdma/fault/dest-killed", test_dest_killed, false);
     mig_add_case("/rdma/fault/bad-control", test_bad_control, false);
