@@ -1,6 +1,7 @@
 /*
  * QIOChannel internals: the object every kind embeds as its first member
- * and the ops table each kind fills in.  Only io/ includes this.
+ * and the ops table each kind fills in.  Only io/ includes this, and
+ * migration/rdma-channel.c, whose kind is migration's RDMA connection.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

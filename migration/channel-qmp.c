@@ -177,7 +177,7 @@ static char *channel_addr_uri(JsonObject *addr, const char *prefix,
         return channel_file_uri(addr, prefix, errp);
     }
     if (!strcmp(transport, "rdma")) {
-        /* Checked, then refused by the URI code like "rdma:" URIs. */
+        /* Checked, then handed on as the equivalent "rdma:" URI. */
         return qmp_check_object(addr, SCHEMA_RDMA, prefix, errp)
                ? channel_inet_uri("rdma", addr) : NULL;
     }

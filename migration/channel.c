@@ -1,6 +1,7 @@
 /*
  * Migration URIs to channels: parse the URI, hand it to its transport
- * (socket.c, fd.c, exec.c, file.c) and call back from the main loop.
+ * (socket.c, fd.c, exec.c, file.c, rdma-channel.c) and call back from
+ * the main loop.
  *
  * Transports that open synchronously (fd:, exec:, file:) still deliver
  * their channel through an idle callback, so that callers see a single
@@ -13,6 +14,7 @@
 #include "migration/channel-internal.h"
 #include "qemu/uri.h"
 #include "io/channel.h"
+#include "rdma.h"
 #include "trace.h"
 
 /*
@@ -21,6 +23,7 @@
  */
 typedef struct MigrationIncomingChannels {
     QIONetListener *listener;   /* tcp/unix/vsock, until listen_stop */
+    RDMAListener *rdma;         /* rdma:, until listen_stop */
     char *uri;                  /* where @listener is bound, port resolved */
     guint pending_id;           /* idle source delivering an fd/exec/file
                                    channel, 0 once delivered */
@@ -68,9 +71,10 @@ static UriAddress *migration_uri_parse(const char *uri, Error **errp)
     if (!addr) {
         return NULL;
     }
-    if (addr->transport == URI_TRANSPORT_RDMA) {
-        error_setg(errp, "Migration URI '%s': RDMA migration is not "
-                   "supported (RDMA support is not built in)", uri);
+    /* No device, no provider: refused now, not from a callback later. */
+    if (addr->transport == URI_TRANSPORT_RDMA &&
+        !rdma_transport_check(errp)) {
+        error_prepend(errp, "Migration URI '%s': ", uri);
         return NULL;
     }
     return g_steal_pointer(&addr);
@@ -149,6 +153,10 @@ bool migration_channel_connect(const char *uri, MigrationConnectFunc cb,
         migration_socket_connect(addr->socket, cb, opaque);
         return true;
     }
+    if (addr->transport == URI_TRANSPORT_RDMA) {
+        rdma_start_outgoing(&addr->socket->u.inet, cb, opaque);
+        return true;
+    }
     ioc = migration_uri_open(addr, true, errp);
     if (!ioc) {
         return false;
@@ -188,7 +196,7 @@ bool migration_channel_listen(const char *uri, MigrationAcceptFunc cb,
     MigrationChannelDelivery *d;
     QIOChannel *ioc;
 
-    if (incoming.listener || incoming.pending_id) {
+    if (incoming.listener || incoming.rdma || incoming.pending_id) {
         error_setg(errp, "Cannot listen on '%s': an incoming migration "
                    "channel is already open", uri);
         return false;
@@ -200,6 +208,14 @@ bool migration_channel_listen(const char *uri, MigrationAcceptFunc cb,
     }
     if (migration_uri_is_listener(addr)) {
         return migration_channel_listen_socket(addr, cb, opaque, errp);
+    }
+    if (addr->transport == URI_TRANSPORT_RDMA) {
+        incoming.rdma = rdma_start_incoming(&addr->socket->u.inet, cb,
+                                            opaque, errp);
+        if (incoming.rdma) {
+            incoming.uri = rdma_listener_uri(incoming.rdma);
+        }
+        return incoming.rdma != NULL;
     }
     ioc = migration_uri_open(addr, false, errp);
     if (!ioc) {
@@ -226,6 +242,7 @@ void migration_channel_listen_stop(void)
         qio_net_listener_unref(incoming.listener);
         incoming.listener = NULL;
     }
+    g_clear_pointer(&incoming.rdma, rdma_listener_close);
     g_clear_pointer(&incoming.uri, g_free);
     if (incoming.pending_id) {
         g_source_remove(incoming.pending_id);

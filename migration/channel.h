@@ -3,7 +3,7 @@
  * one file per transport: socket.c, fd.c, exec.c, file.c).
  *
  * URIs: tcp:HOST:PORT, unix:PATH, fd:NAME|N, exec:COMMAND,
- * file:PATH[,offset=N], rdma:HOST:PORT (refused until RDMA exists).
+ * file:PATH[,offset=N], rdma:HOST:PORT (rdma-channel.c; rdma.md).
  *
  * Threading: everything here runs in the main thread with the BQL held;
  * callbacks are called later from the main loop, also with the BQL held.

@@ -20,28 +20,18 @@
 #include <sys/uio.h>
 #include "qemu/thread.h"
 #include "mapped-ram-io.h"
+#include "mapped-ram-io-internal.h"
 #include "trace.h"
 
-#define MRIO_BATCH 128
-#define MRIO_BATCH_BYTES (512 * 1024)
-#define MRIO_BOUNCE (1024 * 1024)
 #define MRIO_MAX_CHANNELS 255
-
-typedef struct MappedRamBatch {
-    struct iovec iov[MRIO_BATCH];
-    uint64_t pos[MRIO_BATCH];
-    /* Reads into a file instead of memory: its fd (else -1), offset. */
-    int dst_fd[MRIO_BATCH];
-    uint64_t dst_pos[MRIO_BATCH];
-    unsigned int n;
-    size_t bytes;
-} MappedRamBatch;
 
 typedef struct MappedRamChannel {
     struct MappedRamIO *io;
     QemuThread thread;
     int fd;
     uint8_t *bounce;            /* MRIO_BOUNCE bytes, for file targets */
+    /* With x-io-uring: the ring, used by the channel's thread only. */
+    MappedRamUring *uring;
 } MappedRamChannel;
 
 typedef struct MappedRamIO {
@@ -62,9 +52,8 @@ typedef struct MappedRamIO {
 
 static MappedRamIO *mapped_ram_io;
 
-/* One positional transfer of @cnt iovecs at @pos, short ones resumed. */
-static bool mapped_ram_io_vec(int fd, bool writing, struct iovec *iov,
-                              int cnt, uint64_t pos, Error **errp)
+bool mapped_ram_io_vec(int fd, bool writing, struct iovec *iov, int cnt,
+                       uint64_t pos, Error **errp)
 {
     while (cnt) {
         ssize_t n = writing ? pwritev(fd, iov, cnt, pos)
@@ -104,9 +93,8 @@ static bool mapped_ram_io_vec(int fd, bool writing, struct iovec *iov,
  * pwrite costs no page fault and no zeroing, reading into its mapping
  * does.
  */
-static bool mapped_ram_io_copy(int fd, uint8_t *bounce, size_t len,
-                               uint64_t pos, int dst_fd, uint64_t dst_pos,
-                               Error **errp)
+bool mapped_ram_io_copy(int fd, uint8_t *bounce, size_t len, uint64_t pos,
+                        int dst_fd, uint64_t dst_pos, Error **errp)
 {
     while (len) {
         size_t n = MIN(len, MRIO_BOUNCE);
@@ -145,6 +133,10 @@ static bool mapped_ram_io_run(MappedRamChannel *c, bool writing,
     unsigned int i = 0;
     int fd = c->fd;
 
+    if (c->uring) {
+        return mapped_ram_uring_run(c->uring, fd, writing, b, c->bounce,
+                                    errp);
+    }
     while (i < b->n) {
         unsigned int j = i + 1;
         uint64_t end = b->pos[i] + b->iov[i].iov_len;
@@ -241,7 +233,7 @@ bool mapped_ram_io_active(void)
 }
 
 bool mapped_ram_io_start(int fd, unsigned int n, bool writing, bool direct,
-                         Error **errp)
+                         bool uring, Error **errp)
 {
     MappedRamIO *io;
 
@@ -260,6 +252,14 @@ bool mapped_ram_io_start(int fd, unsigned int n, bool writing, bool direct,
         io->chan[i].bounce = writing ? NULL
                                      : g_aligned_alloc(1, MRIO_BOUNCE, 4096);
         io->chan[i].fd = mapped_ram_io_open(fd, writing, direct, errp);
+        if (io->chan[i].fd >= 0 && uring) {
+            io->chan[i].uring = mapped_ram_uring_new(errp);
+            if (!io->chan[i].uring) {
+                error_prepend(errp, "x-io-uring: ");
+                close(io->chan[i].fd);
+                io->chan[i].fd = -1;
+            }
+        }
         if (io->chan[i].fd < 0) {
             mapped_ram_io = io;
             mapped_ram_io_stop();
@@ -279,7 +279,7 @@ bool mapped_ram_io_start(int fd, unsigned int n, bool writing, bool direct,
         io->nthreads = i + 1;
     }
     mapped_ram_io = io;
-    trace_mapped_ram_io_start(n, writing, direct);
+    trace_mapped_ram_io_start(n, writing, direct, uring);
     return true;
 }
 
@@ -386,6 +386,7 @@ void mapped_ram_io_stop(void)
     g_free(io->cur);
     for (unsigned int i = 0; i < io->nfds; i++) {
         close(io->chan[i].fd);
+        mapped_ram_uring_free(io->chan[i].uring);
     }
     for (unsigned int i = 0; i < io->nchan; i++) {
         g_aligned_free(io->chan[i].bounce);

@@ -20,10 +20,12 @@
 /*
  * Start @n channels on the file open as @fd (reopened per channel for
  * writing or reading, with O_DIRECT when @direct: a file system that
- * refuses O_DIRECT fails here with a message saying so).
+ * refuses O_DIRECT fails here with a message saying so).  With @uring
+ * each channel does its batches through its own io_uring; a kernel
+ * that refuses rings fails here too.
  */
 bool mapped_ram_io_start(int fd, unsigned int n, bool writing, bool direct,
-                         Error **errp);
+                         bool uring, Error **errp);
 bool mapped_ram_io_active(void);
 /*
  * Queue a transfer of @len bytes between @host and file offset @pos

@@ -174,10 +174,14 @@ void migration_parameters_changed(void)
  * sent over wall time, so time spent scanning for dirty pages counts
  * against it: the threshold is what this thread can actually deliver.
  */
-/* Bytes on every channel: the main one and the multifd ones. */
+/*
+ * Bytes on every channel: the main one, the multifd ones, and the pages
+ * RDMA wrote past the stream.
+ */
 static uint64_t migration_bytes_sent(QEMUFile *f)
 {
-    return qemu_file_transferred(f) + stat64_get(&mig_stats.multifd_bytes);
+    return qemu_file_transferred(f) + stat64_get(&mig_stats.multifd_bytes) +
+           stat64_get(&mig_stats.rdma_bytes);
 }
 
 /*

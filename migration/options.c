@@ -20,6 +20,7 @@
 #include "postcopy-ram.h"
 #include "block-dirty-bitmap.h"
 #include "tls.h"
+#include "migration.h"
 
 static const char *const capability_names[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_XBZRLE] = "xbzrle",
@@ -68,6 +69,7 @@ static const bool capability_supported[MIGRATION_CAPABILITY__MAX] = {
     [MIGRATION_CAPABILITY_DIRTY_LIMIT] = true,      /* system/dirtylimit.c */
     [MIGRATION_CAPABILITY_VALIDATE_UUID] = true,    /* savevm.c */
     [MIGRATION_CAPABILITY_MAPPED_RAM] = true,       /* ram-mapped.c */
+    [MIGRATION_CAPABILITY_RDMA_PIN_ALL] = true,     /* rdma.c */
 };
 
 static bool capabilities[MIGRATION_CAPABILITY__MAX];   /* atomic */
@@ -100,7 +102,7 @@ enum {
     P_MAX_POSTCOPY_BW, P_MAX_CPU_THROTTLE, P_MULTIFD_COMPRESSION,
     P_MULTIFD_ZLIB_LEVEL, P_MULTIFD_ZSTD_LEVEL, P_X_VCPU_DIRTY_LIMIT_PERIOD,
     P_VCPU_DIRTY_LIMIT, P_MODE, P_ZERO_PAGE_DETECTION, P_DIRECT_IO,
-    P_X_SOCKET_TIMEOUT, P__MAX
+    P_X_SOCKET_TIMEOUT, P_X_IO_URING, P__MAX
 };
 
 #define U64MAX UINT64_MAX
@@ -159,6 +161,11 @@ static const ParamDef params[P__MAX] = {
                              MIGRATION_SOCKET_TIMEOUT_MAX,
                              MIGRATION_SOCKET_TIMEOUT_DEFAULT, NULL,
                              "a value between 0 and 3600000 ms" },
+    /*
+     * qmig's own: the mapped-ram channels do their I/O through io_uring
+     * (docs/devel/migration/mapped-ram.md "I/O engines").
+     */
+    [P_X_IO_URING] = { "x-io-uring", PARAM_BOOL, 0, 1, 0 },
 };
 
 /* Current values; -1 marks "not yet initialised" (atomic). */
@@ -250,6 +257,10 @@ bool migrate_direct_io(void)
     return param_get(P_DIRECT_IO) && migrate_mapped_ram() &&
            migrate_multifd();
 }
+bool migrate_io_uring(void)
+{
+    return param_get(P_X_IO_URING);
+}
 bool migrate_dirty_limit(void) { return migrate_capability(MIGRATION_CAPABILITY_DIRTY_LIMIT); }
 
 uint64_t migrate_max_bandwidth(void) { return param_get(P_MAX_BANDWIDTH); }
@@ -310,9 +321,48 @@ static bool mapped_ram_caps_check(const bool *caps, Error **errp)
     return true;
 }
 
+/*
+ * What QEMU refuses with rdma: (xbzrle, multifd, postcopy-ram, with its
+ * words), and what qmig's RDMA transport does not carry (a return path,
+ * TLS): pages bypass the stream, and the channel is no socket.
+ */
+static bool rdma_caps_check(const bool *caps, Error **errp)
+{
+    if (caps[MIGRATION_CAPABILITY_XBZRLE]) {
+        error_setg(errp, "RDMA and XBZRLE can't be used together");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_MULTIFD]) {
+        error_setg(errp, "RDMA and multifd can't be used together");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
+        error_setg(errp, "RDMA and postcopy-ram can't be used together");
+        return false;
+    }
+    if (caps[MIGRATION_CAPABILITY_RETURN_PATH]) {
+        error_setg(errp, "RDMA migration does not carry a return path in "
+                   "this VMM: switch the return-path capability off");
+        return false;
+    }
+    if (migrate_tls()) {
+        error_setg(errp, "RDMA migration cannot use TLS: its pages bypass "
+                   "the stream");
+        return false;
+    }
+    return true;
+}
+
 /* Combinations QEMU refuses, checked on the would-be new set. */
 static bool caps_check(const bool *caps, Error **errp)
 {
+    const char *in_uri = migration_incoming_get_current()->uri;
+
+    /* QEMU checks a destination listening on rdma: here too. */
+    if (in_uri && g_str_has_prefix(in_uri, "rdma:") &&
+        !rdma_caps_check(caps, errp)) {
+        return false;
+    }
     if (caps[MIGRATION_CAPABILITY_POSTCOPY_PREEMPT] &&
         !caps[MIGRATION_CAPABILITY_POSTCOPY_RAM]) {
         error_setg(errp, "Postcopy preempt requires postcopy-ram");
@@ -628,6 +678,10 @@ const char *migrate_parameters_schema(void)
 bool migrate_caps_check_for_start(bool incoming, const char *uri,
                                   Error **errp)
 {
+    if (g_str_has_prefix(uri, "rdma:") &&
+        !rdma_caps_check(capabilities, errp)) {
+        return false;
+    }
     if (migrate_mapped_ram() && !g_str_has_prefix(uri, "file:")) {
         error_setg(errp, "Mapped-ram migration requires a file: URI");
         return false;

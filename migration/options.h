@@ -78,6 +78,8 @@ bool migrate_mapped_ram(void);
 bool migrate_multifd_sockets(void);
 /* The direct-io parameter, in effect (mapped-ram and multifd on). */
 bool migrate_direct_io(void);
+/* The x-io-uring parameter: mapped-ram channels use io_uring. */
+bool migrate_io_uring(void);
 bool migrate_dirty_limit(void);
 
 uint64_t migrate_max_bandwidth(void);           /* bytes/s, 0 = unlimited */

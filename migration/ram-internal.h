@@ -12,6 +12,7 @@
 #include "qemu-file.h"
 #include "system/ramblock.h"
 #include "mapped-ram.h"
+#include "rdma.h"
 
 /*
  * The iterate hook returns to the migration loop at least this often, so
@@ -52,6 +53,7 @@ typedef struct RAMSaveState {
     int64_t rate_start_ns;      /* dirty_pages_rate period */
     uint64_t rate_pages;        /* pages newly dirtied in the period */
     bool multifd_flush;         /* a bitmap sync since the last flush */
+    RDMAContext *rdma;          /* rdma: the main channel's connection */
     bool postcopy;              /* past the switch; migration thread
                                    writes, others read atomically */
     GMutex bitmap_mutex;        /* the bitmaps, in postcopy */

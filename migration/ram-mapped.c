@@ -71,7 +71,7 @@ bool ram_mapped_save_start(QEMUFile *f, Error **errp)
     fd = ram_mapped_fd(f, errp);
     return fd >= 0 &&
            mapped_ram_io_start(fd, migrate_multifd_channels(), true,
-                               migrate_direct_io(), errp);
+                               migrate_direct_io(), migrate_io_uring(), errp);
 }
 
 void ram_mapped_sync(void)
@@ -253,7 +253,7 @@ static bool ram_mapped_load_start(QEMUFile *f, Error **errp)
     fd = ram_mapped_fd(f, errp);
     return fd >= 0 &&
            mapped_ram_io_start(fd, migrate_multifd_channels(), false,
-                               migrate_direct_io(), errp);
+                               migrate_direct_io(), migrate_io_uring(), errp);
 }
 
 bool ram_mapped_load_block(QEMUFile *f, RAMBlock *rb, Error **errp)

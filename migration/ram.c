@@ -28,6 +28,11 @@
  * block.  PAGE data is read straight into guest RAM; ZERO writes only if
  * the page is not zero already, so untouched memory stays unpopulated.
  *
+ * RDMA (an rdma: main channel, rdma.h): the page walks sit between a
+ * HOOK record and REGISTER_FINISHED; a page goes by RDMA WRITE into the
+ * destination's registered RAM instead of as a record, or not at all when
+ * it is zero and its 1 MiB chunk was never written in this migration.
+ *
  * XBZRLE (the xbzrle capability, multifd off): from the first dirty sync
  * on, a non-zero page goes through ram-xbzrle.c, which sends it as a
  * delta against the copy last sent when it has one, and otherwise has
@@ -80,6 +85,7 @@
 #include "postcopy-recover.h"
 #include "ram-release.h"
 #include "savevm.h"
+#include "rdma.h"
 #include "trace.h"
 
 #define RAM_SECTION_VERSION 4
@@ -145,6 +151,8 @@ typedef struct RAMLoadState {
      * last RAM data (kept past load_cleanup for the incoming thread).
      */
     bool multifd_synced;
+    /* rdma: the blocks of the source's MEM_SIZE list, in its order. */
+    GPtrArray *listed;
 } RAMLoadState;
 
 RAMSaveState *ram_save_state;
@@ -603,6 +611,54 @@ static bool ram_send_page_multifd(QEMUFile *f, RAMSendBlock *b,
     return true;
 }
 
+/*
+ * RDMA: the page goes by RDMA WRITE (no record in the stream), or not at
+ * all when it is zero and its chunk was never written (rdma.h).
+ */
+static void ram_send_page_rdma(QEMUFile *f, RAMSaveState *st,
+                               RAMSendBlock *b, uint64_t offset)
+{
+    Error *err = NULL;
+    int ret = rdma_ram_save_page(st->rdma, b->rb, offset,
+                                 ram_page_is_zero(b->rb->host + offset),
+                                 &err);
+
+    if (ret < 0) {
+        qemu_file_set_error_obj(f, -EIO, err);
+    } else if (ret == 0) {
+        stat64_add(&mig_stats.zero_pages, 1);
+    } else {
+        stat64_add(&mig_stats.normal_pages, 1);
+        ram_account(st, TARGET_PAGE_SIZE);
+        /* The rate limit applies to what goes by WRITE as well. */
+        qemu_file_acct_rate_limit(f, TARGET_PAGE_SIZE);
+    }
+}
+
+/*
+ * RDMA: page walks sit between a HOOK record (flushed: the destination
+ * then serves registrations instead of reading the stream) and the
+ * REGISTER_FINISHED that rdma_ram_finish() sends once every write landed.
+ */
+static void ram_rdma_hook_begin(QEMUFile *f, RAMSaveState *st)
+{
+    if (st->rdma) {
+        qemu_put_be64(f, RAM_SAVE_FLAG_HOOK);
+        ram_account(st, 8);
+        qemu_fflush(f);
+    }
+}
+
+static void ram_rdma_hook_end(QEMUFile *f, RAMSaveState *st)
+{
+    Error *err = NULL;
+
+    if (st->rdma && !qemu_file_get_error(f) &&
+        !rdma_ram_finish(st->rdma, &err)) {
+        qemu_file_set_error_obj(f, -EIO, err);
+    }
+}
+
 /* Send page @page of @b (its bit already cleared). */
 void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
                    uint64_t page)
@@ -616,6 +672,10 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
 
     if (b->file_bmap) {
         ram_mapped_send_page(f, st, b, offset, ram_page_is_zero(host));
+        return;
+    }
+    if (st->rdma) {
+        ram_send_page_rdma(f, st, b, offset);
         return;
     }
     if (ram_send_page_multifd(f, b, offset)) {
@@ -799,10 +859,16 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
         stat64_add(&ram_dirty_pages, bitmap_count_one(b->bmap, b->pages));
     }
     st->rate_start_ns = get_clock_ns();
+    st->rdma = rdma_context_of(f);
     ram_save_state = st;
 
     if (!ram_put_block_list(f, st, errp)) {
         error_prepend(errp, "Could not send the RAM block list: ");
+        return false;
+    }
+    ram_rdma_hook_begin(f, st);
+    if (st->rdma && !rdma_ram_setup(st->rdma, errp)) {
+        error_prepend(errp, "Could not set up RDMA for guest RAM: ");
         return false;
     }
     qemu_put_be64(f, RAM_SAVE_FLAG_EOS);
@@ -831,8 +897,10 @@ static int ram_save_iterate(QEMUFile *f, void *opaque)
         return -EINVAL;
     }
     ram_multifd_flush(f, st);
+    ram_rdma_hook_begin(f, st);
     done = st->postcopy ? ram_postcopy_iterate(f, st)
                         : ram_send_dirty(f, st, true);
+    ram_rdma_hook_end(f, st);
     ram_put_eos(f, st);
     ret = qemu_file_get_error(f);
     if (ret < 0) {
@@ -854,7 +922,9 @@ static bool ram_save_complete_precopy(QEMUFile *f, void *opaque,
     ram_bitmap_sync(st);
     trace_ram_save_complete_synced(stat64_get(&ram_dirty_pages));
     ram_multifd_flush(f, st);
+    ram_rdma_hook_begin(f, st);
     ram_send_dirty(f, st, false);
+    ram_rdma_hook_end(f, st);
     /* The destination waits here until every page has landed. */
     st->multifd_flush = ram_multifd_on();
     ram_multifd_flush(f, st);
@@ -991,6 +1061,7 @@ static void ram_load_cleanup(void *opaque)
     ram_load_state_s.batch.n = 0;
     g_free(ram_load_state_s.batch.buf);
     ram_load_state_s.batch.buf = NULL;
+    g_clear_pointer(&ram_load_state_s.listed, g_ptr_array_unref);
 }
 
 /* One entry of the MEM_SIZE block list; *@left counts down the total. */
@@ -1023,6 +1094,7 @@ static bool ram_load_block_entry(QEMUFile *f, uint64_t *left, Error **errp)
         return false;
     }
     *left -= length;
+    g_ptr_array_add(ram_load_state_s.listed, rb);
     if (ram_postcopy_page_size_sent(rb)) {
         uint64_t psize = qemu_get_be64(f);
 
@@ -1048,6 +1120,10 @@ static bool ram_load_block_list(QEMUFile *f, uint64_t total, Error **errp)
 {
     uint64_t left = total;
 
+    if (!ram_load_state_s.listed) {
+        ram_load_state_s.listed = g_ptr_array_new();
+    }
+    g_ptr_array_set_size(ram_load_state_s.listed, 0);
     while (left) {
         if (!ram_load_block_entry(f, &left, errp)) {
             return false;
@@ -1394,14 +1470,25 @@ static bool ram_load_check_flags(uint64_t flags, Error **errp)
     case RAM_SAVE_FLAG_XBZRLE:
         return true;
     case RAM_SAVE_FLAG_HOOK:
-        error_setg(errp, "RAM record is an RDMA hook, which this "
-                   "destination does not support");
-        return false;
+        return true;
     default:
         error_setg(errp, "Unknown combination of migration flags: 0x%" PRIx64,
                    flags);
         return false;
     }
+}
+
+/* A HOOK record: RDMA registration requests until REGISTER_FINISHED. */
+static bool ram_load_rdma_hook(QEMUFile *f, Error **errp)
+{
+    RDMAContext *r = rdma_context_of(f);
+
+    if (!r) {
+        error_setg(errp, "RAM record is an RDMA hook, but this stream does "
+                   "not come over RDMA");
+        return false;
+    }
+    return rdma_load_hook(r, ram_load_state_s.listed, errp);
 }
 
 static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
@@ -1442,6 +1529,9 @@ static bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
         case RAM_SAVE_FLAG_PAGE:
         case RAM_SAVE_FLAG_XBZRLE:
             ok = ram_load_page(f, addr, flags, errp);
+            break;
+        case RAM_SAVE_FLAG_HOOK:
+            ok = ram_load_rdma_hook(f, errp);
             break;
         case RAM_SAVE_FLAG_MULTIFD_FLUSH:
             /* Every channel's pages of the last round land first. */

@@ -498,9 +498,7 @@ bool fuzz_load_stream(const uint8_t *data, size_t size, Error **errp)
 bool fuzz_load_stream_caps(unsigned caps, const uint8_t *stream,
                            size_t len, Error **errp)
 {
-    MigrationIncomingState *mis = migration_incoming_get_current();
     QIOChannel *ioc;
-    QEMUFile *f;
     bool ok;
     int sv[2];
 
@@ -509,14 +507,24 @@ bool fuzz_load_stream_caps(unsigned caps, const uint8_t *stream,
      * the same channel (a buffer channel would overwrite the stream).
      */
     fuzz_socketpair_feed(sv, stream, len);
-    fuzz_destination_reset(caps);
     ioc = qio_channel_socket_new_fd(sv[0], &error_abort);
+    ok = fuzz_load_channel(caps, ioc, errp);
+    qio_channel_unref(ioc);
+    close(sv[1]);
+    return ok;
+}
+
+bool fuzz_load_channel(unsigned caps, QIOChannel *ioc, Error **errp)
+{
+    MigrationIncomingState *mis = migration_incoming_get_current();
+    QEMUFile *f;
+    bool ok;
+
+    fuzz_destination_reset(caps);
     f = qemu_file_new_input(ioc);
     mis->from_src_file = f;
     ok = qemu_loadvm_state(f, errp);
     fuzz_destination_finish(mis, ok);
     qemu_fclose(f);
-    qio_channel_unref(ioc);
-    close(sv[1]);
     return ok;
 }

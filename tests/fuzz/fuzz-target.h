@@ -47,6 +47,13 @@ bool fuzz_load_stream(const uint8_t *data, size_t size, Error **errp);
 bool fuzz_load_stream_caps(unsigned caps, const uint8_t *stream,
                            size_t len, Error **errp);
 
+/*
+ * The same over @ioc (the caller's reference stays the caller's): what
+ * fuzz-rdma feeds through an RDMA channel.
+ */
+typedef struct QIOChannel QIOChannel;
+bool fuzz_load_channel(unsigned caps, QIOChannel *ioc, Error **errp);
+
 /* fuzz-seeds.c: write the seed corpus into @dir. */
 bool fuzz_make_seeds(const char *dir, Error **errp);
 /* fuzz-seeds.c: a postcopy main stream, byte 0 being @caps. */

@@ -23,6 +23,12 @@
  *   /mapped-ram/full-disk[-multifd] ENOSPC on save (a small tmpfs in a
  *                                   private mount namespace; root): the
  *                                   source guest runs on
+ *   /mapped-ram/io-uring/{4,direct,full-disk}
+ *                                   qmig's x-io-uring: the channels' I/O
+ *                                   through io_uring, restore into
+ *                                   memfd RAM (linked read/write
+ *                                   pieces), O_DIRECT, and ENOSPC
+ *                                   reported through the syscall redo
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -53,6 +59,8 @@ static char *tmp_file(const char *what)
 /* multifd channels of the cases below (0: no multifd); direct-io. */
 static int channels;
 static bool direct_io;
+/* qmig's x-io-uring on both sides. */
+static bool io_uring;
 
 /* mapped-ram and this case's multifd and direct-io settings on @s. */
 static void set_mapped_ram(QTestState *s)
@@ -65,6 +73,10 @@ static void set_mapped_ram(QTestState *s)
     if (direct_io) {
         qtest_qmp_assert_success(s, "{\"execute\": \"migrate-set-parameters\","
                                  " \"arguments\": {\"direct-io\": true}}");
+    }
+    if (io_uring) {
+        qtest_qmp_assert_success(s, "{\"execute\": \"migrate-set-parameters\","
+                                 " \"arguments\": {\"x-io-uring\": true}}");
     }
 }
 
@@ -267,10 +279,10 @@ static void test_cmdline_incoming(void)
 }
 
 /*
- * O_DIRECT on the channels.  tmp_file() is under g_get_tmp_dir(); a file
- * system there that refuses O_DIRECT makes this a skip.
+ * tmp_file() is under g_get_tmp_dir(); a file system there that refuses
+ * O_DIRECT makes a direct-io case a skip.
  */
-static void test_direct_io(void)
+static bool odirect_or_skip(void)
 {
     g_autofree char *probe = tmp_file("odirect");
     int fd = open(probe, O_CREAT | O_WRONLY | O_DIRECT, 0600);
@@ -282,10 +294,19 @@ static void test_direct_io(void)
 
         unlink(probe);
         g_test_skip(why);
-        return;
+        return false;
     }
     close(fd);
     unlink(probe);
+    return true;
+}
+
+/* O_DIRECT on the channels. */
+static void test_direct_io(void)
+{
+    if (!odirect_or_skip()) {
+        return;
+    }
     channels = 2;
     direct_io = true;
     dest_extra = DEST_MEMFD;
@@ -571,6 +592,42 @@ static void test_full_disk_multifd(void)
     full_disk(4);
 }
 
+/* x-io-uring is qmig's own; QEMU has no such parameter. */
+static bool io_uring_case(void)
+{
+    if (mig_is_qemu()) {
+        g_test_skip("x-io-uring is a qmig parameter");
+        return false;
+    }
+    io_uring = true;
+    channels = 4;
+    return true;
+}
+
+static void test_io_uring_4(void)
+{
+    if (io_uring_case()) {
+        dest_extra = DEST_MEMFD;
+        save_restore("uring4", 8192);
+    }
+}
+
+static void test_io_uring_direct(void)
+{
+    if (odirect_or_skip() && io_uring_case()) {
+        direct_io = true;
+        dest_extra = DEST_MEMFD;
+        save_restore("uring-direct", 4096);
+    }
+}
+
+static void test_io_uring_full_disk(void)
+{
+    if (io_uring_case()) {
+        full_disk(4);
+    }
+}
+
 int main(int argc, char **argv)
 {
     qtest_main_init(&argc, &argv);
@@ -598,5 +655,9 @@ int main(int argc, char **argv)
                           9, 1);
     mig_add_case_qemu_min("/mapped-ram/direct-io-refused",
                           test_direct_io_refused, false, 9, 1);
+    mig_add_case("/mapped-ram/io-uring/4", test_io_uring_4, false);
+    mig_add_case("/mapped-ram/io-uring/direct", test_io_uring_direct, false);
+    mig_add_case("/mapped-ram/io-uring/full-disk", test_io_uring_full_disk,
+                 false);
     return g_test_run();
 }

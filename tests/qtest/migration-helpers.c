@@ -400,32 +400,42 @@ static void stop_and_wait(QTestState *s)
     json_node_unref(qtest_qmp_eventwait(s, "STOP"));
 }
 
-GBytes *mig_stamp_memory(QTestState *s)
+GBytes *mig_pmemsave(QTestState *s, uint64_t addr, uint64_t size)
 {
-    g_autofree char *dump = g_strdup_printf("%s.%d",
-                                            qtest_path(s, "stamp.bin"),
+    /* A fresh name per dump: a VMM may be asked again before unlink. */
+    g_autofree char *path = g_strdup_printf("%s.%d",
+                                            qtest_path(s, "pmemsave.bin"),
                                             g_random_int_range(0, 1 << 30));
-    g_autofree char *why = NULL;
-    bool running = false;
     char *data = NULL;
     gsize len = 0;
+
+    qtest_qmp_assert_success(s, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %llu, \"size\": %llu, "
+                             "\"filename\": \"%s\"}}",
+                             (unsigned long long)addr,
+                             (unsigned long long)size, path);
+    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+    unlink(path);
+    g_assert_cmpuint(len, ==, size);
+    return g_bytes_new_take(data, len);
+}
+
+GBytes *mig_stamp_memory(QTestState *s)
+{
+    g_autofree char *why = NULL;
+    bool running = false;
+    GBytes *mem;
 
     g_free(qtest_query_status(s, &running));
     if (running) {
         stop_and_wait(s);
     }
-    qtest_qmp_assert_success(s, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %llu, \"size\": %llu, "
-                             "\"filename\": \"%s\"}}",
-                             (unsigned long long)STAMP_START,
-                             (unsigned long long)STAMP_SIZE, dump);
-    g_assert_true(g_file_get_contents(dump, &data, &len, NULL));
-    unlink(dump);
-    g_assert_cmpuint(len, ==, STAMP_SIZE);
-    if (!stamp_check_buf((const uint8_t *)data, len, STAMP_START, &why)) {
+    mem = mig_pmemsave(s, STAMP_START, STAMP_SIZE);
+    if (!stamp_check_buf(g_bytes_get_data(mem, NULL), STAMP_SIZE,
+                         STAMP_START, &why)) {
         g_error("stamp invariant broken: %s", why);
     }
-    return g_bytes_new_take(data, len);
+    return mem;
 }
 
 static void cont_and_wait(QTestState *s)
@@ -774,6 +784,18 @@ void mig_put_stream_header(GByteArray *a)
     mig_put_u8(a, 0x07);            /* CONFIGURATION */
     mig_put_be32(a, strlen("pc-i440fx"));
     g_byte_array_append(a, (const uint8_t *)"pc-i440fx", 9);
+}
+
+void mig_put_ram_start(GByteArray *a, uint32_t id, uint64_t ram_size)
+{
+    mig_put_u8(a, 0x01);                    /* SECTION_START */
+    mig_put_be32(a, id);
+    mig_put_counted(a, "ram");
+    mig_put_be32(a, 0);
+    mig_put_be32(a, 4);
+    mig_put_be64(a, ram_size | 0x04);       /* MEM_SIZE */
+    mig_put_counted(a, "pc.ram");
+    mig_put_be64(a, ram_size);
 }
 
 #define RATE_D_OFFSET 0x1f4

@@ -173,6 +173,8 @@ void mig_wait_more_passes(QTestState *s, size_t n);
  * invariant and return that memory (caller unrefs).
  */
 GBytes *mig_stamp_memory(QTestState *s);
+/* @size bytes of @s's guest memory at @addr, by pmemsave (caller unrefs). */
+GBytes *mig_pmemsave(QTestState *s, uint64_t addr, uint64_t size);
 /* The same, dropping the memory; with @resume, cont @s afterwards. */
 void mig_check_stamp(QTestState *s, bool resume);
 /*
@@ -232,6 +234,12 @@ void mig_put_counted(GByteArray *a, const char *str);
 int mig_connect_unix(const char *path);
 /* The stream header and configuration of qmig's stamp machine. */
 void mig_put_stream_header(GByteArray *a);
+/*
+ * The "ram" SECTION_START (section @id, instance 0, version 4) and its
+ * block list: MEM_SIZE @ram_size, the one block "pc.ram" of that size.
+ * The caller goes on with the section's records (EOS, then the footer).
+ */
+void mig_put_ram_start(GByteArray *a, uint32_t id, uint64_t ram_size);
 
 /*
  * A temporary copy of the rate guest (tests/migration/i386/rate.S) with

@@ -310,14 +310,7 @@ static void send_bytes(int fd, GByteArray *a)
 static void fake_main_start(GByteArray *a)
 {
     mig_put_stream_header(a);
-    mig_put_u8(a, 0x01);                        /* SECTION_START */
-    mig_put_be32(a, 1);
-    mig_put_counted(a, "ram");
-    mig_put_be32(a, 0);
-    mig_put_be32(a, 4);
-    mig_put_be64(a, FAKE_RAM_SIZE | RAM_FLAG_MEM_SIZE);
-    mig_put_counted(a, "pc.ram");
-    mig_put_be64(a, FAKE_RAM_SIZE);
+    mig_put_ram_start(a, 1, FAKE_RAM_SIZE);
     mig_put_be64(a, RAM_FLAG_EOS);
     mig_put_u8(a, 0x7e);
     mig_put_be32(a, 1);
@@ -434,20 +427,9 @@ static bool skip_unless_qmig(void)
 /* The first byte of guest page @addr on @s. */
 static uint8_t guest_byte(QTestState *s, uint64_t addr)
 {
-    const char *path = qtest_path(s, "peek.bin");
-    g_autofree char *data = NULL;
-    gsize len;
-    uint8_t b;
+    g_autoptr(GBytes) b = mig_pmemsave(s, addr, 1);
 
-    qtest_qmp_assert_success(s, "{\"execute\": \"pmemsave\", \"arguments\": "
-                             "{\"val\": %llu, \"size\": 1, "
-                             "\"filename\": \"%s\"}}",
-                             (unsigned long long)addr, path);
-    g_assert_true(g_file_get_contents(path, &data, &len, NULL));
-    g_assert_cmpuint(len, ==, 1);
-    b = data[0];
-    unlink(path);
-    return b;
+    return *(const uint8_t *)g_bytes_get_data(b, NULL);
 }
 
 /* Poll until guest page @addr of @s starts with @fill (bounded). */

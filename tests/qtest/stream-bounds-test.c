@@ -95,14 +95,7 @@ static void wait_pong(int fd, uint32_t value)
 
 static void put_ram_start(GByteArray *a, uint32_t id)
 {
-    mig_put_u8(a, 0x01);                    /* SECTION_START */
-    mig_put_be32(a, id);
-    mig_put_counted(a, "ram");
-    mig_put_be32(a, 0);
-    mig_put_be32(a, 4);
-    mig_put_be64(a, RAM_SIZE | 0x04);       /* MEM_SIZE */
-    mig_put_counted(a, "pc.ram");
-    mig_put_be64(a, RAM_SIZE);
+    mig_put_ram_start(a, id, RAM_SIZE);
     mig_put_be64(a, 0x10);                  /* EOS */
     mig_put_u8(a, 0x7e);
     mig_put_be32(a, id);

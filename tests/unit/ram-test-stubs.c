@@ -73,6 +73,14 @@ bool migrate_direct_io(void)
     return false;
 }
 
+/* x-io-uring, as a test sets it. */
+bool ram_test_io_uring;
+
+bool migrate_io_uring(void)
+{
+    return ram_test_io_uring;
+}
+
 int migrate_multifd_channels(void)
 {
     return 2;

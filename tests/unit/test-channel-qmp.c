@@ -82,7 +82,7 @@ static void test_forms(void)
               "file:/tmp/f");
     check_uri("{\"transport\": \"file\", \"filename\": \"/tmp/f\", "
               "\"offset\": 4096}", "file:/tmp/f,offset=4096");
-    /* Refused later, by the URI code, like an rdma: URI. */
+    /* Turned into the rdma: URI (RDMA itself is rdma-test.c's). */
     check_uri("{\"transport\": \"rdma\", \"host\": \"10.0.0.1\", "
               "\"port\": \"4444\"}", "rdma:10.0.0.1:4444");
 }
