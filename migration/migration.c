@@ -921,7 +921,8 @@ static bool migrate_check_can_start(MigrationState *s, const char *uri,
                    runstate_name(runstate_get()));
         return false;
     }
-    return migrate_caps_check_for_start(false, uri, errp);
+    return migrate_caps_check_for_start(false, uri, errp) &&
+           qemu_savevm_state_prepare(errp);
 }
 
 bool migrate_start_outgoing(const char *uri, Error **errp)

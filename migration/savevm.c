@@ -388,6 +388,21 @@ void qemu_savevm_state_header(QEMUFile *f)
     }
 }
 
+bool qemu_savevm_state_prepare(Error **errp)
+{
+    GPtrArray *list = savevm_list();
+
+    for (guint i = 0; i < list->len; i++) {
+        SaveStateEntry *se = g_ptr_array_index(list, i);
+
+        if (se->ops && se->ops->save_prepare &&
+            !se->ops->save_prepare(se->opaque, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool qemu_savevm_state_setup(QEMUFile *f, Error **errp)
 {
     GPtrArray *list = savevm_list();

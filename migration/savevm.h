@@ -29,6 +29,8 @@ typedef struct QEMUFile QEMUFile;
 /* Source side; all in the migration thread. */
 void qemu_savevm_state_header(QEMUFile *f);
 /* Live sections' SECTION_START (no BQL). */
+/* Main loop, BQL: every section's save_prepare check, at `migrate`. */
+bool qemu_savevm_state_prepare(Error **errp);
 bool qemu_savevm_state_setup(QEMUFile *f, Error **errp);
 /*
  * One SECTION_PART per live section until the rate limit is hit.

@@ -31,7 +31,7 @@ static bool vfio_is_active(void *opaque)
  * the device would DMA into pages that have not arrived, and nothing
  * faults on a device's access to fetch them.
  */
-static bool vfio_common_save_setup(QEMUFile *f, void *opaque, Error **errp)
+static bool vfio_save_prepare(void *opaque, Error **errp)
 {
     VFIODevice *vdev = opaque;
 
@@ -42,10 +42,18 @@ static bool vfio_common_save_setup(QEMUFile *f, void *opaque, Error **errp)
                    "capability", vdev->name);
         return false;
     }
-    return vfio_save_setup(f, opaque, errp);
+    return true;
+}
+
+/* The capabilities cannot change while a migration runs: check again. */
+static bool vfio_common_save_setup(QEMUFile *f, void *opaque, Error **errp)
+{
+    return vfio_save_prepare(opaque, errp) &&
+           vfio_save_setup(f, opaque, errp);
 }
 
 static const SaveVMHandlers vfio_savevm_handlers = {
+    .save_prepare = vfio_save_prepare,
     .save_setup = vfio_common_save_setup,
     .save_live_iterate = vfio_save_iterate,
     .save_live_complete_precopy = vfio_save_complete_precopy,

@@ -23,6 +23,13 @@ typedef struct VMStateDescription VMStateDescription;
  */
 typedef struct SaveVMHandlers {
     /*
+     * Source, main loop, BQL held, when `migrate` is issued, before any
+     * connection: refuse a migration this section cannot take part in
+     * (e.g. a capability it does not support), so that the command
+     * itself fails, as QEMU's does.
+     */
+    bool (*save_prepare)(void *opaque, Error **errp);
+    /*
      * Source, migration thread, no BQL: write the SECTION_START payload
      * (RAM: block list) and start tracking changes (dirty logging).
      */
