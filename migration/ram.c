@@ -73,6 +73,7 @@
 #include "options.h"
 #include "ram.h"
 #include "ram-internal.h"
+#include "ram-window.h"
 #include "ram-xbzrle.h"
 #include "multifd.h"
 #include "postcopy-ram.h"
@@ -452,6 +453,8 @@ void ram_bitmap_sync(RAMSaveState *st)
 
     /* The old round's pages land before any of the new one is queued. */
     ram_mapped_sync();
+    /* Pages read before the sync must not be sent after it. */
+    ram_window_drop(st->window);
     for (guint i = 0; i < st->nr_blocks; i++) {
         added += dirty_log_sync(st->blocks[i].rb, st->blocks[i].bmap);
     }
@@ -608,7 +611,7 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
                    uint64_t page)
 {
     uint64_t offset = page << TARGET_PAGE_BITS;
-    uint8_t *host = b->rb->host + offset;
+    const uint8_t *host = b->rb->host + offset;
     const uint8_t *data = host;
     /* The destination cannot patch a page it does not have yet. */
     bool xbzrle = ram_xbzrle_enabled() && !st->postcopy;
@@ -620,6 +623,11 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     }
     if (ram_send_page_multifd(f, b, offset)) {
         return;
+    }
+    if (st->window_on && !xbzrle && !st->postcopy) {
+        /* The same bytes, read from the fd: no fault on a first touch. */
+        host = ram_window_page(f, st->window, b, page) ?: host;
+        data = host;
     }
     if (ram_page_is_zero(host)) {
         bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_ZERO);
@@ -660,6 +668,7 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
     int64_t start = get_clock_ns();
     uint64_t sent = 0;
 
+    st->window_on = true;
     for (;;) {
         RAMSendBlock *b;
         uint64_t page;
@@ -669,6 +678,8 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
         }
         ram_xbzrle_apply_resize();     /* between pages: see ram-xbzrle.h */
         if (!ram_next_dirty(st, &b, &page)) {
+            st->window_on = false;
+            ram_window_drop(st->window);
             trace_ram_send_dirty(sent, true);
             return true;
         }
@@ -684,6 +695,8 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
             break;
         }
     }
+    st->window_on = false;
+    ram_window_drop(st->window);
     trace_ram_send_dirty(sent, false);
     return false;
 }
@@ -743,6 +756,8 @@ static void ram_save_state_free(RAMSaveState *st)
         g_free(st->blocks[i].file_bmap);
     }
     g_free(st->blocks);
+    ram_window_free(st->window);
+    g_free(st->window);
     g_free(st);
 }
 
@@ -753,6 +768,7 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
 
     assert(!ram_save_state);
     st = g_new0(RAMSaveState, 1);
+    st->window = g_new0(RAMReadWindow, 1);
     g_mutex_init(&st->bitmap_mutex);
     g_mutex_init(&st->req_mutex);
     g_cond_init(&st->req_cond);
