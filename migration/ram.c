@@ -74,6 +74,7 @@
 #include "ram.h"
 #include "ram-internal.h"
 #include "ram-window.h"
+#include "ram-load-writer.h"
 #include "ram-xbzrle.h"
 #include "multifd.h"
 #include "postcopy-ram.h"
@@ -101,15 +102,9 @@
  * fault, and the kernel zeroes a fresh page that the copy then
  * overwrites; pwrite allocates and fills the page in one go, with no
  * fault and no zeroing (fill-4G in docs/devel/migration/benchmarks.md).
+ * The batches, and the writer thread that writes one while the next is
+ * received, are in ram-load-writer.h.
  */
-#define RAM_LOAD_BATCH_PAGES 256        /* 1 MiB */
-
-typedef struct RAMLoadBatch {
-    RAMBlock *rb;               /* block of the queued pages */
-    uint8_t *buf;               /* RAM_LOAD_BATCH_PAGES pages, lazily */
-    uint64_t offset[RAM_LOAD_BATCH_PAGES];  /* of page i in buf */
-    unsigned int n;             /* pages queued */
-} RAMLoadBatch;
 
 /*
  * Destination, postcopy: one channel's host page being assembled.  A
@@ -138,7 +133,6 @@ typedef struct RAMPostcopyTmp {
 typedef struct RAMLoadState {
     uintptr_t owner;            /* atomic: ram_load_self() of the loader */
     RAMBlock *last_block;       /* block of the previous page record */
-    RAMLoadBatch batch;         /* written out before any other record */
     bool postcopy;              /* from LISTEN: place pages atomically */
     RAMPostcopyTmp postcopy_tmp;    /* the listen thread's */
     /*
@@ -1004,9 +998,7 @@ static void ram_load_cleanup(void *opaque)
     g_free(ram_load_state_s.postcopy_tmp.buf);
     memset(&ram_load_state_s.postcopy_tmp, 0, sizeof(RAMPostcopyTmp));
     ram_load_state_s.last_block = NULL;
-    ram_load_state_s.batch.n = 0;
-    g_free(ram_load_state_s.batch.buf);
-    ram_load_state_s.batch.buf = NULL;
+    ram_load_writer_cleanup();
 }
 
 /* One entry of the MEM_SIZE block list; *@left counts down the total. */
@@ -1158,44 +1150,27 @@ bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
 }
 
 /*
- * Write the queued pages in queue order (a page queued twice ends with
- * its last copy), one pwrite per run of consecutive pages.
+ * Queued pages are written (by the writer thread, in queue order: a page
+ * queued twice ends with its last copy) before this returns.
  */
 static bool ram_load_batch_flush(Error **errp)
 {
-    RAMLoadBatch *b = &ram_load_state_s.batch;
-    unsigned int i = 0;
-    bool ok = true;
-
-    while (i < b->n && ok) {
-        unsigned int j = i + 1;
-
-        while (j < b->n &&
-               b->offset[j] == b->offset[j - 1] + TARGET_PAGE_SIZE) {
-            j++;
-        }
-        ok = ram_load_pwrite(b->rb, b->buf + (i << TARGET_PAGE_BITS),
-                             (size_t)(j - i) << TARGET_PAGE_BITS,
-                             b->offset[i], errp);
-        i = j;
-    }
-    b->n = 0;
-    return ok;
+    return ram_load_writer_wait(errp);
 }
 
 /* Queue a PAGE record's data (@offset checked by the caller). */
 static bool ram_load_batch_page(QEMUFile *f, RAMBlock *rb, uint64_t offset,
                                 Error **errp)
 {
-    RAMLoadBatch *b = &ram_load_state_s.batch;
+    RAMLoadBatch *b = ram_load_writer_batch();
     uint8_t *slot;
 
-    if (b->n && (b->rb != rb || b->n == RAM_LOAD_BATCH_PAGES) &&
-        !ram_load_batch_flush(errp)) {
-        return false;
-    }
-    if (!b->buf) {
-        b->buf = g_malloc(RAM_LOAD_BATCH_PAGES * TARGET_PAGE_SIZE);
+    if (b->n && (b->rb != rb || b->n == RAM_LOAD_BATCH_PAGES)) {
+        /* Written while the next batch is received. */
+        if (!ram_load_writer_submit(errp)) {
+            return false;
+        }
+        b = ram_load_writer_batch();
     }
     slot = b->buf + ((size_t)b->n << TARGET_PAGE_BITS);
     if (qemu_get_buffer(f, slot, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
