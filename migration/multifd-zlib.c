@@ -61,7 +61,8 @@ static bool zlib_send_prepare(void *state, MultiFDSendJob *job, Error **errp)
         bool last = i == job->normal_num - 1;
         int ret;
 
-        memcpy(z->page, job->block->host + job->normal[i], TARGET_PAGE_SIZE);
+        memcpy(z->page, multifd_send_page_data(job, job->normal[i]),
+               TARGET_PAGE_SIZE);
         zs->next_in = z->page;
         zs->avail_in = TARGET_PAGE_SIZE;
         do {

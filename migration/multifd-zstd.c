@@ -64,7 +64,8 @@ static bool zstd_send_prepare(void *state, MultiFDSendJob *job, Error **errp)
         ZSTD_inBuffer in = { z->page, TARGET_PAGE_SIZE, 0 };
         size_t ret;
 
-        memcpy(z->page, job->block->host + job->normal[i], TARGET_PAGE_SIZE);
+        memcpy(z->page, multifd_send_page_data(job, job->normal[i]),
+               TARGET_PAGE_SIZE);
         do {
             ret = ZSTD_compressStream2(z->cs, &out, &in,
                                        last ? ZSTD_e_flush : ZSTD_e_continue);

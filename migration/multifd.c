@@ -161,6 +161,7 @@ typedef struct MultiFDSendParams {
     struct iovec iov[MULTIFD_PAGES_PER_PACKET + 1];
     uint64_t normal[MULTIFD_PAGES_PER_PACKET];
     uint64_t zero[MULTIFD_PAGES_PER_PACKET];
+    uint8_t *window;            /* MULTIFD_PAGES_PER_PACKET pages, lazily */
 } MultiFDSendParams;
 
 struct MultiFDSendState {
@@ -220,6 +221,53 @@ static bool multifd_send_check_error(MultiFDSendState *ss, Error **errp)
     return false;
 }
 
+/*
+ * Channel thread: read the batch's pages of shared fd-backed RAM from the
+ * block's file in one pread when they lie close together, rather than
+ * touching them through the mapping (a page fault each the first time;
+ * see ram-window.h).  The pages' bits were cleared before they were
+ * queued, so a later read only sees newer data, as the mapping would.
+ */
+static void multifd_send_read_window(MultiFDSendParams *p)
+{
+    MultiFDPages *pages = p->pages;
+    MultiFDSendJob *job = &p->job;
+    uint64_t lo = UINT64_MAX, hi = 0, len, done = 0;
+
+    if (pages->block->fd < 0 || !pages->block->shared || !pages->num) {
+        return;
+    }
+    for (uint32_t i = 0; i < pages->num; i++) {
+        lo = MIN(lo, pages->offset[i]);
+        hi = MAX(hi, pages->offset[i]);
+    }
+    len = hi - lo + TARGET_PAGE_SIZE;
+    /* Sparse (mostly copying pages nobody sends) or too far apart: map. */
+    if (len > (uint64_t)MULTIFD_PAGES_PER_PACKET * TARGET_PAGE_SIZE ||
+        len > 2ULL * pages->num * TARGET_PAGE_SIZE) {
+        return;
+    }
+    if (!p->window) {
+        p->window = g_aligned_alloc(MULTIFD_PAGES_PER_PACKET,
+                                    TARGET_PAGE_SIZE, TARGET_PAGE_SIZE);
+    }
+    while (done < len) {
+        ssize_t r = pread(pages->block->fd, p->window + done, len - done,
+                          lo + done);
+
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return;             /* the mapping has the same bytes */
+        }
+        done += r;
+    }
+    job->window = p->window;
+    job->window_start = lo;
+    job->window_len = len;
+}
+
 /* Channel thread: split the batch into normal and zero pages. */
 static void multifd_send_classify(MultiFDSendState *ss, MultiFDSendParams *p)
 {
@@ -227,11 +275,12 @@ static void multifd_send_classify(MultiFDSendState *ss, MultiFDSendParams *p)
     MultiFDSendJob *job = &p->job;
 
     job->block = pages->block;
+    multifd_send_read_window(p);
     for (uint32_t i = 0; i < pages->num; i++) {
         uint64_t off = pages->offset[i];
 
         if (ss->zpd == ZERO_PAGE_DETECTION_MULTIFD &&
-            multifd_page_is_zero(pages->block->host + off)) {
+            multifd_page_is_zero(multifd_send_page_data(job, off))) {
             job->zero[job->zero_num++] = off;
         } else {
             job->normal[job->normal_num++] = off;
@@ -748,6 +797,7 @@ void multifd_send_shutdown(void)
         g_free(p->pages);
         g_free(p->packet);
         g_free(p->dev_data);
+        g_aligned_free(p->window);
     }
     qemu_sem_destroy(&ss->channels_ready);
     g_mutex_clear(&ss->error_mutex);

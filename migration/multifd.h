@@ -108,7 +108,25 @@ typedef struct MultiFDSendJob {
     int iovs_num;               /* including the header */
     uint32_t next_packet_size;  /* bytes of data after the header */
     uint32_t flags;             /* compression kind */
+    /*
+     * Shared fd-backed RAM: the packet's pages as read from the block's
+     * file, [window_start, window_start + window_len) of @block (a read,
+     * not a first touch of the mapping: see ram-window.h); len 0: none.
+     */
+    const uint8_t *window;
+    uint64_t window_start;
+    uint64_t window_len;
 } MultiFDSendJob;
+
+/* Where a send hook finds the bytes of the page at offset @off. */
+static inline const uint8_t *multifd_send_page_data(const MultiFDSendJob *job,
+                                                    uint64_t off)
+{
+    if (off - job->window_start < job->window_len) {
+        return job->window + (off - job->window_start);
+    }
+    return job->block->host + off;
+}
 
 /* What a recv thread is receiving now. */
 typedef struct MultiFDRecvJob {

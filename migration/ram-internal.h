@@ -64,6 +64,12 @@ typedef struct RAMSaveState {
     RAMSendBlock *last_req;     /* block of the last REQ_PAGES_ID */
     /* Recovery: blocks whose RECV_BITMAP arrived; bitmap_mutex. */
     guint bitmaps_reloaded;
+    /*
+     * Precopy's read window (ram-window.h), used only while ram_send_dirty
+     * walks the bitmaps (@window_on); migration thread.
+     */
+    struct RAMReadWindow *window;
+    bool window_on;
 } RAMSaveState;
 
 /* One page request from the destination (postcopy). */

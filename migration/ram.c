@@ -78,6 +78,8 @@
 #include "options.h"
 #include "ram.h"
 #include "ram-internal.h"
+#include "ram-window.h"
+#include "ram-load-writer.h"
 #include "ram-xbzrle.h"
 #include "multifd.h"
 #include "postcopy-ram.h"
@@ -106,15 +108,9 @@
  * fault, and the kernel zeroes a fresh page that the copy then
  * overwrites; pwrite allocates and fills the page in one go, with no
  * fault and no zeroing (fill-4G in docs/devel/migration/benchmarks.md).
+ * The batches, and the writer thread that writes one while the next is
+ * received, are in ram-load-writer.h.
  */
-#define RAM_LOAD_BATCH_PAGES 256        /* 1 MiB */
-
-typedef struct RAMLoadBatch {
-    RAMBlock *rb;               /* block of the queued pages */
-    uint8_t *buf;               /* RAM_LOAD_BATCH_PAGES pages, lazily */
-    uint64_t offset[RAM_LOAD_BATCH_PAGES];  /* of page i in buf */
-    unsigned int n;             /* pages queued */
-} RAMLoadBatch;
 
 /*
  * Destination, postcopy: one channel's host page being assembled.  A
@@ -143,7 +139,6 @@ typedef struct RAMPostcopyTmp {
 typedef struct RAMLoadState {
     uintptr_t owner;            /* atomic: ram_load_self() of the loader */
     RAMBlock *last_block;       /* block of the previous page record */
-    RAMLoadBatch batch;         /* written out before any other record */
     bool postcopy;              /* from LISTEN: place pages atomically */
     RAMPostcopyTmp postcopy_tmp;    /* the listen thread's */
     /*
@@ -460,6 +455,8 @@ void ram_bitmap_sync(RAMSaveState *st)
 
     /* The old round's pages land before any of the new one is queued. */
     ram_mapped_sync();
+    /* Pages read before the sync must not be sent after it. */
+    ram_window_drop(st->window);
     for (guint i = 0; i < st->nr_blocks; i++) {
         added += dirty_log_sync(st->blocks[i].rb, st->blocks[i].bmap);
     }
@@ -664,7 +661,7 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
                    uint64_t page)
 {
     uint64_t offset = page << TARGET_PAGE_BITS;
-    uint8_t *host = b->rb->host + offset;
+    const uint8_t *host = b->rb->host + offset;
     const uint8_t *data = host;
     /* The destination cannot patch a page it does not have yet. */
     bool xbzrle = ram_xbzrle_enabled() && !st->postcopy;
@@ -680,6 +677,11 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     }
     if (ram_send_page_multifd(f, b, offset)) {
         return;
+    }
+    if (st->window_on && !xbzrle && !st->postcopy) {
+        /* The same bytes, read from the fd: no fault on a first touch. */
+        host = ram_window_page(f, st->window, b, page) ?: host;
+        data = host;
     }
     if (ram_page_is_zero(host)) {
         bytes = ram_put_header(f, st, b->rb, offset, RAM_SAVE_FLAG_ZERO);
@@ -720,6 +722,7 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
     int64_t start = get_clock_ns();
     uint64_t sent = 0;
 
+    st->window_on = true;
     for (;;) {
         RAMSendBlock *b;
         uint64_t page;
@@ -729,6 +732,8 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
         }
         ram_xbzrle_apply_resize();     /* between pages: see ram-xbzrle.h */
         if (!ram_next_dirty(st, &b, &page)) {
+            st->window_on = false;
+            ram_window_drop(st->window);
             trace_ram_send_dirty(sent, true);
             return true;
         }
@@ -744,6 +749,8 @@ static bool ram_send_dirty(QEMUFile *f, RAMSaveState *st, bool limited)
             break;
         }
     }
+    st->window_on = false;
+    ram_window_drop(st->window);
     trace_ram_send_dirty(sent, false);
     return false;
 }
@@ -803,6 +810,8 @@ static void ram_save_state_free(RAMSaveState *st)
         g_free(st->blocks[i].file_bmap);
     }
     g_free(st->blocks);
+    ram_window_free(st->window);
+    g_free(st->window);
     g_free(st);
 }
 
@@ -813,6 +822,7 @@ static bool ram_save_setup(QEMUFile *f, void *opaque, Error **errp)
 
     assert(!ram_save_state);
     st = g_new0(RAMSaveState, 1);
+    st->window = g_new0(RAMReadWindow, 1);
     g_mutex_init(&st->bitmap_mutex);
     g_mutex_init(&st->req_mutex);
     g_cond_init(&st->req_cond);
@@ -1058,9 +1068,7 @@ static void ram_load_cleanup(void *opaque)
     g_free(ram_load_state_s.postcopy_tmp.buf);
     memset(&ram_load_state_s.postcopy_tmp, 0, sizeof(RAMPostcopyTmp));
     ram_load_state_s.last_block = NULL;
-    ram_load_state_s.batch.n = 0;
-    g_free(ram_load_state_s.batch.buf);
-    ram_load_state_s.batch.buf = NULL;
+    ram_load_writer_cleanup();
     g_clear_pointer(&ram_load_state_s.listed, g_ptr_array_unref);
 }
 
@@ -1218,44 +1226,27 @@ bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
 }
 
 /*
- * Write the queued pages in queue order (a page queued twice ends with
- * its last copy), one pwrite per run of consecutive pages.
+ * Queued pages are written (by the writer thread, in queue order: a page
+ * queued twice ends with its last copy) before this returns.
  */
 static bool ram_load_batch_flush(Error **errp)
 {
-    RAMLoadBatch *b = &ram_load_state_s.batch;
-    unsigned int i = 0;
-    bool ok = true;
-
-    while (i < b->n && ok) {
-        unsigned int j = i + 1;
-
-        while (j < b->n &&
-               b->offset[j] == b->offset[j - 1] + TARGET_PAGE_SIZE) {
-            j++;
-        }
-        ok = ram_load_pwrite(b->rb, b->buf + (i << TARGET_PAGE_BITS),
-                             (size_t)(j - i) << TARGET_PAGE_BITS,
-                             b->offset[i], errp);
-        i = j;
-    }
-    b->n = 0;
-    return ok;
+    return ram_load_writer_wait(errp);
 }
 
 /* Queue a PAGE record's data (@offset checked by the caller). */
 static bool ram_load_batch_page(QEMUFile *f, RAMBlock *rb, uint64_t offset,
                                 Error **errp)
 {
-    RAMLoadBatch *b = &ram_load_state_s.batch;
+    RAMLoadBatch *b = ram_load_writer_batch();
     uint8_t *slot;
 
-    if (b->n && (b->rb != rb || b->n == RAM_LOAD_BATCH_PAGES) &&
-        !ram_load_batch_flush(errp)) {
-        return false;
-    }
-    if (!b->buf) {
-        b->buf = g_malloc(RAM_LOAD_BATCH_PAGES * TARGET_PAGE_SIZE);
+    if (b->n && (b->rb != rb || b->n == RAM_LOAD_BATCH_PAGES)) {
+        /* Written while the next batch is received. */
+        if (!ram_load_writer_submit(errp)) {
+            return false;
+        }
+        b = ram_load_writer_batch();
     }
     slot = b->buf + ((size_t)b->n << TARGET_PAGE_BITS);
     if (qemu_get_buffer(f, slot, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {

@@ -14,6 +14,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <glib.h>
 
 #include "migration-helpers.h"
+#include "stamp-check.h"
 
 /* A bandwidth at which 100 MiB of dirty pages never fit in 300 ms. */
 #define SLOW_BW (64ULL << 20)
@@ -79,6 +81,82 @@ static void test_smp(void)
     QTestState *src = mig_start_pair("-smp 4", "-smp 4", &dst, &uri);
 
     migrate_and_check(src, dst, uri, false);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+}
+
+/* Shared file-backed RAM: [100 MiB, 150 MiB), which the guest never writes. */
+#define SHARED_TAIL_START (100ULL << 20)
+#define SHARED_RAM_SIZE (150ULL << 20)
+
+/* The word the file holds at the start of each page of the tail. */
+static uint64_t shared_tail_word(uint64_t offset)
+{
+    return 0x5348415245440000ULL ^ offset;     /* "SHARED" */
+}
+
+/*
+ * The source's guest RAM is a memory-backend-file (share=on) whose file
+ * was written before the VM started: the source reads its dirty pages
+ * from the file (the read window, migration/ram-window.c), the guest
+ * writes the stamp area through the mapping at the same time.  The
+ * destination must get the stamp invariant and the file's own bytes in
+ * the part of RAM the guest never touched.
+ */
+static void test_shared_file(void)
+{
+    g_autofree char *path = g_strdup_printf("%s/migration-shared-%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *src_extra = g_strdup_printf(
+        "-object memory-backend-file,id=ram0,size=150M,mem-path=%s,"
+        "share=on -machine memory-backend=ram0", path);
+    const char *dst_extra = "-object memory-backend-memfd,id=ram0,"
+                            "size=150M -machine memory-backend=ram0";
+    g_autofree uint64_t *page = g_malloc0(STAMP_PAGE_SIZE);
+    g_autofree char *dump = NULL;
+    g_autofree char *data = NULL;
+    g_autofree char *uri = NULL;
+    QTestState *src, *dst = NULL;
+    gsize len = 0;
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, SHARED_RAM_SIZE), ==, 0);
+    for (uint64_t off = SHARED_TAIL_START; off < SHARED_RAM_SIZE;
+         off += STAMP_PAGE_SIZE) {
+        page[0] = page[STAMP_PAGE_SIZE / 8 - 1] = shared_tail_word(off);
+        g_assert_cmpint(pwrite(fd, page, STAMP_PAGE_SIZE, off), ==,
+                        STAMP_PAGE_SIZE);
+    }
+    close(fd);
+    src = mig_start_pair(src_extra, dst_extra, &dst, &uri);
+    migrate_and_check(src, dst, uri, false);
+    unlink(path);
+
+    dump = g_strdup(qtest_path(dst, "tail.bin"));
+    qtest_qmp_assert_success(dst, "{\"execute\": \"pmemsave\", \"arguments\": "
+                             "{\"val\": %llu, \"size\": %llu, "
+                             "\"filename\": \"%s\"}}",
+                             (unsigned long long)SHARED_TAIL_START,
+                             (unsigned long long)(SHARED_RAM_SIZE -
+                                                  SHARED_TAIL_START), dump);
+    g_assert_true(g_file_get_contents(dump, &data, &len, NULL));
+    unlink(dump);
+    g_assert_cmpuint(len, ==, SHARED_RAM_SIZE - SHARED_TAIL_START);
+    for (uint64_t i = 0; i < len; i += STAMP_PAGE_SIZE) {
+        uint64_t want = shared_tail_word(SHARED_TAIL_START + i);
+        uint64_t first, last;
+
+        memcpy(&first, data + i, 8);
+        memcpy(&last, data + i + STAMP_PAGE_SIZE - 8, 8);
+        if (first != want || last != want) {
+            g_error("destination page at 0x%llx holds 0x%llx..0x%llx, the "
+                    "source's file 0x%llx",
+                    (unsigned long long)(SHARED_TAIL_START + i),
+                    (unsigned long long)first, (unsigned long long)last,
+                    (unsigned long long)want);
+        }
+    }
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -588,6 +666,7 @@ int main(int argc, char **argv)
     mig_add_case("/migration/precopy/unix", test_unix, false);
     mig_add_case("/migration/precopy/tcp", test_tcp, false);
     mig_add_case("/migration/precopy/smp", test_smp, false);
+    mig_add_case("/migration/precopy/shared-file", test_shared_file, false);
     mig_add_case("/migration/precopy/fd", test_fd, false);
     mig_add_case("/migration/precopy/exec", test_exec, false);
     /* file: URIs came with QEMU 8.2. */

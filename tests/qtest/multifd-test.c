@@ -137,6 +137,50 @@ static void run_compressed(const char *method)
     }
 }
 
+/*
+ * Run @c with the source's RAM a memory-backend-file of @mib MiB on a new
+ * sparse file (share=@share), the destination's a memfd of that size.
+ */
+static JsonNode *run_file_backed(MultiFDCase *c, int mib, const char *share)
+{
+    g_autofree char *path = g_strdup_printf("%s/multifd-ram-%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *src_args = g_strdup_printf(
+        "-m %dM -object memory-backend-file,id=ram0,size=%dM,"
+        "mem-path=%s,share=%s -machine memory-backend=ram0",
+        mib, mib, path, share);
+    g_autofree char *dst_args = g_strdup_printf(
+        "-m %dM -object memory-backend-memfd,id=ram0,size=%dM "
+        "-machine memory-backend=ram0", mib, mib);
+    FILE *f = fopen(path, "w");
+    JsonNode *info;
+
+    g_assert_nonnull(f);
+    g_assert_cmpint(ftruncate(fileno(f), (off_t)mib << 20), ==, 0);
+    fclose(f);
+    c->extra = src_args;
+    c->dst_extra = dst_args;
+    info = run_case(c);
+    unlink(path);
+    return info;
+}
+
+/*
+ * Shared file-backed RAM: the source's channels read their pages from
+ * the file (one pread per packet), the destination's write them into
+ * its memfd with pwrite; the stamp invariant must hold.
+ */
+static void run_shared(const char *method)
+{
+    MultiFDCase c = { .channels = 2, .compression = method };
+    g_autoptr(JsonNode) info = run_file_backed(&c, 150, "on");
+
+    g_assert_cmpint(mig_ram_counter(info, "normal"), >, (50 << 20) / 4096);
+}
+
+static void test_shared_none(void) { run_shared("none"); }
+static void test_shared_zstd(void) { run_shared("zstd"); }
+
 static void test_zlib(void) { run_compressed("zlib"); }
 static void test_zstd(void) { run_compressed("zstd"); }
 
@@ -149,26 +193,11 @@ static void test_zstd(void) { run_compressed("zstd"); }
 
 static JsonNode *run_zero_case(const char *detection)
 {
-    g_autofree char *path = g_strdup_printf("%s/multifd-zero-%d.bin",
-                                            g_get_tmp_dir(), getpid());
-    g_autofree char *src_args = g_strdup_printf(
-        "-m 256M -object memory-backend-file,id=ram0,size=256M,"
-        "mem-path=%s,share=off -machine memory-backend=ram0", path);
     MultiFDCase c = {
         .channels = 2, .compression = "none", .zero_detection = detection,
-        .extra = src_args,
-        .dst_extra = "-m 256M -object memory-backend-memfd,id=ram0,"
-                     "size=256M -machine memory-backend=ram0",
     };
-    FILE *f = fopen(path, "w");
-    JsonNode *info;
 
-    g_assert_nonnull(f);
-    g_assert_cmpint(ftruncate(fileno(f), 256 << 20), ==, 0);
-    fclose(f);
-    info = run_case(&c);
-    unlink(path);
-    return info;
+    return run_file_backed(&c, 256, "off");
 }
 
 /*
@@ -559,6 +588,8 @@ int main(int argc, char **argv)
     mig_add_case("/multifd/tcp/2", test_tcp_2, false);
     mig_add_case("/multifd/tcp/4", test_tcp_4, false);
     mig_add_case("/multifd/zlib", test_zlib, false);
+    mig_add_case("/multifd/shared-file", test_shared_none, false);
+    mig_add_case("/multifd/shared-file-zstd", test_shared_zstd, false);
     mig_add_case("/multifd/zstd", test_zstd, false);
     /* zero-page-detection came with QEMU 9.0. */
     mig_add_case_qemu_min("/multifd/zero-pages", test_zero_pages, false,
