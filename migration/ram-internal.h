@@ -100,14 +100,14 @@ void ram_account(RAMSaveState *st, size_t bytes);
 /*
  * ram-mapped.c, the mapped-ram capability (mapped-ram.h).  Source: the
  * header of @rb after its block-list entry (@b: its send block, NULL if
- * its pages are not sent), a page at its offset (@zero: not written,
- * marked absent), the bitmaps at the end.  Destination: header, bitmap
+ * its pages are not sent), a page at its offset (@data: its bytes, read
+ * now; @zero: not written, marked absent), the bitmaps at the end.  Destination: header, bitmap
  * and pages of @rb after its block-list entry.
  */
 bool ram_mapped_put_header(QEMUFile *f, RAMBlock *rb, RAMSendBlock *b,
                            Error **errp);
 void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
-                          uint64_t offset, bool zero);
+                          uint64_t offset, const uint8_t *data, bool zero);
 bool ram_mapped_put_bitmaps(QEMUFile *f, RAMSaveState *st, Error **errp);
 bool ram_mapped_load_block(QEMUFile *f, RAMBlock *rb, Error **errp);
 /*

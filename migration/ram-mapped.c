@@ -114,7 +114,7 @@ bool ram_mapped_put_header(QEMUFile *f, RAMBlock *rb, RAMSendBlock *b,
 }
 
 void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
-                          uint64_t offset, bool zero)
+                          uint64_t offset, const uint8_t *data, bool zero)
 {
     uint64_t page = offset >> TARGET_PAGE_BITS;
 
@@ -127,6 +127,10 @@ void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     if (mapped_ram_io_active()) {
         Error *err = NULL;
 
+        /*
+         * By reference, so from the mapping: @data may be the read
+         * window, refilled before a channel gets to the page.
+         */
         if (!mapped_ram_io_queue(b->rb->host + offset, TARGET_PAGE_SIZE,
                                  b->mapped.pages_offset + offset, &err)) {
             qemu_file_set_error_obj(f, -EIO, err);
@@ -134,7 +138,7 @@ void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
         }
         /* The bandwidth estimate counts these with the main stream's. */
         stat64_add(&mig_stats.multifd_bytes, TARGET_PAGE_SIZE);
-    } else if (!ram_mapped_write(f, b->rb->host + offset, TARGET_PAGE_SIZE,
+    } else if (!ram_mapped_write(f, data, TARGET_PAGE_SIZE,
                                  b->mapped.pages_offset + offset)) {
         return;
     }

@@ -668,7 +668,11 @@ void ram_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
     size_t bytes;
 
     if (b->file_bmap) {
-        ram_mapped_send_page(f, st, b, offset, ram_page_is_zero(host));
+        /* The zero check faults on a first touch: read from the fd. */
+        if (st->window_on) {
+            data = ram_window_page(f, st->window, b, page) ?: host;
+        }
+        ram_mapped_send_page(f, st, b, offset, data, ram_page_is_zero(data));
         return;
     }
     if (st->rdma) {

@@ -6,6 +6,8 @@
  *   /mapped-ram/save-restore        save, restore, the guest runs on
  *   /mapped-ram/multifd/{1,4}       the same with multifd channels
  *                                   writing and reading the pages
+ *   /mapped-ram/shared-source[-multifd] the source's RAM a shared memfd:
+ *                                   pages read from its fd (read window)
  *   /mapped-ram/cmdline-incoming    restore with -incoming file:PATH and
  *                                   -global migration.mapped-ram=on
  *   /mapped-ram/direct-io           the same with O_DIRECT channels
@@ -84,9 +86,12 @@ static void set_mapped_ram(QTestState *s)
  * Save a fresh stamp source to @uri with mapped-ram; its memory at the
  * switchover comes back in *@src_mem.
  */
+/* Extra source options (shared fd-backed RAM: the read window). */
+static const char *src_extra;
+
 static void save(const char *uri, GBytes **src_mem)
 {
-    QTestState *src = mig_start_source(NULL);
+    QTestState *src = mig_start_source(src_extra);
 
     set_mapped_ram(src);
     mig_set_unlimited(src);
@@ -246,6 +251,26 @@ static void test_multifd_1(void)
 {
     channels = 1;
     save_restore("multifd1", 0);
+}
+
+/*
+ * The source's RAM in a shared memfd: its pages are read from the fd
+ * through the read window (no first-touch fault) for the zero check and,
+ * without multifd, the write itself.
+ */
+static void test_shared_source(void)
+{
+    src_extra = DEST_MEMFD;
+    dest_extra = DEST_MEMFD;
+    save_restore("shared", 0);
+}
+
+static void test_shared_source_multifd(void)
+{
+    channels = 4;
+    src_extra = DEST_MEMFD;
+    dest_extra = DEST_MEMFD;
+    save_restore("shared4", 0);
 }
 
 static void test_multifd_4(void)
@@ -648,6 +673,10 @@ int main(int argc, char **argv)
                           9, 0);
     mig_add_case_qemu_min("/mapped-ram/multifd/4", test_multifd_4, false,
                           9, 0);
+    mig_add_case_qemu_min("/mapped-ram/shared-source", test_shared_source,
+                          false, 9, 0);
+    mig_add_case_qemu_min("/mapped-ram/shared-source-multifd",
+                          test_shared_source_multifd, false, 9, 0);
     mig_add_case_qemu_min("/mapped-ram/cmdline-incoming",
                           test_cmdline_incoming, false, 9, 0);
     /* direct-io came with QEMU 9.1. */
