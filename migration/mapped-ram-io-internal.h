@@ -22,7 +22,11 @@
 typedef struct MappedRamBatch {
     struct iovec iov[MRIO_BATCH];
     uint64_t pos[MRIO_BATCH];
-    /* Reads into a file instead of memory: its fd (else -1), offset. */
+    /*
+     * The guest RAM side as a file instead of memory: its fd (else -1)
+     * and offset; the destination reads into it, the source sends from
+     * it (sendfile: no page fault, no copy through user space).
+     */
     int dst_fd[MRIO_BATCH];
     uint64_t dst_pos[MRIO_BATCH];
     unsigned int n;
@@ -32,6 +36,9 @@ typedef struct MappedRamBatch {
 /* One positional transfer of @cnt iovecs at @pos; short ones resumed. */
 bool mapped_ram_io_vec(int fd, bool writing, struct iovec *iov, int cnt,
                        uint64_t pos, Error **errp);
+/* Send @len bytes at @ram_pos of @ram_fd to @fd at @pos (sendfile). */
+bool mapped_ram_io_sendfile(int fd, uint64_t pos, int ram_fd,
+                            uint64_t ram_pos, size_t len, Error **errp);
 /* Read @len bytes at @pos of @fd into @dst_fd at @dst_pos via @bounce. */
 bool mapped_ram_io_copy(int fd, uint8_t *bounce, size_t len, uint64_t pos,
                         int dst_fd, uint64_t dst_pos, Error **errp);

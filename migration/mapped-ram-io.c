@@ -17,6 +17,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include "qemu/thread.h"
 #include "mapped-ram-io.h"
@@ -126,6 +127,50 @@ bool mapped_ram_io_copy(int fd, uint8_t *bounce, size_t len, uint64_t pos,
     return true;
 }
 
+/*
+ * sendfile() writes at the channel's file position: the channel's own
+ * open file description (mapped_ram_io_open), so no other thread moves it.
+ */
+bool mapped_ram_io_sendfile(int fd, uint64_t pos, int ram_fd,
+                            uint64_t ram_pos, size_t len, Error **errp)
+{
+    off_t from = ram_pos;
+
+    if (lseek(fd, pos, SEEK_SET) < 0) {
+        error_setg_errno(errp, errno, "mapped-ram: cannot seek the migration "
+                         "file to offset %" PRIu64, pos);
+        return false;
+    }
+    while (len) {
+        ssize_t n = sendfile(fd, ram_fd, &from, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            error_setg_errno(errp, n < 0 ? errno : EIO, "mapped-ram: cannot "
+                             "write the migration file at offset %" PRIu64,
+                             pos + (from - ram_pos));
+            return false;
+        }
+        len -= n;
+    }
+    return true;
+}
+
+/* One entry whose RAM side is a file: sent from it, or read into it. */
+static bool mapped_ram_io_fd_entry(MappedRamChannel *c, bool writing,
+                                   MappedRamBatch *b, unsigned int i,
+                                   Error **errp)
+{
+    if (writing) {
+        return mapped_ram_io_sendfile(c->fd, b->pos[i], b->dst_fd[i],
+                                      b->dst_pos[i], b->iov[i].iov_len, errp);
+    }
+    return mapped_ram_io_copy(c->fd, c->bounce, b->iov[i].iov_len, b->pos[i],
+                              b->dst_fd[i], b->dst_pos[i], errp);
+}
+
 /* Do batch @b: runs of entries contiguous in the file go as one call. */
 static bool mapped_ram_io_run(MappedRamChannel *c, bool writing,
                               MappedRamBatch *b, Error **errp)
@@ -142,9 +187,7 @@ static bool mapped_ram_io_run(MappedRamChannel *c, bool writing,
         uint64_t end = b->pos[i] + b->iov[i].iov_len;
 
         if (b->dst_fd[i] >= 0) {
-            if (!mapped_ram_io_copy(fd, c->bounce, b->iov[i].iov_len,
-                                    b->pos[i], b->dst_fd[i], b->dst_pos[i],
-                                    errp)) {
+            if (!mapped_ram_io_fd_entry(c, writing, b, i, errp)) {
                 return false;
             }
             i++;
@@ -327,12 +370,21 @@ static bool mapped_ram_io_add(void *host, int dst_fd, uint64_t dst_pos,
         }
     }
     b = io->cur;
+    if (b->n && dst_fd >= 0 && b->dst_fd[b->n - 1] == dst_fd &&
+        b->pos[b->n - 1] + b->iov[b->n - 1].iov_len == pos &&
+        b->dst_pos[b->n - 1] + b->iov[b->n - 1].iov_len == dst_pos) {
+        /* Contiguous on both sides: one sendfile or copy for both. */
+        b->iov[b->n - 1].iov_len += len;
+        b->bytes += len;
+        goto added;
+    }
     b->iov[b->n] = (struct iovec){ .iov_base = host, .iov_len = len };
     b->pos[b->n] = pos;
     b->dst_fd[b->n] = dst_fd;
     b->dst_pos[b->n] = dst_pos;
     b->n++;
     b->bytes += len;
+added:
     if (b->n == MRIO_BATCH || b->bytes >= MRIO_BATCH_BYTES) {
         mapped_ram_io_submit(io);
     }
@@ -349,6 +401,13 @@ bool mapped_ram_io_queue_to_fd(int dst_fd, uint64_t dst_pos, size_t len,
 {
     assert(!mapped_ram_io->writing);
     return mapped_ram_io_add(NULL, dst_fd, dst_pos, len, pos, errp);
+}
+
+bool mapped_ram_io_queue_from_fd(int ram_fd, uint64_t ram_pos, size_t len,
+                                 uint64_t pos, Error **errp)
+{
+    assert(mapped_ram_io->writing);
+    return mapped_ram_io_add(NULL, ram_fd, ram_pos, len, pos, errp);
 }
 
 bool mapped_ram_io_drain(Error **errp)

@@ -39,6 +39,13 @@ bool mapped_ram_io_queue(void *host, size_t len, uint64_t pos, Error **errp);
  */
 bool mapped_ram_io_queue_to_fd(int dst_fd, uint64_t dst_pos, size_t len,
                                uint64_t pos, Error **errp);
+/*
+ * Source: queue a write of @len bytes at @ram_pos of the file @ram_fd
+ * (shared fd-backed guest RAM) to file offset @pos, by sendfile (not
+ * with direct-io: the caller queues by address then).
+ */
+bool mapped_ram_io_queue_from_fd(int ram_fd, uint64_t ram_pos, size_t len,
+                                 uint64_t pos, Error **errp);
 /* Hand over what is queued and wait until every transfer is done. */
 bool mapped_ram_io_drain(Error **errp);
 /* Stop and join the channels (after a drain, or to abandon the work). */

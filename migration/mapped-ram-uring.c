@@ -210,6 +210,16 @@ bool mapped_ram_uring_run(MappedRamUring *r, int fd, bool writing,
 
         r->nops = 0;
         r->bounce_used = 0;
+        if (writing && b->dst_fd[i] >= 0) {
+            /* sendfile has no ring operation without a pipe: do it here. */
+            if (!mapped_ram_io_sendfile(fd, b->pos[i], b->dst_fd[i],
+                                        b->dst_pos[i], b->iov[i].iov_len,
+                                        errp)) {
+                return false;
+            }
+            i++;
+            continue;
+        }
         while (i < b->n && b->dst_fd[i] >= 0) {
             size_t piece = MIN(b->iov[i].iov_len - done, MRU_PIECE);
 

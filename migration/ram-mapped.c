@@ -128,11 +128,19 @@ void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
         Error *err = NULL;
 
         /*
-         * By reference, so from the mapping: @data may be the read
-         * window, refilled before a channel gets to the page.
+         * Not from @data: it may be the read window, refilled before a
+         * channel gets to the page.  Shared fd-backed RAM goes from its
+         * file by sendfile (no fault, no user copy), else the mapping.
          */
-        if (!mapped_ram_io_queue(b->rb->host + offset, TARGET_PAGE_SIZE,
-                                 b->mapped.pages_offset + offset, &err)) {
+        bool by_fd = ram_load_batch_wanted(b->rb) && !migrate_direct_io();
+        bool ok = by_fd ?
+            mapped_ram_io_queue_from_fd(b->rb->fd, offset, TARGET_PAGE_SIZE,
+                                        b->mapped.pages_offset + offset,
+                                        &err) :
+            mapped_ram_io_queue(b->rb->host + offset, TARGET_PAGE_SIZE,
+                                b->mapped.pages_offset + offset, &err);
+
+        if (!ok) {
             qemu_file_set_error_obj(f, -EIO, err);
             return;
         }
