@@ -141,9 +141,10 @@ static void apic_mmio_write(uc_engine *uc, uint64_t offset, unsigned size,
     }
     apic_set(tc, reg, value);
     if (reg == APIC_ICR_LO) {
-        /* It takes the BQL: count as a boundary for dirty-log syncs. */
-        __atomic_store_n(&tc->blocks, tc->blocks + 1, __ATOMIC_RELEASE);
+        /* It takes the BQL: a boundary for dirty-log syncs. */
+        tcg_cpu_boundary_enter(tc);
         apic_send_ipi(tc, value);
+        tcg_cpu_boundary_leave(tc);
         /* Delivery is immediate: the "send pending" bit never shows. */
         apic_set(tc, reg, value & ~(1u << 12));
     }

@@ -111,9 +111,15 @@ void tcg_block_hook(uc_engine *uc, uint64_t addr, uint32_t size,
 }
 
 /* Every store before the IN/OUT has landed: as good as a boundary. */
-static void tcg_io_enter(TCGCPU *tc)
+void tcg_cpu_boundary_enter(TCGCPU *tc)
 {
     __atomic_store_n(&tc->blocks, tc->blocks + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&tc->at_boundary, 1, __ATOMIC_SEQ_CST);
+}
+
+void tcg_cpu_boundary_leave(TCGCPU *tc)
+{
+    __atomic_store_n(&tc->at_boundary, 0, __ATOMIC_SEQ_CST);
 }
 
 uint32_t tcg_io_in_hook(uc_engine *uc, uint32_t port, int size,
@@ -121,10 +127,11 @@ uint32_t tcg_io_in_hook(uc_engine *uc, uint32_t port, int size,
 {
     uint32_t val;
 
-    tcg_io_enter(opaque);
+    tcg_cpu_boundary_enter(opaque);
     bql_lock();
     val = portio_read(port, size);
     bql_unlock();
+    tcg_cpu_boundary_leave(opaque);
     trace_tcg_io(((TCGCPU *)opaque)->cpu->cpu_index, port, size, 0, val);
     return val;
 }
@@ -133,10 +140,11 @@ void tcg_io_out_hook(uc_engine *uc, uint32_t port, int size,
                      uint32_t value, void *opaque)
 {
     trace_tcg_io(((TCGCPU *)opaque)->cpu->cpu_index, port, size, 1, value);
-    tcg_io_enter(opaque);
+    tcg_cpu_boundary_enter(opaque);
     bql_lock();
     portio_write(port, value, size);
     bql_unlock();
+    tcg_cpu_boundary_leave(opaque);
 }
 
 /*
@@ -296,7 +304,12 @@ void tcg_cpu_wait_boundary(void)
         TCGCPU *tc = tcg_cpu(cpu);
         uint64_t seen = __atomic_load_n(&tc->blocks, __ATOMIC_ACQUIRE);
 
+        /*
+         * A vCPU in a BQL-taking hook is at a boundary already, and may
+         * be waiting for the BQL our caller holds (calc-dirty-rate).
+         */
         while (__atomic_load_n(&tc->running, __ATOMIC_ACQUIRE) &&
+               !__atomic_load_n(&tc->at_boundary, __ATOMIC_SEQ_CST) &&
                __atomic_load_n(&tc->blocks, __ATOMIC_ACQUIRE) == seen) {
             sched_yield();
         }

@@ -63,6 +63,13 @@ typedef struct TCGCPU {
      * follow every earlier store), for tcg_cpu_wait_boundary().
      */
     uint64_t blocks;
+    /*
+     * Atomic: inside a hook that takes the BQL (port I/O, an IPI).  Such
+     * a hook follows every earlier store, so the vCPU is at a boundary
+     * for as long as this is set, even while it waits for the BQL that a
+     * tcg_cpu_wait_boundary() caller may hold.
+     */
+    int at_boundary;
 
     /* Engine owner: running the helper stub, which kicks do not stop. */
     bool in_stub;
@@ -152,10 +159,17 @@ void tcg_dirty_write_hook(uc_engine *uc, uc_mem_type type, uint64_t addr,
                           int size, int64_t value, void *opaque);
 
 /*
- * tcg-cpu.c, any thread, no lock: wait until every vCPU that is executing
- * has entered a new translation block (or left its exec window), so that
- * every store whose write hook already ran has landed in RAM.
+ * tcg-cpu.c, any thread, with or without the BQL: wait until every vCPU
+ * that is executing has entered a new translation block, is in a hook
+ * that takes the BQL, or has left its exec window, so that every store
+ * whose write hook already ran has landed in RAM.
  */
 void tcg_cpu_wait_boundary(void);
+/*
+ * Around the part of a hook that takes the BQL: count a boundary and
+ * stay "at a boundary" until done (see TCGCPU.at_boundary).
+ */
+void tcg_cpu_boundary_enter(TCGCPU *tc);
+void tcg_cpu_boundary_leave(TCGCPU *tc);
 
 #endif
