@@ -37,6 +37,8 @@ typedef struct RAMSendBlock {
     /* mapped-ram (migration thread): the layout, the pages in the file. */
     MappedRamHeader mapped;
     uint8_t *file_bmap;         /* NULL without mapped-ram */
+    /* mapped-ram with multifd: pages go by sendfile from the RAM's fd. */
+    bool mapped_by_fd;
 } RAMSendBlock;
 
 /* Source state: between save_setup and save_cleanup; migration thread. */

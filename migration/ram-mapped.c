@@ -107,6 +107,8 @@ bool ram_mapped_put_header(QEMUFile *f, RAMBlock *rb, RAMSendBlock *b,
     if (b) {
         b->mapped = h;
         b->file_bmap = g_malloc0(mapped_ram_bitmap_size(b->pages));
+        /* Decided once per block, not per page: neither changes. */
+        b->mapped_by_fd = ram_load_batch_wanted(rb) && !migrate_direct_io();
     }
     trace_ram_mapped_put_header(rb->idstr, h.bitmap_offset, h.pages_offset);
     /* The bitmap and pages are written in place; the stream goes on after. */
@@ -132,8 +134,7 @@ void ram_mapped_send_page(QEMUFile *f, RAMSaveState *st, RAMSendBlock *b,
          * channel gets to the page.  Shared fd-backed RAM goes from its
          * file by sendfile (no fault, no user copy), else the mapping.
          */
-        bool by_fd = ram_load_batch_wanted(b->rb) && !migrate_direct_io();
-        bool ok = by_fd ?
+        bool ok = b->mapped_by_fd ?
             mapped_ram_io_queue_from_fd(b->rb->fd, offset, TARGET_PAGE_SIZE,
                                         b->mapped.pages_offset + offset,
                                         &err) :
