@@ -35,16 +35,14 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib.h>
-#include <glib/gstdio.h>
 #include "migration-helpers.h"
 
 #define GUEST_MIB 150
@@ -515,40 +513,6 @@ static void test_corrupt(void)
 }
 
 /*
- * A @fstype file system (with @opts) at a fresh directory, in a mount
- * namespace of this test process only (the VMMs it starts inherit it);
- * NULL with the reason in *@why when that cannot be done here.
- */
-static char *private_mount(const char *fstype, const char *opts, char **why)
-{
-    g_autofree char *dir = g_strdup_printf("%s/mapped-ram-%s-XXXXXX",
-                                           g_get_tmp_dir(), fstype);
-
-    if (geteuid() != 0) {
-        *why = g_strdup_printf("needs root to mount a private %s", fstype);
-        return NULL;
-    }
-    if (unshare(CLONE_NEWNS) < 0 ||
-        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-        *why = g_strdup_printf("no private mount namespace: %s",
-                               g_strerror(errno));
-        return NULL;
-    }
-    if (!g_mkdtemp(dir) || mount(fstype, dir, fstype, 0, opts) < 0) {
-        *why = g_strdup_printf("cannot mount a %s: %s", fstype,
-                               g_strerror(errno));
-        return NULL;
-    }
-    return g_steal_pointer(&dir);
-}
-
-static void private_umount(const char *dir)
-{
-    g_assert_cmpint(umount(dir), ==, 0);
-    rmdir(dir);
-}
-
-/*
  * Save into @dir/vm.bin, expect the migration to fail with @needle in
  * its error, and the source guest to run on with its memory intact.
  */
@@ -580,7 +544,7 @@ static void check_save_fails(const char *dir, const char *needle)
 static void test_direct_io_refused(void)
 {
     g_autofree char *why = NULL;
-    g_autofree char *dir = private_mount("ramfs", NULL, &why);
+    g_autofree char *dir = mig_private_mount("ramfs", NULL, &why);
 
     if (!dir) {
         g_test_skip(why);
@@ -589,14 +553,14 @@ static void test_direct_io_refused(void)
     channels = 2;
     direct_io = true;
     check_save_fails(dir, "does not support O_DIRECT");
-    private_umount(dir);
+    mig_private_umount(dir);
 }
 
 /* ENOSPC on a 32 MiB tmpfs, single channel and with 4 channels. */
 static void full_disk(int nchan)
 {
     g_autofree char *why = NULL;
-    g_autofree char *dir = private_mount("tmpfs", "size=32m", &why);
+    g_autofree char *dir = mig_private_mount("tmpfs", "size=32m", &why);
 
     if (!dir) {
         g_test_skip(why);
@@ -604,7 +568,7 @@ static void full_disk(int nchan)
     }
     channels = nchan;
     check_save_fails(dir, "No space left on device");
-    private_umount(dir);
+    mig_private_umount(dir);
 }
 
 static void test_full_disk(void)

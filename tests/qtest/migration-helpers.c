@@ -3,9 +3,12 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -595,6 +598,37 @@ void mig_quit_clean(QTestState *s)
         g_error("VMM died of signal %d (a crash, or killed after it would "
                 "not quit)", WTERMSIG(st));
     }
+}
+
+/* ---- file systems ------------------------------------------------------ */
+
+char *mig_private_mount(const char *fstype, const char *opts, char **why)
+{
+    g_autofree char *dir = g_strdup_printf("%s/qmig-mnt-%s-XXXXXX",
+                                           g_get_tmp_dir(), fstype);
+
+    if (geteuid() != 0) {
+        *why = g_strdup_printf("needs root to mount a private %s", fstype);
+        return NULL;
+    }
+    if (unshare(CLONE_NEWNS) < 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+        *why = g_strdup_printf("no private mount namespace: %s",
+                               g_strerror(errno));
+        return NULL;
+    }
+    if (!g_mkdtemp(dir) || mount(fstype, dir, fstype, 0, opts) < 0) {
+        *why = g_strdup_printf("cannot mount a %s: %s", fstype,
+                               g_strerror(errno));
+        return NULL;
+    }
+    return g_steal_pointer(&dir);
+}
+
+void mig_private_umount(const char *dir)
+{
+    g_assert_cmpint(umount(dir), ==, 0);
+    rmdir(dir);
 }
 
 /* ---- cases -------------------------------------------------------------- */

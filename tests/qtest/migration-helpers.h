@@ -204,6 +204,18 @@ void mig_assert_running(QTestState *s);
 /* qtest_quit(), failing the test if the VMM ended by a signal. */
 void mig_quit_clean(QTestState *s);
 
+/* ---- file systems ------------------------------------------------------ */
+
+/*
+ * A @fstype file system (with @opts, e.g. "size=32m") at a fresh
+ * directory, in a mount namespace of this test process only (the VMMs it
+ * starts inherit it); NULL with the reason in *@why (caller frees) when
+ * that cannot be done here (not root, no namespaces): skip the case.
+ */
+char *mig_private_mount(const char *fstype, const char *opts, char **why);
+/* Unmount what mig_private_mount() mounted and remove its directory. */
+void mig_private_umount(const char *dir);
+
 /* ---- cases -------------------------------------------------------------- */
 
 /*

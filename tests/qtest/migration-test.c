@@ -530,6 +530,74 @@ static void test_bad_streams(void)
     unlink(bad);
 }
 
+/*
+ * The destination's RAM is a shared file on a private tmpfs of @tmpfs_size
+ * ("32m", far less than the guest's 150 MiB): received pages go through
+ * the writer thread "mig/dst/write" (migration/ram-load-writer.c), whose
+ * pwrite into that file fails with ENOSPC.  The destination fails with
+ * that cause in its error, never runs the half-loaded guest and never
+ * crashes; the source sees the migration fail, its guest runs on with
+ * its memory intact, and a later migration works.
+ */
+static void dest_write_error(const char *tmpfs_size)
+{
+    static const char *const failed[] = { "failed", NULL };
+    static const char *const needle = "No space left on device";
+    g_autofree char *why = NULL;
+    g_autofree char *dir = NULL;
+    g_autofree char *dst_extra = NULL;
+    g_autofree char *opts = g_strdup_printf("size=%s", tmpfs_size);
+    g_autofree char *uri = NULL;
+    g_autofree char *st = NULL;
+    QTestState *src, *dst;
+    bool exits;
+
+    if (mig_is_qemu()) {
+        /* It has no write stage: a full tmpfs is a SIGBUS on its mapping. */
+        g_test_skip("QEMU stores received pages through the RAM mapping, "
+                    "not with pwrite");
+        return;
+    }
+    /* First: the VMMs started below must see the mount. */
+    dir = mig_private_mount("tmpfs", opts, &why);
+    if (!dir) {
+        g_test_skip(why);
+        return;
+    }
+    dst_extra = g_strdup_printf("-object memory-backend-file,id=pc.ram,"
+                                "size=150M,mem-path=%s/ram,share=on "
+                                "-machine memory-backend=pc.ram", dir);
+    src = mig_start_source(NULL);
+    uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
+    dst = mig_start_dest("defer", dst_extra);
+    exits = mig_dest_exits_on_error(dst);
+    mig_incoming(dst, uri, true);
+    mig_set_unlimited(src);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, failed);
+    check_source_survived(src);
+    if (!exits) {
+        g_autofree char *dst_mig = mig_wait_status(dst, failed);
+        g_autoptr(JsonNode) info = mig_query(dst);
+
+        g_test_message("destination error-desc: %s", mig_error_desc(info));
+        /* The writer's own error, not a later "stream ended" one. */
+        if (!strstr(mig_error_desc(info), needle)) {
+            g_error("destination error-desc lacks \"%s\": %s", needle,
+                    mig_error_desc(info));
+        }
+    }
+    check_bad_stream_rejected(dst, exits, "RAM file on a full tmpfs");
+    migrate_again(src, "mig2.sock");
+    mig_quit_clean(src);
+    mig_private_umount(dir);
+}
+
+static void test_dest_write_error(void)
+{
+    dest_write_error("32m");
+}
+
 /* ---- features ----------------------------------------------------------- */
 
 static void test_pause_before_switchover(void)
@@ -677,6 +745,8 @@ int main(int argc, char **argv)
     mig_add_case("/migration/fault/unreachable", test_unreachable, false);
     mig_add_case("/migration/fault/dest-killed", test_dest_killed, false);
     mig_add_case("/migration/fault/bad-streams", test_bad_streams, false);
+    mig_add_case("/migration/fault/dest-write-error", test_dest_write_error,
+                 false);
     mig_add_case("/migration/slow/bandwidth-limited", test_bandwidth_limited,
                  true);
     mig_add_case("/migration/slow/ping-pong", test_ping_pong, true);
