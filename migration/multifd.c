@@ -55,6 +55,7 @@
 #include "qemu-file.h"
 #include "tls.h"
 #include "multifd.h"
+#include "ram-internal.h"
 #include "savevm.h"
 #include "trace.h"
 
@@ -905,16 +906,18 @@ static bool multifd_recv_hello(MultiFDRecvState *rs, MultiFDRecvParams *p,
     return rs->ops->recv_setup(&p->comp, errp);
 }
 
-static void multifd_recv_zero_pages(RAMBlock *rb, const MultiFDPacketInfo *info)
+/* Holes stay holes, shared fd-backed RAM included (ram_load_zero_page). */
+static bool multifd_recv_zero_pages(RAMBlock *rb,
+                                    const MultiFDPacketInfo *info,
+                                    Error **errp)
 {
     for (uint32_t i = 0; i < info->zero_num; i++) {
-        uint8_t *host = rb->host + info->offset[info->normal_num + i];
-
-        /* Reading an untouched page does not allocate it; writing would. */
-        if (!multifd_page_is_zero(host)) {
-            memset(host, 0, TARGET_PAGE_SIZE);
+        if (!ram_load_zero_page(rb, info->offset[info->normal_num + i],
+                                errp)) {
+            return false;
         }
     }
+    return true;
 }
 
 /* A device state packet: its data goes to the device's section. */
@@ -987,7 +990,10 @@ static bool multifd_recv_packet(MultiFDRecvState *rs, MultiFDRecvParams *p,
             return false;
         }
     }
-    multifd_recv_zero_pages(rb, info);
+    if (!multifd_recv_zero_pages(rb, info, errp)) {
+        error_prepend(errp, "multifd channel %d: ", p->id);
+        return false;
+    }
     return true;
 }
 

@@ -128,6 +128,11 @@ void ram_mapped_cleanup(void);
 bool ram_load_batch_wanted(RAMBlock *rb);
 bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
                      uint64_t offset, Error **errp);
+/*
+ * Make a page read as zero without populating it where it is a hole
+ * (ZERO records, multifd zero pages).
+ */
+bool ram_load_zero_page(RAMBlock *rb, uint64_t offset, Error **errp);
 
 /* ram-postcopy.c: the hooks' postcopy halves (migration thread). */
 /* Requests, then the walk; true once every page was sent. */

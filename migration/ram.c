@@ -26,7 +26,8 @@
  * Destination side.  Every record is checked before it touches memory:
  * known flags only, block known with the same length, offset inside the
  * block.  PAGE data is read straight into guest RAM; ZERO writes only if
- * the page is not zero already, so untouched memory stays unpopulated.
+ * the page is not zero already, so untouched memory stays unpopulated
+ * (shared fd-backed RAM is checked through its file: ram_load_zero_page).
  *
  * RDMA (an rdma: main channel, rdma.h): the page walks sit between a
  * HOOK record and REGISTER_FINISHED; a page goes by RDMA WRITE into the
@@ -1230,6 +1231,44 @@ bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
 }
 
 /*
+ * Make page @offset of @rb read as zero (a ZERO record), touching only
+ * what is not zero already.  Shared fd-backed RAM is read through its
+ * file, not its mapping: a read fault on a hole of a shared tmpfs or
+ * memfd mapping allocates the page, so every ZERO record would populate
+ * RAM meant to stay a hole, and once the file system is full that read
+ * is a SIGBUS that kills the destination.  pread of a hole allocates
+ * nothing.  Any thread (multifd channels too); pages of @rb queued for
+ * the writer thread must have landed.
+ */
+bool ram_load_zero_page(RAMBlock *rb, uint64_t offset, Error **errp)
+{
+    static const uint64_t zero[TARGET_PAGE_SIZE / 8];
+    uint64_t buf[TARGET_PAGE_SIZE / 8];     /* aligned for the zero test */
+    ssize_t n;
+
+    if (!ram_load_batch_wanted(rb)) {
+        if (!ram_page_is_zero(rb->host + offset)) {
+            memset(rb->host + offset, 0, TARGET_PAGE_SIZE);
+        }
+        return true;
+    }
+    do {
+        n = pread(rb->fd, buf, TARGET_PAGE_SIZE, offset);
+    } while (n < 0 && errno == EINTR);
+    if (n != TARGET_PAGE_SIZE) {
+        error_setg_errno(errp, n < 0 ? errno : EIO, "Could not read RAM "
+                         "block '%s' at 0x%" PRIx64, rb->idstr, offset);
+        return false;
+    }
+    if (ram_page_is_zero((const uint8_t *)buf)) {
+        return true;
+    }
+    trace_ram_load_zero_page_clear(rb->idstr, offset);
+    return ram_load_pwrite(rb, (const uint8_t *)zero, TARGET_PAGE_SIZE,
+                           offset, errp);
+}
+
+/*
  * Queued pages are written (by the writer thread, in queue order: a page
  * queued twice ends with its last copy) before this returns.
  */
@@ -1418,11 +1457,7 @@ static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
             error_setg(errp, "Found a zero page with value %d", ch);
             return false;
         }
-        /* Reading a never-touched page does not allocate it; writing would. */
-        if (!ram_page_is_zero(host)) {
-            memset(host, 0, TARGET_PAGE_SIZE);
-        }
-        return true;
+        return ram_load_zero_page(rb, offset, errp);
     }
     if (flags & RAM_SAVE_FLAG_XBZRLE) {
         if (!ram_xbzrle_load(f, host, errp)) {

@@ -89,6 +89,14 @@ static void test_smp(void)
 #define SHARED_TAIL_START (100ULL << 20)
 #define SHARED_RAM_SIZE (150ULL << 20)
 
+/* Options making the file @path (150 MiB, share=on) RAM block @id. */
+static char *shared_file_ram(const char *id, const char *path)
+{
+    return g_strdup_printf("-object memory-backend-file,id=%s,size=150M,"
+                           "mem-path=%s,share=on -machine memory-backend=%s",
+                           id, path, id);
+}
+
 /* The word the file holds at the start of each page of the tail. */
 static uint64_t shared_tail_word(uint64_t offset)
 {
@@ -107,9 +115,7 @@ static void test_shared_file(void)
 {
     g_autofree char *path = g_strdup_printf("%s/migration-shared-%d.bin",
                                             g_get_tmp_dir(), getpid());
-    g_autofree char *src_extra = g_strdup_printf(
-        "-object memory-backend-file,id=ram0,size=150M,mem-path=%s,"
-        "share=on -machine memory-backend=ram0", path);
+    g_autofree char *src_extra = shared_file_ram("ram0", path);
     const char *dst_extra = "-object memory-backend-memfd,id=ram0,"
                             "size=150M -machine memory-backend=ram0";
     g_autofree uint64_t *page = g_malloc0(STAMP_PAGE_SIZE);
@@ -531,47 +537,76 @@ static void test_bad_streams(void)
 }
 
 /*
- * The destination's RAM is a shared file on a private tmpfs of @tmpfs_size
- * ("32m", far less than the guest's 150 MiB): received pages go through
- * the writer thread "mig/dst/write" (migration/ram-load-writer.c), whose
- * pwrite into that file fails with ENOSPC.  The destination fails with
- * that cause in its error, never runs the half-loaded guest and never
- * crashes; the source sees the migration fail, its guest runs on with
- * its memory intact, and a later migration works.
+ * Destination RAM on a file system smaller than the guest's 150 MiB: a
+ * private tmpfs of @size (mounted first, so that the VMMs started after
+ * see it) holding the destination's RAM file (memory-backend-file,
+ * share=on: its pages are written by the write stage, ram-load-writer.c).
+ * Returns the destination's options and the mount point in *@dir; NULL
+ * (the case skipped) under QEMU or where no tmpfs can be mounted.
  */
-static void dest_write_error(const char *tmpfs_size)
+static char *dest_ram_on_tmpfs(const char *size, char **dir)
 {
-    static const char *const failed[] = { "failed", NULL };
-    static const char *const needle = "No space left on device";
+    g_autofree char *opts = g_strdup_printf("size=%s", size);
     g_autofree char *why = NULL;
-    g_autofree char *dir = NULL;
-    g_autofree char *dst_extra = NULL;
-    g_autofree char *opts = g_strdup_printf("size=%s", tmpfs_size);
-    g_autofree char *uri = NULL;
-    g_autofree char *st = NULL;
-    QTestState *src, *dst;
-    bool exits;
+    g_autofree char *path = NULL;
 
     if (mig_is_qemu()) {
         /* It has no write stage: a full tmpfs is a SIGBUS on its mapping. */
         g_test_skip("QEMU stores received pages through the RAM mapping, "
                     "not with pwrite");
-        return;
+        return NULL;
     }
-    /* First: the VMMs started below must see the mount. */
-    dir = mig_private_mount("tmpfs", opts, &why);
-    if (!dir) {
+    *dir = mig_private_mount("tmpfs", opts, &why);
+    if (!*dir) {
         g_test_skip(why);
+        return NULL;
+    }
+    path = g_strdup_printf("%s/ram", *dir);
+    return shared_file_ram("pc.ram", path);
+}
+
+/* multifd channels of the two cases below (0: the main channel only). */
+static int tmpfs_channels;
+
+/* The same capabilities on both sides; then @dst listens on @uri. */
+static void tmpfs_listen(QTestState *src, QTestState *dst, const char *uri,
+                         bool keep_alive)
+{
+    if (tmpfs_channels) {
+        mig_set_capability_both(src, dst, "multifd", true);
+        mig_set_parameter(src, "multifd-channels", tmpfs_channels);
+        mig_set_parameter(dst, "multifd-channels", tmpfs_channels);
+    }
+    mig_incoming(dst, uri, keep_alive);
+}
+
+/*
+ * The destination's RAM file on a 32 MiB tmpfs: the pwrite of the writer
+ * thread "mig/dst/write" fails with ENOSPC.  The destination fails with
+ * that cause in its error, never runs the half-loaded guest and never
+ * crashes; the source sees the migration fail and its guest runs on
+ * with its memory intact (a migration after a failure: fault/cancel,
+ * fault/dest-killed).
+ */
+static void test_dest_write_error(void)
+{
+    static const char *const failed[] = { "failed", NULL };
+    static const char *const needle = "No space left on device";
+    g_autofree char *dir = NULL;
+    g_autofree char *dst_extra = dest_ram_on_tmpfs("32m", &dir);
+    g_autofree char *uri = NULL;
+    g_autofree char *st = NULL;
+    QTestState *src, *dst;
+    bool exits;
+
+    if (!dst_extra) {
         return;
     }
-    dst_extra = g_strdup_printf("-object memory-backend-file,id=pc.ram,"
-                                "size=150M,mem-path=%s/ram,share=on "
-                                "-machine memory-backend=pc.ram", dir);
     src = mig_start_source(NULL);
     uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
     dst = mig_start_dest("defer", dst_extra);
     exits = mig_dest_exits_on_error(dst);
-    mig_incoming(dst, uri, true);
+    tmpfs_listen(src, dst, uri, true);
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     st = mig_wait_status(src, failed);
@@ -588,14 +623,63 @@ static void dest_write_error(const char *tmpfs_size)
         }
     }
     check_bad_stream_rejected(dst, exits, "RAM file on a full tmpfs");
-    migrate_again(src, "mig2.sock");
     mig_quit_clean(src);
     mig_private_umount(dir);
 }
 
-static void test_dest_write_error(void)
+/*
+ * The source's RAM file holds explicit zeros in [100 MiB, 150 MiB): those
+ * pages are populated, so they go as ZERO records.  The destination's RAM
+ * file is on a 120 MiB tmpfs, room for the stamp area's data but not for
+ * all 150 MiB.  A ZERO record for a page that is a hole there must leave
+ * it a hole (a read through a shared tmpfs mapping allocates the page; on
+ * a full tmpfs that read is a SIGBUS): the migration completes and the
+ * destination's guest runs on with the source's memory.
+ */
+static void dest_zero_pages_sparse(void)
 {
-    dest_write_error("32m");
+    g_autofree char *path = g_strdup_printf("%s/migration-zeros-%d.bin",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *src_extra = shared_file_ram("pc.ram", path);
+    g_autofree char *dir = NULL;
+    g_autofree char *dst_extra = dest_ram_on_tmpfs("120m", &dir);
+    g_autofree uint8_t *zeros = g_malloc0(1 << 20);
+    g_autofree char *uri = NULL;
+    QTestState *src, *dst;
+    int fd;
+
+    if (!dst_extra) {
+        return;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, SHARED_RAM_SIZE), ==, 0);
+    for (uint64_t off = SHARED_TAIL_START; off < SHARED_RAM_SIZE;
+         off += 1 << 20) {
+        g_assert_cmpint(pwrite(fd, zeros, 1 << 20, off), ==, 1 << 20);
+    }
+    close(fd);
+    src = mig_start_source(src_extra);
+    uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
+    dst = mig_start_dest("defer", dst_extra);
+    tmpfs_listen(src, dst, uri, false);
+    migrate_and_check(src, dst, uri, false);
+    unlink(path);
+    mig_quit_clean(src);
+    mig_quit_clean(dst);
+    mig_private_umount(dir);
+}
+
+static void test_dest_zero_pages_sparse(void)
+{
+    dest_zero_pages_sparse();
+}
+
+/* Zero pages found by the channel threads (zero-page-detection=multifd). */
+static void test_dest_zero_pages_sparse_multifd(void)
+{
+    tmpfs_channels = 2;
+    dest_zero_pages_sparse();
 }
 
 /* ---- features ----------------------------------------------------------- */
@@ -747,6 +831,10 @@ int main(int argc, char **argv)
     mig_add_case("/migration/fault/bad-streams", test_bad_streams, false);
     mig_add_case("/migration/fault/dest-write-error", test_dest_write_error,
                  false);
+    mig_add_case("/migration/fault/dest-zero-pages-sparse",
+                 test_dest_zero_pages_sparse, false);
+    mig_add_case("/migration/fault/dest-zero-pages-sparse-multifd",
+                 test_dest_zero_pages_sparse_multifd, false);
     mig_add_case("/migration/slow/bandwidth-limited", test_bandwidth_limited,
                  true);
     mig_add_case("/migration/slow/ping-pong", test_ping_pong, true);

@@ -13,6 +13,7 @@
  */
 #include "qemu/osdep.h"
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "io/channel-buffer.h"
 #include "migration/qemu-file.h"
@@ -39,6 +40,17 @@ static void put_block_list(GByteArray *s, const char *name, uint64_t len)
     put64(s, len | RAM_SAVE_FLAG_MEM_SIZE);
     put_name(s, name);
     put64(s, len);
+}
+
+/* PAGE records for pages @a and @b of @name, filled with @va and @vb. */
+static void put_two_pages(GByteArray *s, const char *name, uint64_t a,
+                          uint8_t va, uint64_t b, uint8_t vb)
+{
+    put64(s, a * PAGE | RAM_SAVE_FLAG_PAGE);
+    put_name(s, name);
+    put_fill(s, va, PAGE);
+    put64(s, b * PAGE | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_CONTINUE);
+    put_fill(s, vb, PAGE);
 }
 
 static RAMBlock *dst_block(void)
@@ -287,11 +299,7 @@ static void test_good_records(void)
     g_assert_true(load_stream(s, 4, &msg));
 
     g_byte_array_set_size(s, 0);
-    put64(s, 2 * PAGE | RAM_SAVE_FLAG_PAGE);
-    put_name(s, "pc.ram");
-    put_fill(s, 0x11, PAGE);
-    put64(s, 5 * PAGE | RAM_SAVE_FLAG_PAGE | RAM_SAVE_FLAG_CONTINUE);
-    put_fill(s, 0x22, PAGE);
+    put_two_pages(s, "pc.ram", 2, 0x11, 5, 0x22);
     put64(s, RAM_SAVE_FLAG_MULTIFD_FLUSH);
     put64(s, 15 * PAGE | RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_CONTINUE);
     put_byte(s, 0);
@@ -303,6 +311,55 @@ static void test_good_records(void)
         uint8_t want = page == 2 ? 0x11 : page == 5 ? 0x22 : 0;
 
         g_assert_cmpint(rb->host[i], ==, want);
+    }
+}
+
+/*
+ * Shared fd-backed RAM (a memfd, share=on: the write stage's path).  A
+ * ZERO record for a page that holds data zeroes it; one for a hole leaves
+ * a hole: a read through the shared mapping would allocate the page in
+ * the memfd (and on a full tmpfs die of SIGBUS).
+ */
+#define FD_PAGES 8
+
+/* Pages allocated in @rb's file. */
+static uint64_t fd_pages_allocated(RAMBlock *rb)
+{
+    struct stat st;
+
+    g_assert_cmpint(fstat(rb->fd, &st), ==, 0);
+    return (uint64_t)st.st_blocks * 512 / PAGE;
+}
+
+static void test_zero_shared_fd(void)
+{
+    MemoryBackend be = {
+        .id = (char *)"fd.ram", .kind = RAM_BACKEND_MEMFD,
+        .size = FD_PAGES * PAGE, .share = true,
+    };
+    RAMBlock *rb = ram_block_new("fd.ram", FD_PAGES * PAGE, &be,
+                                 &error_abort);
+    g_autoptr(GByteArray) s = g_byte_array_new();
+    g_autofree char *msg = NULL;
+
+    put_block_list(s, "fd.ram", FD_PAGES * PAGE);
+    put_two_pages(s, "fd.ram", 3, 0x77, 4, 0x66);
+    put64(s, RAM_SAVE_FLAG_EOS);
+    g_assert_true(load_stream_setup(s, 4, true, &msg));
+    g_assert_cmpuint(fd_pages_allocated(rb), ==, 2);
+
+    /* A later round: page 3 became zero, page 6 was populated and zero. */
+    g_byte_array_set_size(s, 0);
+    put64(s, 3 * PAGE | RAM_SAVE_FLAG_ZERO);
+    put_name(s, "fd.ram");
+    put_byte(s, 0);
+    put64(s, 6 * PAGE | RAM_SAVE_FLAG_ZERO | RAM_SAVE_FLAG_CONTINUE);
+    put_byte(s, 0);
+    put64(s, RAM_SAVE_FLAG_EOS);
+    g_assert_true(load_stream(s, 4, &msg));
+    g_assert_cmpuint(fd_pages_allocated(rb), ==, 2);
+    for (uint64_t i = 0; i < rb->used_length; i++) {
+        g_assert_cmpint(rb->host[i], ==, i / PAGE == 4 ? 0x66 : 0);
     }
 }
 
@@ -616,6 +673,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/load/zero-value", test_zero_value);
     g_test_add_func("/ram/load/bad-version", test_bad_version);
     g_test_add_func("/ram/load/good-records", test_good_records);
+    g_test_add_func("/ram/load/zero-shared-fd", test_zero_shared_fd);
     g_test_add_func("/ram/postcopy/huge-assembled",
                     test_postcopy_huge_assembled);
     g_test_add_func("/ram/postcopy/huge-out-of-order",
