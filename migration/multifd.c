@@ -867,8 +867,15 @@ static void multifd_recv_set_error(MultiFDRecvState *rs, Error *err,
     __atomic_store_n(&rs->failed, true, __ATOMIC_SEQ_CST);
     if (report && !__atomic_load_n(&rs->quit, __ATOMIC_SEQ_CST)) {
         error_report("%s", error_get_pretty(err));
-        /* Make the incoming thread fail now, not at the next sync. */
+        /*
+         * Make the incoming thread fail now, not at the next sync.  The
+         * channel's error goes on the main stream first (the first error
+         * of a QEMUFile wins): it is the cause the load fails with and
+         * error-desc shows, not the shutdown's "was shut down".
+         */
         if (mis->from_src_file) {
+            qemu_file_set_error_obj(mis->from_src_file, -EIO,
+                                    error_copy(err));
             qemu_file_shutdown(mis->from_src_file);
         }
     }

@@ -582,7 +582,8 @@ static void tmpfs_listen(QTestState *src, QTestState *dst, const char *uri,
 
 /*
  * The destination's RAM file on a 32 MiB tmpfs: the pwrite of the writer
- * thread "mig/dst/write" fails with ENOSPC.  The destination fails with
+ * thread "mig/dst/write" (with multifd: of the channel threads) fails
+ * with ENOSPC.  The destination fails with
  * that cause in its error, never runs the half-loaded guest and never
  * crashes; the source sees the migration fail and its guest runs on
  * with its memory intact (a migration after a failure: fault/cancel,
@@ -668,6 +669,12 @@ static void dest_zero_pages_sparse(void)
     mig_quit_clean(src);
     mig_quit_clean(dst);
     mig_private_umount(dir);
+}
+
+static void test_dest_write_error_multifd(void)
+{
+    tmpfs_channels = 2;
+    test_dest_write_error();
 }
 
 static void test_dest_zero_pages_sparse(void)
@@ -831,6 +838,8 @@ int main(int argc, char **argv)
     mig_add_case("/migration/fault/bad-streams", test_bad_streams, false);
     mig_add_case("/migration/fault/dest-write-error", test_dest_write_error,
                  false);
+    mig_add_case("/migration/fault/dest-write-error-multifd",
+                 test_dest_write_error_multifd, false);
     mig_add_case("/migration/fault/dest-zero-pages-sparse",
                  test_dest_zero_pages_sparse, false);
     mig_add_case("/migration/fault/dest-zero-pages-sparse-multifd",
