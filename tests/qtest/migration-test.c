@@ -646,6 +646,7 @@ static void dest_zero_pages_sparse(void)
     g_autofree char *dst_extra = dest_ram_on_tmpfs("120m", &dir);
     g_autofree uint8_t *zeros = g_malloc0(1 << 20);
     g_autofree char *uri = NULL;
+    g_autoptr(JsonNode) info = NULL;
     QTestState *src, *dst;
     int fd;
 
@@ -666,6 +667,10 @@ static void dest_zero_pages_sparse(void)
     tmpfs_listen(src, dst, uri, false);
     migrate_and_check(src, dst, uri, false);
     unlink(path);
+    /* The zeros really went as zero pages (else this proves nothing). */
+    info = mig_query(src);
+    g_assert_cmpint(mig_ram_counter(info, "duplicate"), >=,
+                    (SHARED_RAM_SIZE - SHARED_TAIL_START) / STAMP_PAGE_SIZE);
     mig_quit_clean(src);
     mig_quit_clean(dst);
     mig_private_umount(dir);
