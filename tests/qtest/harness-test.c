@@ -25,8 +25,6 @@
 static void migrate_and_check(QTestState *src, QTestState *dst,
                               const char *uri, const char *channels)
 {
-    g_autoptr(GBytes) src_mem = NULL;
-
     mig_set_unlimited(src);
     if (channels) {
         qtest_qmp_assert_success(src, "{\"execute\": \"migrate\", "
@@ -35,10 +33,7 @@ static void migrate_and_check(QTestState *src, QTestState *dst,
     } else {
         mig_migrate(src, uri);
     }
-    mig_wait_completed(src);
-    qtest_assert_status(src, "postmigrate");
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
+    mig_complete_and_check(src, dst, false);
 }
 
 static char *query_uuid(QTestState *s)

@@ -364,6 +364,35 @@ const char *mig_error_desc(JsonNode *info)
     return desc;
 }
 
+void mig_wait_ram_counter_above(QTestState *s, const char *name,
+                                int64_t min)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(JsonNode) info = mig_query(s);
+
+        if (mig_ram_counter(info, name) > min) {
+            return;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
+void mig_start_crawl(QTestState *src, const char *uri, uint64_t bw)
+{
+    static const char *const active[] = { "active", NULL };
+    g_autofree char *st = NULL;
+
+    mig_set_parameter(src, "max-bandwidth", bw);
+    mig_migrate(src, uri);
+    st = mig_wait_status(src, active);
+    /* Mid-stream, not just connected: some RAM is on its way. */
+    mig_wait_ram_counter_above(src, "transferred", 1 << 20);
+}
+
 void mig_wait_running(QTestState *s)
 {
     gint64 deadline = g_get_monotonic_time() +
@@ -535,6 +564,32 @@ void mig_check_dest(QTestState *dst, GBytes *src_mem, bool resume)
     if (resume) {
         cont_and_wait(dst);
     }
+}
+
+void mig_complete_and_check(QTestState *src, QTestState *dst, bool resume)
+{
+    g_autoptr(GBytes) src_mem = NULL;
+
+    mig_wait_completed(src);
+    qtest_assert_status(src, "postmigrate");
+    src_mem = mig_stamp_memory(src);
+    mig_check_dest(dst, src_mem, resume);
+}
+
+void mig_migrate_and_check(QTestState *src, QTestState *dst,
+                           const char *uri, bool resume)
+{
+    mig_set_unlimited(src);
+    mig_migrate(src, uri);
+    mig_complete_and_check(src, dst, resume);
+}
+
+void mig_check_source_survived(QTestState *src)
+{
+    mig_assert_running(src);
+    mig_wait_more_passes(src, 1);
+    mig_check_stamp(src, true);
+    mig_assert_running(src);
 }
 
 void mig_check_dest_and_quit(QTestState *src, QTestState *dst,

@@ -28,6 +28,8 @@
 #define MIG_POLL_MS 10
 /* A bandwidth no link here reaches: "unlimited" (QEMU's max is INT64). */
 #define MIG_BW_UNLIMITED (100ULL << 30)
+/* So slow that a migration of the stamp guest stays active for seconds. */
+#define MIG_CRAWL_BW (4ULL << 20)
 /*
  * -accel for a VM with the KVM dirty ring (its cases are added with
  * mig_add_case_kvm, so they skip under any other accelerator).
@@ -119,6 +121,17 @@ void mig_migrate(QTestState *s, const char *uri);
 void mig_incoming(QTestState *dst, const char *uri, bool keep_alive);
 /* Send a getfd for @fd named @name over SCM_RIGHTS. */
 void mig_getfd(QTestState *s, int fd, const char *name);
+/*
+ * Poll until query-migrate's "ram" member @name on @s exceeds @min; fails
+ * the test on timeout.
+ */
+void mig_wait_ram_counter_above(QTestState *s, const char *name,
+                                int64_t min);
+/*
+ * "migrate" @src to @uri at @bw bytes/s; return once the migration is
+ * active and mid-stream (over 1 MiB of RAM sent), not just connected.
+ */
+void mig_start_crawl(QTestState *src, const char *uri, uint64_t bw);
 
 /* ---- status ------------------------------------------------------------ */
 
@@ -186,6 +199,24 @@ void mig_check_stamp(QTestState *s, bool resume);
  * With @resume it runs on afterwards (for another hop).
  */
 void mig_check_dest(QTestState *dst, GBytes *src_mem, bool resume);
+/*
+ * A migration started on @src succeeds: wait for completed, the source
+ * must be postmigrate, then mig_check_dest() of @dst against the stopped
+ * source's memory (with @resume, @dst runs on afterwards).
+ */
+void mig_complete_and_check(QTestState *src, QTestState *dst, bool resume);
+/*
+ * Migrate @src to @dst (already listening on @uri) unthrottled
+ * (mig_set_unlimited), then mig_complete_and_check().
+ */
+void mig_migrate_and_check(QTestState *src, QTestState *dst,
+                           const char *uri, bool resume);
+/*
+ * After a migration of @src failed or was cancelled, the source lost
+ * nothing: its guest runs on (one more pass), its memory holds the stamp
+ * invariant, and it runs again after that check.
+ */
+void mig_check_source_survived(QTestState *src);
 /*
  * The end of a successful stamp migration: mig_check_dest() of @dst (with
  * @compare_src, against the stopped source's memory), then both quit.

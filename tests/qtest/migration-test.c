@@ -28,25 +28,6 @@
 
 /* A bandwidth at which 100 MiB of dirty pages never fit in 300 ms. */
 #define SLOW_BW (64ULL << 20)
-/* So slow that a migration stays active for many seconds. */
-#define CRAWL_BW (4ULL << 20)
-
-/*
- * Migrate @src to @dst (already listening on @uri) unthrottled, wait for
- * completion and check the destination; the source must end postmigrate.
- */
-static void migrate_and_check(QTestState *src, QTestState *dst,
-                              const char *uri, bool resume)
-{
-    g_autoptr(GBytes) src_mem = NULL;
-
-    mig_set_unlimited(src);
-    mig_migrate(src, uri);
-    mig_wait_completed(src);
-    qtest_assert_status(src, "postmigrate");
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, resume);
-}
 
 /* ---- transports --------------------------------------------------------- */
 
@@ -57,7 +38,7 @@ static void test_unix(void)
     QTestState *src = mig_start_pair(NULL, NULL, &dst, &uri);
     g_autoptr(JsonNode) info = NULL;
 
-    migrate_and_check(src, dst, uri, false);
+    mig_migrate_and_check(src, dst, uri, false);
     /* The counters a user reads must be there and plausible. */
     info = mig_query(src);
     g_assert_cmpint(mig_ram_counter(info, "transferred"), >=, 99 << 20);
@@ -80,7 +61,7 @@ static void test_smp(void)
     g_autofree char *uri = NULL;
     QTestState *src = mig_start_pair("-smp 4", "-smp 4", &dst, &uri);
 
-    migrate_and_check(src, dst, uri, false);
+    mig_migrate_and_check(src, dst, uri, false);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -136,7 +117,7 @@ static void test_shared_file(void)
     }
     close(fd);
     src = mig_start_pair(src_extra, dst_extra, &dst, &uri);
-    migrate_and_check(src, dst, uri, false);
+    mig_migrate_and_check(src, dst, uri, false);
     unlink(path);
 
     dump = g_strdup(qtest_path(dst, "tail.bin"));
@@ -178,7 +159,7 @@ static void test_tcp(void)
     port = mig_dest_tcp_port(dst);
     g_assert_cmpstr(port, !=, "0");
     uri = g_strdup_printf("tcp:127.0.0.1:%s", port);
-    migrate_and_check(src, dst, uri, false);
+    mig_migrate_and_check(src, dst, uri, false);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -197,7 +178,7 @@ static void test_fd(void)
     /* Only the VMMs hold the ends now: EOF reaches each as it should. */
     close(sv[0]);
     close(sv[1]);
-    migrate_and_check(src, dst, "fd:mig-out", false);
+    mig_migrate_and_check(src, dst, "fd:mig-out", false);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }
@@ -292,38 +273,6 @@ static void test_file(void)
 
 /* ---- faults ------------------------------------------------------------ */
 
-/* Start a crawling migration of @src to @uri; return once it is active. */
-static void start_crawl(QTestState *src, const char *uri)
-{
-    static const char *const active[] = { "active", NULL };
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
-    g_autofree char *st = NULL;
-
-    mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
-    mig_migrate(src, uri);
-    st = mig_wait_status(src, active);
-    /* Mid-stream, not just connected: some RAM is on its way. */
-    for (;;) {
-        g_autoptr(JsonNode) info = mig_query(src);
-
-        if (mig_ram_counter(info, "transferred") > (1 << 20)) {
-            break;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(MIG_POLL_MS * 1000);
-    }
-}
-
-/* The source lost nothing: its guest runs on and its memory is intact. */
-static void check_source_survived(QTestState *src)
-{
-    mig_assert_running(src);
-    mig_wait_more_passes(src, 1);
-    mig_check_stamp(src, true);
-    mig_assert_running(src);
-}
-
 /* A later migration of @src to a fresh destination works. */
 static void migrate_again(QTestState *src, const char *sock_name)
 {
@@ -331,7 +280,7 @@ static void migrate_again(QTestState *src, const char *sock_name)
                                            qtest_path(src, sock_name));
     QTestState *dst = mig_start_dest(uri, NULL);
 
-    migrate_and_check(src, dst, uri, false);
+    mig_migrate_and_check(src, dst, uri, false);
     mig_quit_clean(dst);
 }
 
@@ -348,10 +297,10 @@ static void test_cancel(void)
     g_autofree char *st = NULL;
 
     mig_incoming(dst, uri, true);
-    start_crawl(src, uri);
+    mig_start_crawl(src, uri, MIG_CRAWL_BW);
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
     st = mig_wait_status(src, cancelled);
-    check_source_survived(src);
+    mig_check_source_survived(src);
     /*
      * The destination saw its stream end early: it fails and stays up
      * (an old QEMU exits instead), never crashes (mig_quit_clean) and
@@ -395,7 +344,7 @@ static void test_unreachable(void)
                          >, 0);
     }
     json_node_unref(rsp);
-    check_source_survived(src);
+    mig_check_source_survived(src);
     migrate_again(src, "mig.sock");
     mig_quit_clean(src);
 }
@@ -409,13 +358,13 @@ static void test_dest_killed(void)
     g_autofree char *st = NULL;
     int status;
 
-    start_crawl(src, uri);
+    mig_start_crawl(src, uri, MIG_CRAWL_BW);
     g_assert_cmpint(kill(qtest_pid(dst), SIGKILL), ==, 0);
     g_assert_true(qtest_wait_exit(dst, qtest_timeout_s(), &status));
     g_assert_true(WIFSIGNALED(status));
     qtest_quit(dst);
     st = mig_wait_status(src, failed);
-    check_source_survived(src);
+    mig_check_source_survived(src);
     migrate_again(src, "mig2.sock");
     mig_quit_clean(src);
 }
@@ -783,7 +732,7 @@ static void test_ping_pong(void)
                                                qtest_path(src, "mig.sock"));
         QTestState *dst = mig_start_dest(uri, NULL);
 
-        migrate_and_check(src, dst, uri, true);
+        mig_migrate_and_check(src, dst, uri, true);
         mig_quit_clean(src);
         src = dst;
     }
@@ -808,7 +757,7 @@ static void migrate_across(const char *src_accel, const char *dst_accel)
     g_autofree char *dargs = mig_machine_args(dst_accel, image, more);
     QTestState *dst = qtest_initf("%s", dargs);
 
-    migrate_and_check(src, dst, uri, false);
+    mig_migrate_and_check(src, dst, uri, false);
     mig_quit_clean(src);
     mig_quit_clean(dst);
 }

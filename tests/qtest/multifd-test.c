@@ -75,16 +75,10 @@ static JsonNode *run_case(const MultiFDCase *c)
     QTestState *dst = mig_start_dest("defer", c->dst_extra ? c->dst_extra
                                                            : c->extra);
     g_autofree char *uri = listen_dest(src, dst, c);
-    g_autoptr(GBytes) src_mem = NULL;
     JsonNode *info;
 
     set_multifd(src, c);
-    mig_set_unlimited(src);
-    mig_migrate(src, uri);
-    mig_wait_completed(src);
-    qtest_assert_status(src, "postmigrate");
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
+    mig_migrate_and_check(src, dst, uri, false);
     info = mig_query(src);
     mig_quit_clean(src);
     mig_quit_clean(dst);
@@ -241,8 +235,6 @@ static void test_dest_killed(void)
     QTestState *src = mig_start_source(NULL);
     QTestState *dst = mig_start_dest("defer", NULL);
     g_autofree char *uri = listen_dest(src, dst, &c);
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
     g_autofree char *st = NULL;
     g_autofree char *st2 = NULL;
     int status;
@@ -252,15 +244,7 @@ static void test_dest_killed(void)
     mig_migrate(src, uri);
     st = mig_wait_status(src, active);
     /* Pages are flowing on the channels, not just connected. */
-    for (;;) {
-        g_autoptr(JsonNode) info = mig_query(src);
-
-        if (mig_ram_counter(info, "multifd-bytes") > (1 << 20)) {
-            break;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(MIG_POLL_MS * 1000);
-    }
+    mig_wait_ram_counter_above(src, "multifd-bytes", 1 << 20);
     g_assert_cmpint(kill(qtest_pid(dst), SIGKILL), ==, 0);
     g_assert_true(qtest_wait_exit(dst, qtest_timeout_s(), &status));
     qtest_quit(dst);

@@ -73,7 +73,6 @@ static const char *const net_ip[2] = { "10.231.0.1", "10.231.0.2" };
 /* The rate guest's working set under a trickle (MiB): seconds at 2 MB/s. */
 #define RATE_WSET_MIB 8
 /* Precopy slower than the stamp guest dirties: cuts land mid-stream. */
-#define CRAWL_BW (4ULL << 20)
 #define SLOW_PRECOPY_BW (8ULL << 20)
 #define POSTCOPY_BW (4ULL << 20)
 
@@ -706,36 +705,6 @@ static void test_degraded(const NetCase *c)
     run_end(&r);
 }
 
-/* The source lost nothing: its guest runs on, its memory intact. */
-static void check_source_survived(QTestState *src)
-{
-    mig_assert_running(src);
-    mig_wait_more_passes(src, 1);
-    mig_check_stamp(src, true);
-    mig_assert_running(src);
-}
-
-/* Precopy mid-stream: active, with some RAM on its way. */
-static void start_crawl(Run *r, uint64_t bw)
-{
-    static const char *const active[] = { "active", NULL };
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
-
-    mig_set_parameter(r->src, "max-bandwidth", bw);
-    mig_migrate(r->src, r->uri);
-    g_free(mig_wait_status(r->src, active));
-    for (;;) {
-        g_autoptr(JsonNode) info = mig_query(r->src);
-
-        if (mig_ram_counter(info, "transferred") > (1 << 20)) {
-            return;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(MIG_POLL_MS * 1000);
-    }
-}
-
 /*
  * The stamp guest over a trickle: precopy cannot converge, but it keeps
  * moving (the link is slow, not dead: x-socket-timeout at its default
@@ -752,7 +721,7 @@ static void test_cancel_degraded(const NetCase *c)
 
     run_start(&r, c);
     net_fault(&r.net, c->fault);
-    start_crawl(&r, MIG_BW_UNLIMITED);
+    mig_start_crawl(r.src, r.uri, MIG_BW_UNLIMITED);
     /*
      * Watch it for longer than x-socket-timeout's default: it must stay
      * active and keep moving (a slow link is not a dead one).
@@ -778,7 +747,7 @@ static void test_cancel_degraded(const NetCase *c)
                    (g_get_monotonic_time() - asked) / 1e6);
     g_assert_cmpint(g_get_monotonic_time() - asked, <,
                     CUT_SLACK_S * G_USEC_PER_SEC);
-    check_source_survived(r.src);
+    mig_check_source_survived(r.src);
     g_free(mig_wait_status(r.dst, failed));
     net_restore(&r.net, c->fault);
     run_end(&r);
@@ -828,7 +797,7 @@ static void test_cut_precopy(const NetCase *c)
         cut_at = g_get_monotonic_time();
         mig_migrate(r.src, r.uri);
     } else {
-        start_crawl(&r, CRAWL_BW);
+        mig_start_crawl(r.src, r.uri, MIG_CRAWL_BW);
         net_fault(&r.net, c->fault);
         cut_at = g_get_monotonic_time();
     }
@@ -843,7 +812,7 @@ static void test_cut_precopy(const NetCase *c)
     g_assert_false(running);
     g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(r.dst), 'B'),
                      ==, 0);
-    check_source_survived(r.src);
+    mig_check_source_survived(r.src);
     mig_quit_clean(r.dst);
 
     net_restore(&r.net, c->fault);

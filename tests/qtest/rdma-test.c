@@ -35,8 +35,6 @@
 #include "migration-helpers.h"
 #include "../../migration/rdma-provider.h"
 
-#define CRAWL_BW (4ULL << 20)
-
 static bool rdma_verbs(void)
 {
     return !g_strcmp0(g_getenv("QTEST_RDMA_PROVIDER"), "verbs");
@@ -88,12 +86,12 @@ static char *rdma_uri(void)
 
 /*
  * Migrate unthrottled (to @uri, or with @channels naming the same address
- * as the channels argument does), then the destination's checks.
+ * as the channels argument does), then the destination's checks and the
+ * source's counters.
  */
 static void migrate_and_check(QTestState *src, QTestState *dst,
                               const char *uri, bool channels)
 {
-    g_autoptr(GBytes) src_mem = NULL;
     g_autoptr(JsonNode) info = NULL;
 
     mig_set_unlimited(src);
@@ -108,13 +106,10 @@ static void migrate_and_check(QTestState *src, QTestState *dst,
     } else {
         mig_migrate(src, uri);
     }
-    mig_wait_completed(src);
-    qtest_assert_status(src, "postmigrate");
+    mig_complete_and_check(src, dst, false);
     info = mig_query(src);
     /* The guest's pages went by WRITE: tens of MiB of them. */
     g_assert_cmpint(mig_ram_counter(info, "normal"), >=, 20000);
-    src_mem = mig_stamp_memory(src);
-    mig_check_dest(dst, src_mem, false);
 }
 
 static void precopy(bool pin_all)
@@ -224,36 +219,6 @@ static void test_zero_after_write(void)
     mig_quit_clean(dst);
 }
 
-/* Crawl: the migration stays active, mid-RAM, for many seconds. */
-static void start_crawl(QTestState *src, const char *uri)
-{
-    static const char *const active[] = { "active", NULL };
-    gint64 deadline = g_get_monotonic_time() +
-                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
-    g_autofree char *st = NULL;
-
-    mig_set_parameter(src, "max-bandwidth", CRAWL_BW);
-    mig_migrate(src, uri);
-    st = mig_wait_status(src, active);
-    for (;;) {
-        g_autoptr(JsonNode) info = mig_query(src);
-
-        if (mig_ram_counter(info, "transferred") > (1 << 20)) {
-            break;
-        }
-        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
-        g_usleep(MIG_POLL_MS * 1000);
-    }
-}
-
-static void check_source_survived(QTestState *src)
-{
-    mig_assert_running(src);
-    mig_wait_more_passes(src, 1);
-    mig_check_stamp(src, true);
-    mig_assert_running(src);
-}
-
 static void test_cancel(void)
 {
     static const char *const cancelled[] = { "cancelled", NULL };
@@ -268,10 +233,10 @@ static void test_cancel(void)
     src = mig_start_source(NULL);
     dst = mig_start_dest("defer", NULL);
     mig_incoming(dst, uri, true);
-    start_crawl(src, uri);
+    mig_start_crawl(src, uri, MIG_CRAWL_BW);
     qtest_qmp_assert_success(src, "{\"execute\": \"migrate_cancel\"}");
     st = mig_wait_status(src, cancelled);
-    check_source_survived(src);
+    mig_check_source_survived(src);
     dst_st = mig_wait_status(dst, failed);
     g_assert_cmpuint(qtest_file_count_char(qtest_serial_path(dst), 'B'), ==,
                      0);
@@ -293,7 +258,7 @@ static void test_dest_killed(void)
     }
     src = mig_start_source(NULL);
     dst = mig_start_dest(uri, NULL);
-    start_crawl(src, uri);
+    mig_start_crawl(src, uri, MIG_CRAWL_BW);
     g_assert_cmpint(kill(qtest_pid(dst), SIGKILL), ==, 0);
     g_assert_true(qtest_wait_exit(dst, qtest_timeout_s(), &status));
     g_assert_true(WIFSIGNALED(status));
@@ -301,7 +266,7 @@ static void test_dest_killed(void)
     st = mig_wait_status(src, failed);
     info = mig_query(src);
     g_assert_nonnull(strstr(mig_error_desc(info), "RDMA"));
-    check_source_survived(src);
+    mig_check_source_survived(src);
     mig_quit_clean(src);
 }
 
@@ -611,7 +576,7 @@ static void test_no_device(void)
                 desc);
     }
     json_node_unref(rsp);
-    check_source_survived(src);
+    mig_check_source_survived(src);
 
     dst = mig_start_dest("defer", NULL);
     qtest_qmp_assert_error(dst, verbs_built ? "no RDMA device" :

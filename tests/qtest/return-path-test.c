@@ -30,15 +30,6 @@
 
 #include "migration-helpers.h"
 
-/* After a failed migration the source's guest runs on, memory intact. */
-static void check_source_survived(QTestState *src)
-{
-    mig_assert_running(src);
-    mig_wait_more_passes(src, 1);
-    mig_check_stamp(src, true);
-    mig_assert_running(src);
-}
-
 /* The destination failed its load and exited (with an error, no crash). */
 static void check_dest_exited(QTestState *dst)
 {
@@ -97,7 +88,7 @@ static void test_dest_fails(void)
         g_assert_nonnull(strstr(mig_error_desc(info),
                                 "The destination failed to load"));
     }
-    check_source_survived(src);
+    mig_check_source_survived(src);
     mig_quit_clean(src);
 }
 
@@ -169,7 +160,7 @@ static void run_bad_message(const BadMessage *m)
         close(cfd);
     }
     close(lfd);
-    check_source_survived(src);
+    mig_check_source_survived(src);
     mig_quit_clean(src);
 }
 
@@ -240,7 +231,7 @@ static void run_unconfirmed(bool return_path)
     info = mig_query(src);
     g_test_message("source error-desc: %s", mig_error_desc(info));
     g_assert_nonnull(strstr(mig_error_desc(info), "return path"));
-    check_source_survived(src);
+    mig_check_source_survived(src);
     mig_quit_clean(src);
 }
 
