@@ -32,7 +32,7 @@
 
 #define MAX_CONTROL     4
 
-bool verbose;
+gboolean verbose;            /* G_OPTION_ARG_NONE writes a gboolean */
 
 /* ---- vfio-user commands ---- */
 

@@ -107,7 +107,7 @@ typedef struct Control {
 } Control;
 
 extern Device dev;
-extern bool verbose;
+extern gboolean verbose;
 
 #define dbg(...) do { if (verbose) { fprintf(stderr, __VA_ARGS__); } } while (0)
 
