@@ -560,7 +560,7 @@ static void test_dest_write_error(void)
     mig_set_unlimited(src);
     mig_migrate(src, uri);
     st = mig_wait_status(src, failed);
-    check_source_survived(src);
+    mig_check_source_survived(src);
     if (!exits) {
         g_autofree char *dst_mig = mig_wait_status(dst, failed);
         g_autoptr(JsonNode) info = mig_query(dst);
@@ -614,7 +614,7 @@ static void dest_zero_pages_sparse(void)
     uri = g_strdup_printf("unix:%s", qtest_path(src, "mig.sock"));
     dst = mig_start_dest("defer", dst_extra);
     tmpfs_listen(src, dst, uri, false);
-    migrate_and_check(src, dst, uri, false);
+    mig_migrate_and_check(src, dst, uri, false);
     unlink(path);
     /* The zeros really went as zero pages (else this proves nothing). */
     info = mig_query(src);
