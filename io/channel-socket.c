@@ -357,6 +357,32 @@ int qio_channel_socket_set_peer_timeout(QIOChannel *ioc,
     return 0;
 }
 
+int qio_channel_socket_set_unix_send_buffer(QIOChannel *ioc, int bytes,
+                                            Error **errp)
+{
+    QIOChannelSocket *sioc = qio_channel_socket(ioc);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (sioc->fd < 0) {
+        error_setg(errp, "Socket '%s' is not connected",
+                   qio_channel_get_name(ioc));
+        return -1;
+    }
+    if (getsockname(sioc->fd, (struct sockaddr *)&ss, &len) < 0) {
+        error_setg_errno(errp, errno, "Unable to query socket '%s'",
+                         qio_channel_get_name(ioc));
+        return -1;
+    }
+    if (ss.ss_family != AF_UNIX) {
+        return 0;
+    }
+    trace_qio_channel_socket_set_unix_send_buffer(ioc, sioc->fd, bytes);
+    return qio_channel_socket_setsockopt(ioc, sioc->fd, SOL_SOCKET,
+                                         SO_SNDBUF, "SO_SNDBUF", bytes,
+                                         errp);
+}
+
 /* Move the SCM_RIGHTS fds of @msg into a g_new'd array. */
 static void qio_channel_socket_collect_fds(struct msghdr *msg, int **fds,
                                            size_t *nfds)

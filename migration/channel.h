@@ -57,4 +57,14 @@ void migration_channel_listen_stop(void);
  */
 bool migration_channel_set_peer_timeout(QIOChannel *ioc, Error **errp);
 
+/*
+ * A connected channel that carries pages (main, multifd, postcopy
+ * preempt): a unix socket gets a 4 MiB send buffer.  Its default (about
+ * 208 KiB, net.core.wmem_default) holds some fifty pages, so the sending
+ * thread and the receiving one took turns instead of running side by
+ * side (docs/devel/migration/benchmarks.md, "one stream").  Anything
+ * but a unix socket is left alone.
+ */
+bool migration_channel_set_send_buffer(QIOChannel *ioc, Error **errp);
+
 #endif

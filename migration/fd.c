@@ -29,7 +29,8 @@ static QIOChannel *migration_fd_wrap(int fd, const char *name, Error **errp)
         QIOChannel *ioc = qio_channel_socket_new_fd(fd, errp);
 
         /* A TCP socket handed over gets the same silent-peer bound. */
-        if (ioc && !migration_channel_set_peer_timeout(ioc, errp)) {
+        if (ioc && (!migration_channel_set_peer_timeout(ioc, errp) ||
+                    !migration_channel_set_send_buffer(ioc, errp))) {
             qio_channel_unref(ioc);
             return NULL;
         }

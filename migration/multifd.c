@@ -497,6 +497,10 @@ static bool multifd_send_channel_start(MultiFDSendParams *p,
         return false;
     }
     qio_channel_set_delay(p->c, false);
+    if (!migration_channel_set_send_buffer(p->c, errp)) {
+        error_prepend(errp, "multifd channel %d: ", p->id);
+        return false;
+    }
     if (migrate_tls() && !multifd_send_channel_tls(p, addr, errp)) {
         return false;
     }

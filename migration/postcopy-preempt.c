@@ -114,7 +114,8 @@ static QIOChannel *pp_connect_socket(Error **errp)
     qio_channel_set_name(ioc, "migration-preempt-outgoing");
     /* Bounds the handshake too; applied by the connect. */
     if (!migration_channel_set_peer_timeout(ioc, errp) ||
-        qio_channel_socket_connect_sync(ioc, addr->socket, errp) < 0) {
+        qio_channel_socket_connect_sync(ioc, addr->socket, errp) < 0 ||
+        !migration_channel_set_send_buffer(ioc, errp)) {
         qio_channel_unref(ioc);
         return NULL;
     }

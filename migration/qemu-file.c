@@ -18,7 +18,6 @@
 #include "qemu-file.h"
 #include "trace.h"
 
-#define IO_BUF_SIZE (32 * KiB)
 #define MAX_IOV_SIZE 64
 /* The migration thread's rate-limit period (QEMU's BUFFER_DELAY). */
 #define RATE_LIMIT_PERIOD_NS (100 * 1000 * 1000)
@@ -34,7 +33,7 @@ struct QEMUFile {
     bool borrows_channel;
 
     /* The owner thread only (see "Threading" in qemu-file.h). */
-    uint8_t buf[IO_BUF_SIZE];
+    uint8_t buf[QEMU_FILE_BUF_SIZE];
     size_t buf_index;           /* writer: bytes used; reader: next byte */
     size_t buf_size;            /* reader: bytes valid in buf */
     struct iovec iov[MAX_IOV_SIZE];
@@ -248,7 +247,7 @@ static void qemu_file_add_buf_to_iovec(QEMUFile *f, size_t len)
 {
     if (!qemu_file_add_to_iovec(f, f->buf + f->buf_index, len)) {
         f->buf_index += len;
-        if (f->buf_index == IO_BUF_SIZE) {
+        if (f->buf_index == QEMU_FILE_BUF_SIZE) {
             qemu_fflush(f);
         }
     }
@@ -261,7 +260,7 @@ void qemu_put_buffer(QEMUFile *f, const uint8_t *buf, size_t size)
     }
     qemu_file_rate_account(f, size);
     while (size && !qemu_file_get_error(f)) {
-        size_t l = MIN(IO_BUF_SIZE - f->buf_index, size);
+        size_t l = MIN(QEMU_FILE_BUF_SIZE - f->buf_index, size);
 
         memcpy(f->buf + f->buf_index, buf, l);
         qemu_file_add_buf_to_iovec(f, l);
@@ -397,13 +396,13 @@ static size_t qemu_fill_buffer(QEMUFile *f)
     size_t pending = f->buf_size - f->buf_index;
     size_t n;
 
-    assert(pending < IO_BUF_SIZE);
+    assert(pending < QEMU_FILE_BUF_SIZE);
     if (pending && f->buf_index) {
         memmove(f->buf, f->buf + f->buf_index, pending);
     }
     f->buf_index = 0;
     f->buf_size = pending;
-    n = qemu_file_channel_read(f, f->buf + pending, IO_BUF_SIZE - pending);
+    n = qemu_file_channel_read(f, f->buf + pending, QEMU_FILE_BUF_SIZE - pending);
     trace_qemu_file_fill_buffer(f, pending, n);
     f->buf_size += n;
     return n;
@@ -417,10 +416,10 @@ size_t qemu_peek_buffer(QEMUFile *f, uint8_t **buf, size_t size,
     if (!qemu_file_check_readable(f)) {
         return 0;
     }
-    if (size > IO_BUF_SIZE || offset > IO_BUF_SIZE - size) {
+    if (size > QEMU_FILE_BUF_SIZE || offset > QEMU_FILE_BUF_SIZE - size) {
         qemu_file_fail(f, EINVAL, "Look-ahead of %zu bytes at offset %zu "
                        "exceeds the %d-byte stream buffer", size, offset,
-                       (int)IO_BUF_SIZE);
+                       (int)QEMU_FILE_BUF_SIZE);
         return 0;
     }
     while (f->buf_size - f->buf_index < offset + size) {
@@ -462,12 +461,12 @@ size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size)
         uint8_t *src;
         size_t n;
 
-        if (f->buf_index == f->buf_size && size - done >= IO_BUF_SIZE &&
+        if (f->buf_index == f->buf_size && size - done >= QEMU_FILE_BUF_SIZE &&
             qemu_file_check_readable(f)) {
             /* Nothing buffered and a big read: skip the extra copy. */
             n = qemu_file_channel_read(f, buf + done, size - done);
         } else {
-            n = qemu_peek_buffer(f, &src, MIN(size - done, IO_BUF_SIZE), 0);
+            n = qemu_peek_buffer(f, &src, MIN(size - done, QEMU_FILE_BUF_SIZE), 0);
             if (n) {
                 memcpy(buf + done, src, n);
                 qemu_file_skip(f, n);
@@ -485,7 +484,7 @@ size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size)
 
 size_t qemu_get_buffer_in_place(QEMUFile *f, uint8_t **buf, size_t size)
 {
-    if (size <= IO_BUF_SIZE) {
+    if (size <= QEMU_FILE_BUF_SIZE) {
         uint8_t *src;
         size_t n = qemu_peek_buffer(f, &src, size, 0);
 

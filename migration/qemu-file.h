@@ -19,6 +19,14 @@
 #include "qapi/error.h"
 
 typedef struct QEMUFile QEMUFile;
+
+/*
+ * The file's buffer.  A reader fills it with one read call, so its size
+ * bounds the bytes per recvmsg(): at 32 KiB the incoming thread made
+ * eight times as many calls for a stream of pages and ran slower than
+ * the source (docs/devel/migration/benchmarks.md, "one stream").
+ */
+#define QEMU_FILE_BUF_SIZE (256 * KiB)
 typedef struct QIOChannel QIOChannel;
 
 /* The file takes a reference on @ioc and drops it in qemu_fclose(). */
@@ -58,7 +66,7 @@ size_t qemu_get_buffer(QEMUFile *f, uint8_t *buf, size_t size);
 size_t qemu_get_buffer_in_place(QEMUFile *f, uint8_t **buf, size_t size);
 /* Read a u8-counted string into @buf (256 bytes); returns its length. */
 size_t qemu_get_counted_string(QEMUFile *f, char buf[256]);
-/* Look ahead without consuming (@size <= the buffer size, 32 KiB). */
+/* Look ahead without consuming (@size <= QEMU_FILE_BUF_SIZE). */
 size_t qemu_peek_buffer(QEMUFile *f, uint8_t **buf, size_t size,
                         size_t offset);
 int qemu_peek_byte(QEMUFile *f, int offset);

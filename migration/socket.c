@@ -26,6 +26,17 @@ bool migration_channel_set_peer_timeout(QIOChannel *ioc, Error **errp)
     return qio_channel_socket_set_peer_timeout(ioc, ms, errp) == 0;
 }
 
+#define MIGRATION_UNIX_SNDBUF (4 * MiB)
+
+bool migration_channel_set_send_buffer(QIOChannel *ioc, Error **errp)
+{
+    if (!qio_channel_is_socket(ioc)) {
+        return true;
+    }
+    return qio_channel_socket_set_unix_send_buffer(ioc, MIGRATION_UNIX_SNDBUF,
+                                                   errp) == 0;
+}
+
 typedef struct MigrationSocketConnect {
     MigrationConnectFunc cb;
     void *opaque;
@@ -58,6 +69,11 @@ static void migration_socket_connected(QIOChannel *ioc, Error *err,
     qio_channel_set_name(ioc, "migration-socket-outgoing");
     /* The stream is written in large bursts: never hold back the tail. */
     qio_channel_set_delay(ioc, false);
+    if (!migration_channel_set_send_buffer(ioc, &local_err)) {
+        qio_channel_unref(ioc);
+        conn->cb(NULL, local_err, conn->opaque);
+        return;
+    }
     if (migrate_tls()) {
         /* The handshake blocks: a worker thread, then @cb. */
         migration_tls_client_async(ioc, conn->addr, conn->cb, conn->opaque);

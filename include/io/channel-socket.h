@@ -72,6 +72,15 @@ int qio_channel_socket_set_peer_timeout(QIOChannel *ioc,
                                         unsigned int timeout_ms,
                                         Error **errp);
 
+/*
+ * Set the send buffer (SO_SNDBUF) of a connected unix socket to @bytes
+ * (the kernel caps it at net.core.wmem_max).  Any other socket is left
+ * as it is: TCP sizes its buffers itself, and an explicit SO_SNDBUF
+ * would turn that autotuning off.  0 or -1.
+ */
+int qio_channel_socket_set_unix_send_buffer(QIOChannel *ioc, int bytes,
+                                            Error **errp);
+
 /* The fd, or -1 when not connected/closed; the channel keeps owning it. */
 int qio_channel_socket_get_fd(QIOChannel *ioc);
 /* getsockname()/getpeername() as a SocketAddress; NULL on error. */

@@ -131,6 +131,64 @@ static void test_tcp_listen_connect(void)
     g_assert_cmpstr(local, !=, "tcp:127.0.0.1:0");
 }
 
+static int sndbuf_of(QIOChannel *ioc)
+{
+    int val = 0;
+    socklen_t len = sizeof(val);
+
+    g_assert_cmpint(getsockopt(qio_channel_socket_get_fd(ioc), SOL_SOCKET,
+                               SO_SNDBUF, &val, &len), ==, 0);
+    return val;
+}
+
+/*
+ * A unix socket gets the send buffer asked for (Linux caps the request at
+ * net.core.wmem_max and reports twice it); TCP keeps its autotuning; an
+ * unconnected channel is an error.
+ */
+static void test_unix_send_buffer(void)
+{
+    g_autofree char *max_str = NULL;
+    g_autoptr(SocketAddress) addr = socket_parse("tcp:127.0.0.1:0",
+                                                 &error_abort);
+    g_autoptr(SocketAddress) bound = NULL;
+    QIOChannel *a, *b, *lioc, *cioc, *sioc;
+    Error *err = NULL;
+    int want = 1 << 20, before;
+
+    g_assert_true(g_file_get_contents("/proc/sys/net/core/wmem_max",
+                                      &max_str, NULL, NULL));
+    make_pair(&a, &b);
+    g_assert_cmpint(qio_channel_socket_set_unix_send_buffer(a, want,
+                                                            &error_abort),
+                    ==, 0);
+    g_assert_cmpint(sndbuf_of(a), ==, 2 * MIN(want, atoi(max_str)));
+    check_exchange(a, b);
+    qio_channel_unref(a);
+    qio_channel_unref(b);
+
+    lioc = qio_channel_socket_new();
+    cioc = qio_channel_socket_new();
+    g_assert_cmpint(qio_channel_socket_set_unix_send_buffer(cioc, want, &err),
+                    ==, -1);
+    g_assert_nonnull(strstr(error_get_pretty(err), "not connected"));
+    error_free(err);
+    g_assert_cmpint(qio_channel_socket_listen_sync(lioc, addr, 1,
+                                                   &error_abort), ==, 0);
+    bound = qio_channel_socket_get_local_address(lioc, &error_abort);
+    g_assert_cmpint(qio_channel_socket_connect_sync(cioc, bound,
+                                                    &error_abort), ==, 0);
+    sioc = qio_channel_socket_accept(lioc, &error_abort);
+    before = sndbuf_of(cioc);
+    g_assert_cmpint(qio_channel_socket_set_unix_send_buffer(cioc, want,
+                                                            &error_abort),
+                    ==, 0);
+    g_assert_cmpint(sndbuf_of(cioc), ==, before);
+    qio_channel_unref(sioc);
+    qio_channel_unref(cioc);
+    qio_channel_unref(lioc);
+}
+
 static void test_tcp6_listen_connect(void)
 {
     g_autoptr(SocketAddress) addr = socket_parse("tcp:[::1]:0", &error_abort);
@@ -423,6 +481,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/socket/unix", test_unix_listen_connect);
     g_test_add_func("/io/socket/tcp", test_tcp_listen_connect);
     g_test_add_func("/io/socket/tcp6", test_tcp6_listen_connect);
+    g_test_add_func("/io/socket/unix-send-buffer", test_unix_send_buffer);
     g_test_add_func("/io/socket/connect-refused", test_connect_refused);
     g_test_add_func("/io/socket/fd-passing", test_fd_passing);
     g_test_add_func("/io/socket/fd-passing-tcp", test_fd_passing_tcp_refused);

@@ -210,12 +210,12 @@ static void test_async_many(void)
     g_assert_cmpmem(data, len, expect, pos);
 }
 
-/* More than the 32 KiB buffer, written and read back in both styles. */
+/* More than the file's buffer, written and read back in both styles. */
 static void test_large_buffer(void)
 {
     g_autoptr(QIOChannel) ioc = qio_channel_buffer_new(0);
     QEMUFile *f = qemu_file_new_output(ioc);
-    size_t n = 300 * KiB + 17;
+    size_t n = QEMU_FILE_BUF_SIZE + 44 * KiB + 17;
     g_autofree uint8_t *src = g_malloc(n);
     g_autofree uint8_t *dst = g_malloc(n);
 
@@ -307,7 +307,7 @@ static void test_peek_skip(void)
     qemu_fclose(f);
 
     f = reader_of(data, sizeof(data));
-    g_assert_cmpuint(qemu_peek_buffer(f, &p, 32 * KiB, 1), ==, 0);
+    g_assert_cmpuint(qemu_peek_buffer(f, &p, QEMU_FILE_BUF_SIZE, 1), ==, 0);
     g_assert_cmpint(qemu_file_get_error_obj(f, &err), ==, -EINVAL);
     g_assert_nonnull(strstr(error_get_pretty(err), "exceeds"));
     error_free(err);
@@ -316,7 +316,7 @@ static void test_peek_skip(void)
 
 static void test_get_buffer_in_place(void)
 {
-    size_t n = 40 * KiB;
+    size_t n = QEMU_FILE_BUF_SIZE + 8 * KiB;
     g_autofree uint8_t *data = g_malloc(n + 8);
     g_autofree uint8_t *mine = g_malloc(n);
     uint8_t *p = mine;
