@@ -8,6 +8,8 @@
 #include <sys/un.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include "io/channel-socket.h"
 #include "channel-internal.h"
 #include "qemu/thread.h"
@@ -381,6 +383,18 @@ int qio_channel_socket_set_unix_send_buffer(QIOChannel *ioc, int bytes,
     return qio_channel_socket_setsockopt(ioc, sioc->fd, SOL_SOCKET,
                                          SO_SNDBUF, "SO_SNDBUF", bytes,
                                          errp);
+}
+
+uint64_t qio_channel_socket_get_send_queue(QIOChannel *ioc)
+{
+    QIOChannelSocket *sioc = qio_channel_socket(ioc);
+    int queued = 0;
+
+    if (sioc->fd < 0 || ioctl(sioc->fd, SIOCOUTQ, &queued) < 0 ||
+        queued < 0) {
+        return 0;
+    }
+    return queued;
 }
 
 /* Move the SCM_RIGHTS fds of @msg into a g_new'd array. */

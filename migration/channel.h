@@ -67,4 +67,10 @@ bool migration_channel_set_peer_timeout(QIOChannel *ioc, Error **errp);
  */
 bool migration_channel_set_send_buffer(QIOChannel *ioc, Error **errp);
 
+/*
+ * Bytes the source wrote to @ioc that the kernel still holds (0 for a
+ * channel that is not a plain socket, TLS included).  Migration thread.
+ */
+uint64_t migration_channel_queued_bytes(QIOChannel *ioc);
+
 #endif

@@ -37,6 +37,12 @@ bool migration_channel_set_send_buffer(QIOChannel *ioc, Error **errp)
                                                    errp) == 0;
 }
 
+uint64_t migration_channel_queued_bytes(QIOChannel *ioc)
+{
+    return qio_channel_is_socket(ioc) ? qio_channel_socket_get_send_queue(ioc)
+                                      : 0;
+}
+
 typedef struct MigrationSocketConnect {
     MigrationConnectFunc cb;
     void *opaque;

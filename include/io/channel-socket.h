@@ -81,6 +81,14 @@ int qio_channel_socket_set_peer_timeout(QIOChannel *ioc,
 int qio_channel_socket_set_unix_send_buffer(QIOChannel *ioc, int bytes,
                                             Error **errp);
 
+/*
+ * Bytes written to a connected stream socket that are still in the
+ * kernel (SIOCOUTQ: on a unix socket not yet read by the peer, on TCP
+ * not yet acknowledged); 0 when unknown (not connected, or not a socket
+ * kind that reports it).
+ */
+uint64_t qio_channel_socket_get_send_queue(QIOChannel *ioc);
+
 /* The fd, or -1 when not connected/closed; the channel keeps owning it. */
 int qio_channel_socket_get_fd(QIOChannel *ioc);
 /* getsockname()/getpeername() as a SocketAddress; NULL on error. */

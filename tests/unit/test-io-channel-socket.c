@@ -189,6 +189,29 @@ static void test_unix_send_buffer(void)
     qio_channel_unref(lioc);
 }
 
+/* SIOCOUTQ: what one end wrote and the other has not read yet. */
+static void test_send_queue(void)
+{
+    QIOChannel *a, *b;
+    char buf[3000];
+
+    make_pair(&a, &b);
+    g_assert_cmpuint(qio_channel_socket_get_send_queue(a), ==, 0);
+    memset(buf, 'q', sizeof(buf));
+    g_assert_cmpint(qio_channel_write_all(a, buf, sizeof(buf), &error_abort),
+                    ==, 0);
+    /* A unix socket counts its queued buffers with their overhead. */
+    g_assert_cmpuint(qio_channel_socket_get_send_queue(a), >=, sizeof(buf));
+    g_assert_cmpint(qio_channel_read_all(b, buf, sizeof(buf), &error_abort),
+                    ==, 0);
+    g_assert_cmpuint(qio_channel_socket_get_send_queue(a), ==, 0);
+    qio_channel_unref(a);
+    qio_channel_unref(b);
+    a = qio_channel_socket_new();
+    g_assert_cmpuint(qio_channel_socket_get_send_queue(a), ==, 0);
+    qio_channel_unref(a);
+}
+
 static void test_tcp6_listen_connect(void)
 {
     g_autoptr(SocketAddress) addr = socket_parse("tcp:[::1]:0", &error_abort);
@@ -482,6 +505,7 @@ int main(int argc, char **argv)
     g_test_add_func("/io/socket/tcp", test_tcp_listen_connect);
     g_test_add_func("/io/socket/tcp6", test_tcp6_listen_connect);
     g_test_add_func("/io/socket/unix-send-buffer", test_unix_send_buffer);
+    g_test_add_func("/io/socket/send-queue", test_send_queue);
     g_test_add_func("/io/socket/connect-refused", test_connect_refused);
     g_test_add_func("/io/socket/fd-passing", test_fd_passing);
     g_test_add_func("/io/socket/fd-passing-tcp", test_fd_passing_tcp_refused);
