@@ -36,7 +36,7 @@
  * thread (multifd_recv_finish): after that nothing writes guest RAM but
  * the guest.  The load fails if a channel failed at any time, carried
  * pages after its last SYNC, or passed a different number of sync
- * points than the main stream; ram.c also requires the main stream's
+ * points than the main stream; ram-load.c also requires the main stream's
  * final RAM_SAVE_FLAG_MULTIFD_FLUSH after the last RAM data, which the
  * source always sends, so every page sent on a channel has landed.
  *
