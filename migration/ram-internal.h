@@ -111,7 +111,8 @@ static inline bool ram_multifd_on(void)
 
 /*
  * All-zero test over one page, written so the compiler vectorises the
- * inner OR; it stops at the first non-zero 64-byte group.
+ * inner OR; it stops at the first non-zero 64-byte group.  Both sides,
+ * and the multifd channels' zero-page detection.
  */
 static inline bool ram_page_is_zero(const uint8_t *p)
 {
