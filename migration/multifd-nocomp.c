@@ -59,7 +59,7 @@ static void nocomp_recv_cleanup(void *state)
 /*
  * Shared fd-backed RAM: the packet's pages into a bounce buffer, then
  * written into the block's file with pwrite, one per run of consecutive
- * pages, as the main channel does (ram.c): no page fault and no zeroing
+ * pages, as the main channel does (ram-load.c): no page fault and no zeroing
  * of a fresh page.
  */
 static bool nocomp_recv_pwrite(uint8_t *buf, MultiFDRecvJob *job,

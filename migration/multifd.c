@@ -36,7 +36,7 @@
  * thread (multifd_recv_finish): after that nothing writes guest RAM but
  * the guest.  The load fails if a channel failed at any time, carried
  * pages after its last SYNC, or passed a different number of sync
- * points than the main stream; ram.c also requires the main stream's
+ * points than the main stream; ram-load.c also requires the main stream's
  * final RAM_SAVE_FLAG_MULTIFD_FLUSH after the last RAM data, which the
  * source always sends, so every page sent on a channel has landed.
  *
@@ -102,19 +102,6 @@ static const MultiFDMethods *multifd_get_ops(MultiFDCompression kind,
         return NULL;
     }
     return multifd_ops[kind];
-}
-
-static bool multifd_page_is_zero(const uint8_t *p)
-{
-    const uint64_t *w = (const uint64_t *)p;
-
-    for (size_t i = 0; i < TARGET_PAGE_SIZE / 8; i += 8) {
-        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] |
-            w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7]) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* This VM's UUID (-uuid), zeros without one: both sides must agree. */
@@ -281,7 +268,7 @@ static void multifd_send_classify(MultiFDSendState *ss, MultiFDSendParams *p)
         uint64_t off = pages->offset[i];
 
         if (ss->zpd == ZERO_PAGE_DETECTION_MULTIFD &&
-            multifd_page_is_zero(multifd_send_page_data(job, off))) {
+            ram_page_is_zero(multifd_send_page_data(job, off))) {
             job->zero[job->zero_num++] = off;
         } else {
             job->normal[job->normal_num++] = off;

@@ -81,7 +81,7 @@ bool postcopy_preempt_incoming_wait(Error **errp);
  */
 void postcopy_preempt_incoming_cleanup(void);
 /*
- * "mig/dst/preempt" (ram.c's loader): a PING record (qmig's: flags
+ * "mig/dst/preempt" (ram-load.c's loader): a PING record (qmig's: flags
  * RAM_SAVE_FLAG_HOOK, then be32 value; release-ram) after the pages
  * before it were placed: answer PONG on the return path.
  */

@@ -1,8 +1,9 @@
 /*
- * RAM migration internals shared by ram.c (the "ram" section, precopy,
- * the destination) and ram-postcopy.c (the source after the postcopy
- * switch: requests, the background walk, DISCARD, recovery).  Not for
- * other files: the contract with the rest of migration is ram.h.
+ * RAM migration internals shared by ram.c (the "ram" section's source
+ * side, precopy), ram-postcopy.c (the source after the postcopy switch:
+ * requests, the background walk, DISCARD, recovery) and ram-load.c (the
+ * destination), with a few load helpers for multifd and mapped-ram.  Not
+ * for other files: the contract with the rest of migration is ram.h.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -13,6 +14,9 @@
 #include "system/ramblock.h"
 #include "mapped-ram.h"
 #include "rdma.h"
+#include "options.h"
+
+#define RAM_SECTION_VERSION 4
 
 /*
  * The iterate hook returns to the migration loop at least this often, so
@@ -86,6 +90,43 @@ extern RAMSaveState *ram_save_state;
 /* Pages set in the migration bitmaps; stat64 (query-migrate reads it). */
 extern uint64_t ram_dirty_pages;
 
+/*
+ * ram.c, both sides: x-ignore-shared's test (a block not sent, the same
+ * file mapped on both sides), the guest-physical address of a block's
+ * start, and whether the block list carries @rb's page size (postcopy
+ * with host pages other than the system's).
+ */
+bool ram_block_is_ignored(RAMBlock *rb);
+uint64_t ram_block_gpa(RAMBlock *rb);
+bool ram_postcopy_page_size_sent(RAMBlock *rb);
+
+/*
+ * multifd (multifd.h): normal pages go to the channel threads, which
+ * detect zero pages themselves unless zero-page-detection is legacy.
+ */
+static inline bool ram_multifd_on(void)
+{
+    return migrate_multifd_sockets();
+}
+
+/*
+ * All-zero test over one page, written so the compiler vectorises the
+ * inner OR; it stops at the first non-zero 64-byte group.  Both sides,
+ * and the multifd channels' zero-page detection.
+ */
+static inline bool ram_page_is_zero(const uint8_t *p)
+{
+    const uint64_t *w = (const uint64_t *)p;
+
+    for (size_t i = 0; i < TARGET_PAGE_SIZE / 8; i += 8) {
+        if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] |
+            w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ram.c, migration thread (in postcopy: bitmaps under bitmap_mutex). */
 void ram_bitmap_sync(RAMSaveState *st);
 /*
@@ -121,9 +162,9 @@ void ram_mapped_sync(void);
 void ram_mapped_cleanup(void);
 
 /*
- * Destination: whether @rb's pages are best written into its backing
- * file with pwrite (shared fd-backed RAM: no page fault, no zeroing of
- * a fresh page), and that write.
+ * ram-load.c, destination: whether @rb's pages are best written into its
+ * backing file with pwrite (shared fd-backed RAM: no page fault, no
+ * zeroing of a fresh page), and that write.
  */
 bool ram_load_batch_wanted(RAMBlock *rb);
 bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
@@ -133,6 +174,15 @@ bool ram_load_pwrite(RAMBlock *rb, const uint8_t *buf, size_t len,
  * (ZERO records, multifd zero pages).
  */
 bool ram_load_zero_page(RAMBlock *rb, uint64_t offset, Error **errp);
+
+/*
+ * ram-load.c: the load hooks, which ram.c registers (incoming thread, or
+ * the postcopy listen thread from LISTEN on).
+ */
+bool ram_load_setup(QEMUFile *f, void *opaque, Error **errp);
+bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
+                    Error **errp);
+void ram_load_cleanup(void *opaque);
 
 /* ram-postcopy.c: the hooks' postcopy halves (migration thread). */
 /* Requests, then the walk; true once every page was sent. */

@@ -2,7 +2,7 @@
  * The destination's write stage (precopy, shared fd-backed RAM).
  *
  * PAGE data for shared fd-backed RAM is gathered in a batch and written
- * into the RAM's file with pwrite (ram.c).  Receiving a batch and writing
+ * into the RAM's file with pwrite (ram-load.c).  Receiving a batch and writing
  * it are two stages: with the writer thread "mig/dst/write" the incoming
  * thread receives the next batch while the previous one is written, so
  * the socket copy and the write into fresh memory overlap on two CPUs.

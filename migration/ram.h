@@ -1,5 +1,7 @@
 /*
- * RAM migration (migration/ram.c): the "ram" live section, version 4.
+ * RAM migration (migration/ram.c, the source and the section's hooks;
+ * migration/ram-load.c, the destination): the "ram" live section,
+ * version 4.
  *
  * Source: the migration thread walks a dirty bitmap per RAMBlock (the
  * accelerator's dirty log plus the blocks' soft dirty bits, both from

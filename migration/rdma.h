@@ -6,7 +6,8 @@
  * pages travel by RDMA WRITE straight into the destination's guest RAM.
  * ram.c finds the connection through rdma_context_of() and brackets its
  * page walks with RAM_SAVE_FLAG_HOOK ... REGISTER_FINISHED, during which
- * the destination's incoming thread serves registration requests.
+ * the destination's incoming thread serves registration requests
+ * (ram-load.c).
  *
  * Threads: connect/listen run as channel.c's transports (main thread,
  * BQL; connecting in a worker); the RAM hooks run in the thread that owns
@@ -43,7 +44,7 @@ RDMAListener *rdma_start_incoming(const InetSocketAddress *addr,
 char *rdma_listener_uri(RDMAListener *l);
 void rdma_listener_close(RDMAListener *l);
 
-/* ---- RAM (ram.c) ---- */
+/* ---- RAM (ram.c, ram-load.c) ---- */
 
 /* The RDMA connection under @f, or NULL when @f is not on one. */
 RDMAContext *rdma_context_of(QEMUFile *f);

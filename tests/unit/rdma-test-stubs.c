@@ -1,8 +1,8 @@
 /*
  * Stand-ins for RDMA migration (migration/rdma.h) in the unit tests that
- * link ram.c or channel.c without the RDMA transport: no stream is ever
- * on an RDMA connection here, and an rdma: URI is refused as on a host
- * with no provider.  The transport itself is tested by
+ * link ram.c, ram-load.c or channel.c without the RDMA transport: no
+ * stream is ever on an RDMA connection here, and an rdma: URI is refused
+ * as on a host with no provider.  The transport itself is tested by
  * tests/qtest/rdma-test.c over the software provider.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later

@@ -1,6 +1,7 @@
 /*
- * Unit tests of the "ram" section (migration/ram.c): hostile records fed
- * to the loader, and a save -> load round trip between two processes.
+ * Unit tests of the "ram" section (migration/ram-load.c, the loader, and
+ * migration/ram.c, the source): hostile records fed to the loader, and a
+ * save -> load round trip between two processes.
  *
  * The hostile cases build the stream by hand and load it into a 16-page
  * RAMBlock "pc.ram"; each must fail with an error naming the problem,

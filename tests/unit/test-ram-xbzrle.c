@@ -1,6 +1,7 @@
 /*
  * Unit tests of XBZRLE in the "ram" section (migration/ram-xbzrle.c via
- * migration/ram.c): hostile XBZRLE records fed to the loader, and a
+ * migration/ram.c and ram-load.c): hostile XBZRLE records fed to the
+ * loader, and a
  * save -> load round trip with the xbzrle capability on, across several
  * dirty rounds, a cache resize, zero pages and pages that overflow.
  *
