@@ -310,14 +310,40 @@ static uint8_t *ram_load_host(RAMBlock *rb, uint64_t offset, Error **errp)
 }
 
 /*
- * Whether PAGE data for @rb goes through the batch: fd-backed, shared,
- * small pages (hugetlbfs has no write()), and not under postcopy, whose
- * pages are placed with userfaultfd.
+ * Whether the load writes @rb through its file rather than its mapping:
+ * fd-backed, shared, small pages (hugetlbfs has no write()).  A store
+ * through the mapping allocates the page in the file system, and on a
+ * full one that store is a SIGBUS that kills the destination; pwrite
+ * fails with ENOSPC instead, which fails the load with that cause.
+ */
+static bool ram_load_by_fd(RAMBlock *rb)
+{
+    return rb->fd >= 0 && rb->shared &&
+           rb->page_size == (size_t)getpagesize();
+}
+
+/*
+ * Whether PAGE data for @rb goes through the batch: written through its
+ * file, and not with postcopy-ram, whose pages are placed with
+ * userfaultfd once it starts (until then they are written one by one).
  */
 bool ram_load_batch_wanted(RAMBlock *rb)
 {
-    return rb->fd >= 0 && rb->shared &&
-           rb->page_size == (size_t)getpagesize() && !migrate_postcopy_ram();
+    return ram_load_by_fd(rb) && !migrate_postcopy_ram();
+}
+
+/* One PAGE record's data through @rb's file, now (no batch). */
+static bool ram_load_page_by_fd(QEMUFile *f, RAMBlock *rb, uint64_t offset,
+                                Error **errp)
+{
+    uint8_t buf[TARGET_PAGE_SIZE];
+
+    if (qemu_get_buffer(f, buf, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
+        error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",
+                   offset, rb->idstr);
+        return false;
+    }
+    return ram_load_pwrite(rb, buf, TARGET_PAGE_SIZE, offset, errp);
 }
 
 /* pwrite @len bytes of @buf at @offset of @rb's file. */
@@ -359,7 +385,7 @@ bool ram_load_zero_page(RAMBlock *rb, uint64_t offset, Error **errp)
     uint64_t buf[TARGET_PAGE_SIZE / 8];     /* aligned for the zero test */
     ssize_t n;
 
-    if (!ram_load_batch_wanted(rb)) {
+    if (!ram_load_by_fd(rb)) {
         if (!ram_page_is_zero(rb->host + offset)) {
             memset(rb->host + offset, 0, TARGET_PAGE_SIZE);
         }
@@ -582,6 +608,9 @@ static bool ram_load_page(QEMUFile *f, uint64_t offset, uint64_t flags,
     }
     if (ram_load_batch_wanted(rb)) {
         return ram_load_batch_page(f, rb, offset, errp);
+    }
+    if (ram_load_by_fd(rb)) {
+        return ram_load_page_by_fd(f, rb, offset, errp);
     }
     if (qemu_get_buffer(f, host, TARGET_PAGE_SIZE) != TARGET_PAGE_SIZE) {
         error_setg(errp, "RAM page 0x%" PRIx64 " of block %s is truncated",

@@ -516,6 +516,7 @@ static char *dest_ram_on_tmpfs(const char *size, char **dir)
 
 /* multifd channels of the two cases below (0: the main channel only). */
 static int tmpfs_channels;
+static const char *tmpfs_cap;   /* a capability both sides get, or NULL */
 
 /* The same capabilities on both sides; then @dst listens on @uri. */
 static void tmpfs_listen(QTestState *src, QTestState *dst, const char *uri,
@@ -525,6 +526,9 @@ static void tmpfs_listen(QTestState *src, QTestState *dst, const char *uri,
         mig_set_capability_both(src, dst, "multifd", true);
         mig_set_parameter(src, "multifd-channels", tmpfs_channels);
         mig_set_parameter(dst, "multifd-channels", tmpfs_channels);
+    }
+    if (tmpfs_cap) {
+        mig_set_capability_both(src, dst, tmpfs_cap, true);
     }
     mig_incoming(dst, uri, keep_alive);
 }
@@ -628,6 +632,16 @@ static void dest_zero_pages_sparse(void)
 static void test_dest_write_error_multifd(void)
 {
     tmpfs_channels = 2;
+    test_dest_write_error();
+}
+
+/*
+ * postcopy-ram enabled but never started: precopy pages are not batched
+ * then, and went through the mapping (a SIGBUS on the full tmpfs).
+ */
+static void test_dest_write_error_postcopy_ram(void)
+{
+    tmpfs_cap = "postcopy-ram";
     test_dest_write_error();
 }
 
@@ -794,6 +808,8 @@ int main(int argc, char **argv)
                  false);
     mig_add_case("/migration/fault/dest-write-error-multifd",
                  test_dest_write_error_multifd, false);
+    mig_add_case("/migration/fault/dest-write-error-postcopy-ram",
+                 test_dest_write_error_postcopy_ram, false);
     mig_add_case("/migration/fault/dest-zero-pages-sparse",
                  test_dest_zero_pages_sparse, false);
     mig_add_case("/migration/fault/dest-zero-pages-sparse-multifd",
