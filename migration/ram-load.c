@@ -681,8 +681,12 @@ bool ram_load_state(QEMUFile *f, void *opaque, int version_id,
         uint64_t addr = word & TARGET_PAGE_MASK;
         bool ok;
 
-        if (qemu_file_get_error(f)) {
-            error_setg(errp, "RAM section is truncated (no EOS record)");
+        if (qemu_file_get_error_obj(f, errp)) {
+            /*
+             * The stream's own error says why: a cut connection, or a
+             * multifd channel's failure that shut the stream down.
+             */
+            error_prepend(errp, "RAM section is truncated (no EOS record): ");
             return false;
         }
         if (!ram_load_check_flags(flags, errp)) {
