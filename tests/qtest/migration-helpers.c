@@ -324,10 +324,36 @@ char *mig_wait_status(QTestState *s, const char *const *want)
     }
 }
 
+/* Wait (bounded) until @s's run state is no longer @from. */
+static void wait_run_state_leaves(QTestState *s, const char *from)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      (gint64)qtest_timeout_s() * G_USEC_PER_SEC;
+
+    for (;;) {
+        bool running;
+        g_autofree char *st = qtest_query_status(s, &running);
+
+        if (strcmp(st, from)) {
+            return;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            g_error("run state still %s (timed out)", from);
+        }
+        g_usleep(MIG_POLL_MS * 1000);
+    }
+}
+
 void mig_wait_completed(QTestState *src)
 {
     static const char *const want[] = { "completed", NULL };
     g_free(mig_wait_status(src, want));
+    /*
+     * The migration thread reports "completed"; the main loop then joins
+     * it and moves the run state on to postmigrate (QEMU too), so a
+     * query-status right after can still say finish-migrate.
+     */
+    wait_run_state_leaves(src, "finish-migrate");
 }
 
 void mig_wait_dirty_syncs(QTestState *s, int64_t n)

@@ -155,7 +155,10 @@ int64_t mig_info_int(JsonNode *info, const char *name);
  * (caller frees).
  */
 char *mig_wait_status(QTestState *s, const char *const *want);
-/* Wait for completed; on failed, fail the test showing error-desc. */
+/*
+ * Wait for completed (on failed, fail the test showing error-desc), then
+ * for the run state to leave finish-migrate.
+ */
 void mig_wait_completed(QTestState *src);
 /*
  * Poll until @s's migration has synced its dirty pages @n times; fails
