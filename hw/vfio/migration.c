@@ -463,6 +463,9 @@ static bool vfio_save_complete_multifd(QEMUFile *f, VFIODevice *vdev,
 {
     uint32_t count = 0;
 
+    /* Flushed first: the destination's loader waits for it. */
+    qemu_put_be64(f, VFIO_MIG_FLAG_DEV_MULTIFD_START);
+    qemu_fflush(f);
     if (vfio_save_chunks(f, vdev, 0, &count, errp) <= 0 ||
         !vdev->mf->send_flush(vdev, errp)) {
         return false;
@@ -576,8 +579,10 @@ static void vfio_mf_fail_locked(VFIODevice *vdev, Error *err)
 }
 
 /*
- * The loader thread: writes buffer mf_next to the device as soon as it is
- * there, until mf_expected have been written, a failure, or quit.  Device
+ * The loader thread: once the main stream opened the switchover data
+ * (DEV_MULTIFD_START, after the device's precopy data), writes buffer
+ * mf_next to the device as soon as it is there, until mf_expected have
+ * been written, a failure, or quit.  Device
  * writes happen under vdev->lock without mf_lock, so channels keep
  * queueing meanwhile.
  */
@@ -594,8 +599,9 @@ static gpointer vfio_mf_loader(gpointer opaque)
 
         while (!vdev->mf_quit && !vdev->mf_error &&
                vdev->mf_next != vdev->mf_expected &&
-               !g_hash_table_contains(vdev->mf_bufs,
-                                      GUINT_TO_POINTER(vdev->mf_next))) {
+               (!vdev->mf_open ||
+                !g_hash_table_contains(vdev->mf_bufs,
+                                       GUINT_TO_POINTER(vdev->mf_next)))) {
             g_cond_wait(&vdev->mf_cond, &vdev->mf_lock);
         }
         if (vdev->mf_quit || vdev->mf_error ||
@@ -643,6 +649,7 @@ static void vfio_mf_start(VFIODevice *vdev)
     vdev->mf_next = vdev->mf_done = 0;
     vdev->mf_expected = UINT32_MAX;
     vdev->mf_quit = false;
+    vdev->mf_open = false;
     g_clear_pointer(&vdev->mf_error, error_free);
     vdev->mf_loading = true;
     g_mutex_unlock(&vdev->mf_lock);
@@ -719,6 +726,28 @@ bool vfio_load_state_buffer(void *opaque, const uint8_t *buf, size_t len,
     return true;
 }
 
+/* DEV_MULTIFD_START: the loader may write the buffers from now on. */
+static bool vfio_load_multifd_open(VFIODevice *vdev, Error **errp)
+{
+    bool ok;
+
+    if (vdev->config_loaded || vdev->state != VFIO_MIG_STATE_RESUMING) {
+        error_setg(errp, "device data after the end of the device state");
+        return false;
+    }
+    g_mutex_lock(&vdev->mf_lock);
+    ok = vdev->mf_loading;
+    if (ok) {
+        vdev->mf_open = true;
+        g_cond_broadcast(&vdev->mf_cond);
+    } else {
+        error_setg(errp, "device state over multifd, but multifd is not on "
+                   "here");
+    }
+    g_mutex_unlock(&vdev->mf_lock);
+    return ok;
+}
+
 /*
  * DEV_MULTIFD_STATE: @count buffers were sent; wait until the loader has
  * written them all.  Called with vdev->lock held, which the wait drops
@@ -754,6 +783,7 @@ static bool vfio_load_multifd_wait(QEMUFile *f, VFIODevice *vdev,
         goto out;
     }
     vdev->mf_expected = count;
+    vdev->mf_open = true;
     g_cond_broadcast(&vdev->mf_cond);
     while (!vdev->mf_error && vdev->mf_done < count) {
         if (vdev->mf->recv_failed(vdev)) {
@@ -918,13 +948,16 @@ static bool vfio_load_state_locked(QEMUFile *f, VFIODevice *vdev,
                 return false;
             }
             break;
+        case VFIO_MIG_FLAG_DEV_MULTIFD_START:
         case VFIO_MIG_FLAG_DEV_MULTIFD_STATE:
             if (!vdev->mf) {
                 error_setg(errp, "device state over multifd, which this "
                            "device does not take");
                 return false;
             }
-            if (!vfio_load_multifd_wait(f, vdev, errp)) {
+            if (flag == VFIO_MIG_FLAG_DEV_MULTIFD_START ?
+                !vfio_load_multifd_open(vdev, errp) :
+                !vfio_load_multifd_wait(f, vdev, errp)) {
                 return false;
             }
             break;

@@ -30,6 +30,13 @@ typedef struct TestDev {
     unsigned arcs;
     unsigned resets;
     GString *path;              /* every state entered, comma-separated */
+    /*
+     * Writes from a thread other than @loading_thread (multifd's loader)
+     * happened; and one of @loading_thread's came after such a write.
+     */
+    GThread *loading_thread;
+    bool other_wrote;
+    bool loading_after_other;
 } TestDev;
 
 static TestDev *test_dev(VFIODevice *vdev)
@@ -116,8 +123,15 @@ static ssize_t td_read(VFIODevice *vdev, void *buf, size_t len,
 static bool td_write(VFIODevice *vdev, const void *buf, size_t len,
                      Error **errp)
 {
+    TestDev *td = test_dev(vdev);
+
     g_assert_cmpint(vdev->state, ==, VFIO_MIG_STATE_RESUMING);
-    g_byte_array_append(test_dev(vdev)->loaded, buf, len);
+    g_byte_array_append(td->loaded, buf, len);
+    if (td->loading_thread && g_thread_self() != td->loading_thread) {
+        td->other_wrote = true;
+    } else if (td->other_wrote) {
+        td->loading_after_other = true;
+    }
     return true;
 }
 
@@ -778,6 +792,103 @@ static void test_multifd_reorder(void)
     td_free(dst);
 }
 
+/*
+ * The channels outrun the main stream: every switchover buffer is there
+ * before the main stream's precopy data is loaded.  The device must still
+ * get the precopy data first (the loader waits for DEV_MULTIFD_START).
+ */
+static void test_multifd_after_precopy(void)
+{
+    size_t len = 2 * VFIO_MIG_MULTIFD_CHUNK + 7;
+    size_t precopy = VFIO_MIG_DATA_CHUNK + 17;
+    TestDev *src = td_new(SC | PRE | P2P, len, 5);
+    TestDev *dst = td_new(SC | PRE | P2P, 0, 0);
+    g_autoptr(GByteArray) a = NULL;
+    GByteArray *want;
+    unsigned n;
+    QIOChannel *ioc;
+    QEMUFile *f;
+
+    mf_sent = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_byte_array_unref);
+    src->vdev.mf = dst->vdev.mf = &mf_ops;
+    src->vdev.mf_mode = VFIO_MULTIFD_ON;
+    src->precopy_len = precopy;
+    f = out_file(&ioc);
+    g_assert_true(vfio_save_setup(f, &src->vdev, &error_abort));
+    while (vfio_save_iterate(f, &src->vdev) == 0) {
+        /* rate limit off: one call drains it */
+    }
+    vfio_vm_state_change(&src->vdev, false, true);
+    g_assert_true(vfio_save_complete_precopy(f, &src->vdev, &error_abort));
+    vfio_save_cleanup(&src->vdev);
+    a = out_bytes(f, ioc);
+    g_assert_cmpuint(mf_sent->len, ==, 3);
+
+    ioc = qio_channel_buffer_new_data(a->data, a->len);
+    f = qemu_file_new_input(ioc);
+    qio_channel_unref(ioc);
+    g_assert_true(vfio_load_setup(f, &dst->vdev, &error_abort));
+    dst->loading_thread = g_thread_self();
+    n = count_sections(a);
+    g_assert_cmpuint(n, >=, 2);
+    for (guint i = 0; i < mf_sent->len; i++) {
+        g_assert_true(mf_deliver(dst, i, &error_abort));
+    }
+    /*
+     * Give a loader that would write too early 100 ms to do it (what is
+     * checked is that nothing happens, so there is no event to await).
+     */
+    g_mutex_lock(&dst->vdev.mf_lock);
+    while (!dst->vdev.mf_done) {
+        if (!g_cond_wait_until(&dst->vdev.mf_cond, &dst->vdev.mf_lock,
+                               g_get_monotonic_time() +
+                               100 * G_TIME_SPAN_MILLISECOND)) {
+            break;
+        }
+    }
+    g_mutex_unlock(&dst->vdev.mf_lock);
+    for (unsigned i = 0; i < n; i++) {
+        g_assert_true(vfio_load_state(f, &dst->vdev, 1, &error_abort));
+    }
+    vfio_load_cleanup(&dst->vdev);
+    qemu_fclose(f);
+    g_assert_cmpint(dst->vdev.state, ==, VFIO_MIG_STATE_STOP);
+    /* The loader wrote, and the main stream's data never came after. */
+    g_assert_true(dst->other_wrote);
+    g_assert_false(dst->loading_after_other);
+    /* The main stream's data records first, then the buffers in order. */
+    want = g_byte_array_new();
+    for (size_t pos = 0; pos + 8 <= a->len; ) {
+        uint64_t flag = get_be64(a->data + pos);
+
+        pos += 8;
+        if (flag == VFIO_MIG_FLAG_DEV_DATA_STATE) {
+            uint64_t l = get_be64(a->data + pos);
+
+            g_byte_array_append(want, a->data + pos + 8, l);
+            pos += 8 + l;
+        } else if (flag == VFIO_MIG_FLAG_DEV_CONFIG_STATE) {
+            pos += 4 + strlen("test-device v1");
+        } else if (flag == VFIO_MIG_FLAG_DEV_MULTIFD_STATE) {
+            pos += 4;
+        }
+    }
+    g_assert_cmpuint(want->len, >=, precopy - 10);
+    for (guint i = 0; i < mf_sent->len; i++) {
+        GByteArray *b = g_ptr_array_index(mf_sent, i);
+
+        g_byte_array_append(want, b->data + VFIO_MIG_MULTIFD_HDR,
+                            b->len - VFIO_MIG_MULTIFD_HDR);
+    }
+    g_assert_cmpmem(dst->loaded->data, dst->loaded->len, want->data,
+                    want->len);
+    g_byte_array_unref(want);
+    g_ptr_array_unref(mf_sent);
+    td_free(src);
+    td_free(dst);
+}
+
 /* Hostile multifd buffers: each refused with a reason, none loaded. */
 static void test_multifd_hostile(void)
 {
@@ -852,6 +963,8 @@ int main(int argc, char **argv)
     g_test_add_func("/vfio-migration/precopy-round-bounded",
                     test_precopy_round_bounded);
     g_test_add_func("/vfio-migration/multifd-reorder", test_multifd_reorder);
+    g_test_add_func("/vfio-migration/multifd-after-precopy",
+                    test_multifd_after_precopy);
     g_test_add_func("/vfio-migration/multifd-hostile", test_multifd_hostile);
     return g_test_run();
 }

@@ -64,6 +64,13 @@ typedef enum VFIOMigState {
  * channels as be32 count buffers; the destination waits for all of them.
  */
 #define VFIO_MIG_FLAG_DEV_MULTIFD_STATE 0xffffffffef100010ULL
+/*
+ * qmig's own record: the switchover data starts going over multifd now.
+ * The channels can run ahead of the main stream, so the destination
+ * writes none of it to the device before this record, which comes after
+ * all the device's precopy data in the main stream.
+ */
+#define VFIO_MIG_FLAG_DEV_MULTIFD_START 0xffffffffef100011ULL
 
 /* The largest data chunk a sender writes, and a receiver accepts. */
 #define VFIO_MIG_DATA_CHUNK     (1024 * 1024)
@@ -196,6 +203,7 @@ struct VFIODevice {
     uint32_t mf_done;           /* buffers written to the device */
     uint32_t mf_expected;       /* count from the stream; UINT32_MAX */
     bool mf_loading;            /* the loader runs */
+    bool mf_open;               /* DEV_MULTIFD_START read: it may write */
     bool mf_quit;
     Error *mf_error;            /* the loader's or a bad buffer's */
     GThread *mf_thread;
