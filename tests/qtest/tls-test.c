@@ -168,27 +168,37 @@ static void set_str_param(QTestState *s, const char *name, const char *v)
 /*
  * Every connection to @path is forwarded to @target; the source's bytes
  * are scanned for what a clear stream always holds: its header and the
- * stamp guest's pages (one counter byte, then 4095 zero bytes).
+ * stamp guest's pages (one counter byte, then 4095 zero bytes).  Each
+ * direction of each connection has a thread of its own: a single thread
+ * blocked writing one channel to the destination could not carry another
+ * channel the destination waits for (multifd), and the migration stalled.
  */
-typedef struct Proxy {
+#define PROXY_MAX_CONN 16
+
+typedef struct Proxy Proxy;
+
+typedef struct ProxyConn {
+    Proxy *px;
+    int a, b;                   /* source side, destination side */
+    pthread_t fwd[2];           /* a to b (scanned), b to a */
+    size_t zero_run;            /* the a-to-b thread's */
+    uint8_t tail[7];            /* the last bytes, for a magic split */
+    size_t tail_len;
+} ProxyConn;
+
+struct Proxy {
     char *path;
     char *target;
     int listen_fd;
     int stop_pipe[2];
-    pthread_t thread;
+    pthread_t thread;           /* accepts connections */
+    ProxyConn conns[PROXY_MAX_CONN];
+    int nconn;                  /* the accepting thread's until joined */
+    pthread_mutex_t lock;       /* protects the counters below */
     uint64_t bytes;             /* source to destination */
     int magic_seen;             /* stream header occurrences */
     int zero_runs;              /* runs of >= 4000 zero bytes */
-} Proxy;
-
-#define PROXY_MAX_CONN 16
-
-typedef struct ProxyConn {
-    int a, b;                   /* source side, destination side */
-    size_t zero_run;
-    uint8_t tail[7];            /* the last bytes, for a magic split */
-    size_t tail_len;
-} ProxyConn;
+};
 
 /*
  * The stream header: "QEVM" and version 3.  Eight bytes, so that random
@@ -198,12 +208,14 @@ typedef struct ProxyConn {
 static const uint8_t stream_magic[8] = { 'Q', 'E', 'V', 'M', 0, 0, 0, 3 };
 #define MAGIC_TAIL (sizeof(stream_magic) - 1)
 
+/* The a-to-b thread of @c; takes px->lock for the counters. */
 static void proxy_scan(Proxy *px, ProxyConn *c, const uint8_t *buf,
                        size_t n)
 {
     size_t total = c->tail_len + n;
     g_autofree uint8_t *joined = g_malloc(total);
 
+    pthread_mutex_lock(&px->lock);
     /* The magic may straddle two reads: keep the last bytes. */
     memcpy(joined, c->tail, c->tail_len);
     memcpy(joined + c->tail_len, buf, n);
@@ -221,6 +233,7 @@ static void proxy_scan(Proxy *px, ProxyConn *c, const uint8_t *buf,
         }
     }
     px->bytes += n;
+    pthread_mutex_unlock(&px->lock);
 }
 
 static int proxy_connect(const char *path)
@@ -236,81 +249,84 @@ static int proxy_connect(const char *path)
     return fd;
 }
 
-static void *proxy_thread(void *opaque)
+/* One direction of a connection: read, scan (a to b), write, until EOF. */
+static void *proxy_forward(ProxyConn *c, int from, int to, bool scan)
 {
-    Proxy *px = opaque;
-    ProxyConn conns[PROXY_MAX_CONN];
-    int nconn = 0;
     uint8_t buf[65536];
 
     for (;;) {
-        struct pollfd pfd[2 + 2 * PROXY_MAX_CONN];
-        int n = 0;
+        ssize_t got = read(from, buf, sizeof(buf));
 
-        pfd[n++] = (struct pollfd){ .fd = px->stop_pipe[0], .events = POLLIN };
-        pfd[n++] = (struct pollfd){ .fd = px->listen_fd, .events = POLLIN };
-        for (int i = 0; i < nconn; i++) {
-            pfd[n++] = (struct pollfd){ .fd = conns[i].a, .events = POLLIN };
-            pfd[n++] = (struct pollfd){ .fd = conns[i].b, .events = POLLIN };
+        if (got <= 0) {
+            break;
         }
-        if (poll(pfd, n, -1) < 0) {
+        if (scan) {
+            proxy_scan(c->px, c, buf, got);
+        }
+        for (ssize_t off = 0; off < got;) {
+            ssize_t w = write(to, buf + off, got - off);
+
+            if (w <= 0) {
+                goto out;
+            }
+            off += w;
+        }
+    }
+out:
+    shutdown(to, SHUT_WR);
+    return NULL;
+}
+
+static void *proxy_forward_ab(void *opaque)
+{
+    ProxyConn *c = opaque;
+
+    return proxy_forward(c, c->a, c->b, true);
+}
+
+static void *proxy_forward_ba(void *opaque)
+{
+    ProxyConn *c = opaque;
+
+    return proxy_forward(c, c->b, c->a, false);
+}
+
+/* Accept until stopped; each connection gets its two forwarders. */
+static void *proxy_thread(void *opaque)
+{
+    Proxy *px = opaque;
+
+    for (;;) {
+        struct pollfd pfd[2] = {
+            { .fd = px->stop_pipe[0], .events = POLLIN },
+            { .fd = px->listen_fd, .events = POLLIN },
+        };
+        ProxyConn *c;
+        int a, b;
+
+        if (poll(pfd, 2, -1) < 0) {
             continue;
         }
         if (pfd[0].revents) {
             break;
         }
-        if ((pfd[1].revents & POLLIN) && nconn < PROXY_MAX_CONN) {
-            int a = accept(px->listen_fd, NULL, NULL);
-            int b = a >= 0 ? proxy_connect(px->target) : -1;
-
-            if (b >= 0) {
-                conns[nconn++] = (ProxyConn){ .a = a, .b = b };
-            } else if (a >= 0) {
+        if (!(pfd[1].revents & POLLIN) || px->nconn == PROXY_MAX_CONN) {
+            continue;
+        }
+        a = accept(px->listen_fd, NULL, NULL);
+        b = a >= 0 ? proxy_connect(px->target) : -1;
+        if (b < 0) {
+            if (a >= 0) {
                 close(a);
             }
+            continue;
         }
-        for (int i = 0; i < nconn; i++) {
-            for (int dir = 0; dir < 2; dir++) {
-                struct pollfd *p = &pfd[2 + 2 * i + dir];
-                int from = dir ? conns[i].b : conns[i].a;
-                int to = dir ? conns[i].a : conns[i].b;
-                ssize_t got;
-
-                if (!p->revents) {
-                    continue;
-                }
-                got = read(from, buf, sizeof(buf));
-                if (got <= 0) {
-                    shutdown(to, SHUT_WR);
-                    /* Stop polling a finished direction. */
-                    if (dir) {
-                        conns[i].b = -1;
-                    } else {
-                        conns[i].a = -1;
-                    }
-                    continue;
-                }
-                if (!dir) {
-                    proxy_scan(px, &conns[i], buf, got);
-                }
-                for (ssize_t off = 0; off < got;) {
-                    ssize_t w = write(to, buf + off, got - off);
-
-                    if (w <= 0) {
-                        break;
-                    }
-                    off += w;
-                }
-            }
-        }
-    }
-    for (int i = 0; i < nconn; i++) {
-        if (conns[i].a >= 0) {
-            close(conns[i].a);
-        }
-        if (conns[i].b >= 0) {
-            close(conns[i].b);
-        }
+        c = &px->conns[px->nconn++];
+        *c = (ProxyConn){ .px = px, .a = a, .b = b };
+        g_assert_cmpint(pthread_create(&c->fwd[0], NULL, proxy_forward_ab, c),
+                        ==, 0);
+        g_assert_cmpint(pthread_create(&c->fwd[1], NULL, proxy_forward_ba, c),
+                        ==, 0);
     }
     return NULL;
 }
@@ -320,6 +336,8 @@ static void proxy_start(Proxy *px, QTestState *s, const char *target)
     px->path = g_strdup(qtest_path(s, "proxy.sock"));
     px->target = g_strdup(target);
     px->listen_fd = qtest_unix_listen(px->path);
+    px->nconn = 0;
+    pthread_mutex_init(&px->lock, NULL);
     g_assert_cmpint(pipe(px->stop_pipe), ==, 0);
     g_assert_cmpint(pthread_create(&px->thread, NULL, proxy_thread, px),
                     ==, 0);
@@ -329,6 +347,18 @@ static void proxy_stop(Proxy *px)
 {
     g_assert_cmpint(write(px->stop_pipe[1], "x", 1), ==, 1);
     pthread_join(px->thread, NULL);
+    /* The VMs are gone or going: unblock and join the forwarders. */
+    for (int i = 0; i < px->nconn; i++) {
+        ProxyConn *c = &px->conns[i];
+
+        shutdown(c->a, SHUT_RDWR);
+        shutdown(c->b, SHUT_RDWR);
+        pthread_join(c->fwd[0], NULL);
+        pthread_join(c->fwd[1], NULL);
+        close(c->a);
+        close(c->b);
+    }
+    pthread_mutex_destroy(&px->lock);
     close(px->stop_pipe[0]);
     close(px->stop_pipe[1]);
     close(px->listen_fd);
