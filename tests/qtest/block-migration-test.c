@@ -279,7 +279,12 @@ static void test_sparse(void)
     g_assert_cmpint(disk_counter(info, "total"), ==, disks_total());
     g_assert_cmpint(disk_counter(info, "remaining"), ==, 0);
     g_assert_cmpint(disk_counter(info, "transferred"), >=, 8 * MiB);
-    g_assert_cmpint(disk_counter(info, "transferred"), <, 9 * MiB + 4096);
+    /*
+     * The 9 allocated MiB and the framing: a header per chunk and 8 bytes
+     * per iteration round, whose count depends on timing (9 MiB + 8-27 KiB
+     * measured); the whole 64 MiB disk would be far above.
+     */
+    g_assert_cmpint(disk_counter(info, "transferred"), <, 9 * MiB + 64 * KiB);
     hmp = qtest_hmp(src, "info migrate");
     g_assert_nonnull(strstr(hmp, "total disk: 65536 kbytes"));
     g_assert_nonnull(strstr(hmp, "remaining disk: 0 kbytes"));
