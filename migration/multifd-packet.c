@@ -24,6 +24,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "multifd.h"
 
 #define HDR_MAGIC        0
@@ -41,62 +42,34 @@
                              MULTIFD_FLAG_COMPRESSION_MASK | \
                              MULTIFD_FLAG_DEVICE_STATE)
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, 4);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, 8);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
-}
-
 void multifd_packet_encode(const MultiFDPacketInfo *info, uint8_t *buf)
 {
     uint32_t n = info->normal_num + info->zero_num;
 
     memset(buf, 0, MULTIFD_HDR_SIZE);
     if (info->flags & MULTIFD_FLAG_DEVICE_STATE) {
-        put_be32(buf + HDR_MAGIC, MULTIFD_MAGIC);
-        put_be32(buf + HDR_VERSION, MULTIFD_VERSION);
-        put_be32(buf + HDR_FLAGS, info->flags);
-        put_be32(buf + HDR_INSTANCE, info->instance_id);
-        put_be32(buf + HDR_NEXT_SIZE, info->next_packet_size);
-        put_be64(buf + HDR_PACKET_NUM, info->packet_num);
+        stl_be_p(buf + HDR_MAGIC, MULTIFD_MAGIC);
+        stl_be_p(buf + HDR_VERSION, MULTIFD_VERSION);
+        stl_be_p(buf + HDR_FLAGS, info->flags);
+        stl_be_p(buf + HDR_INSTANCE, info->instance_id);
+        stl_be_p(buf + HDR_NEXT_SIZE, info->next_packet_size);
+        stq_be_p(buf + HDR_PACKET_NUM, info->packet_num);
         g_strlcpy((char *)buf + HDR_RAMBLOCK, info->ramblock,
                   MULTIFD_RAMBLOCK_NAME);
         return;
     }
-    put_be32(buf + HDR_MAGIC, MULTIFD_MAGIC);
-    put_be32(buf + HDR_VERSION, MULTIFD_VERSION);
-    put_be32(buf + HDR_FLAGS, info->flags);
-    put_be32(buf + HDR_PAGES_ALLOC, MULTIFD_PAGES_PER_PACKET);
-    put_be32(buf + HDR_NORMAL, info->normal_num);
-    put_be32(buf + HDR_NEXT_SIZE, info->next_packet_size);
-    put_be64(buf + HDR_PACKET_NUM, info->packet_num);
-    put_be32(buf + HDR_ZERO, info->zero_num);
+    stl_be_p(buf + HDR_MAGIC, MULTIFD_MAGIC);
+    stl_be_p(buf + HDR_VERSION, MULTIFD_VERSION);
+    stl_be_p(buf + HDR_FLAGS, info->flags);
+    stl_be_p(buf + HDR_PAGES_ALLOC, MULTIFD_PAGES_PER_PACKET);
+    stl_be_p(buf + HDR_NORMAL, info->normal_num);
+    stl_be_p(buf + HDR_NEXT_SIZE, info->next_packet_size);
+    stq_be_p(buf + HDR_PACKET_NUM, info->packet_num);
+    stl_be_p(buf + HDR_ZERO, info->zero_num);
     g_strlcpy((char *)buf + HDR_RAMBLOCK, info->ramblock,
               MULTIFD_RAMBLOCK_NAME);
     for (uint32_t i = 0; i < n && i < MULTIFD_PAGES_PER_PACKET; i++) {
-        put_be64(buf + MULTIFD_HDR_FIXED + 8 * i, info->offset[i]);
+        stq_be_p(buf + MULTIFD_HDR_FIXED + 8 * i, info->offset[i]);
     }
 }
 
@@ -144,9 +117,9 @@ static bool multifd_device_packet_decode(const uint8_t *buf,
                                          Error **errp)
 {
     info->pages_alloc = info->normal_num = info->zero_num = 0;
-    info->instance_id = get_be32(buf + HDR_INSTANCE);
-    info->next_packet_size = get_be32(buf + HDR_NEXT_SIZE);
-    info->packet_num = get_be64(buf + HDR_PACKET_NUM);
+    info->instance_id = ldl_be_p(buf + HDR_INSTANCE);
+    info->next_packet_size = ldl_be_p(buf + HDR_NEXT_SIZE);
+    info->packet_num = ldq_be_p(buf + HDR_PACKET_NUM);
     if (info->flags & MULTIFD_FLAG_SYNC) {
         error_setg(errp, "multifd: a device state packet with SYNC");
         return false;
@@ -171,8 +144,8 @@ static bool multifd_device_packet_decode(const uint8_t *buf,
 bool multifd_packet_decode(const uint8_t *buf, MultiFDPacketInfo *info,
                            Error **errp)
 {
-    uint32_t magic = get_be32(buf + HDR_MAGIC);
-    uint32_t version = get_be32(buf + HDR_VERSION);
+    uint32_t magic = ldl_be_p(buf + HDR_MAGIC);
+    uint32_t version = ldl_be_p(buf + HDR_VERSION);
     uint32_t n;
 
     if (magic != MULTIFD_MAGIC) {
@@ -185,7 +158,7 @@ bool multifd_packet_decode(const uint8_t *buf, MultiFDPacketInfo *info,
                    "version %u", version, MULTIFD_VERSION);
         return false;
     }
-    info->flags = get_be32(buf + HDR_FLAGS);
+    info->flags = ldl_be_p(buf + HDR_FLAGS);
     if (info->flags & ~(uint32_t)MULTIFD_FLAGS_KNOWN) {
         error_setg(errp, "multifd: received packet with unknown flags 0x%x",
                    info->flags & ~(uint32_t)MULTIFD_FLAGS_KNOWN);
@@ -194,11 +167,11 @@ bool multifd_packet_decode(const uint8_t *buf, MultiFDPacketInfo *info,
     if (info->flags & MULTIFD_FLAG_DEVICE_STATE) {
         return multifd_device_packet_decode(buf, info, errp);
     }
-    info->pages_alloc = get_be32(buf + HDR_PAGES_ALLOC);
-    info->normal_num = get_be32(buf + HDR_NORMAL);
-    info->zero_num = get_be32(buf + HDR_ZERO);
-    info->next_packet_size = get_be32(buf + HDR_NEXT_SIZE);
-    info->packet_num = get_be64(buf + HDR_PACKET_NUM);
+    info->pages_alloc = ldl_be_p(buf + HDR_PAGES_ALLOC);
+    info->normal_num = ldl_be_p(buf + HDR_NORMAL);
+    info->zero_num = ldl_be_p(buf + HDR_ZERO);
+    info->next_packet_size = ldl_be_p(buf + HDR_NEXT_SIZE);
+    info->packet_num = ldq_be_p(buf + HDR_PACKET_NUM);
     if (!multifd_packet_check_counts(info, errp)) {
         return false;
     }
@@ -215,7 +188,7 @@ bool multifd_packet_decode(const uint8_t *buf, MultiFDPacketInfo *info,
         return false;
     }
     for (uint32_t i = 0; i < n; i++) {
-        info->offset[i] = get_be64(buf + MULTIFD_HDR_FIXED + 8 * i);
+        info->offset[i] = ldq_be_p(buf + MULTIFD_HDR_FIXED + 8 * i);
     }
     return true;
 }
@@ -247,8 +220,8 @@ bool multifd_packet_check_offsets(const MultiFDPacketInfo *info,
 void multifd_init_encode(const uint8_t uuid[16], uint8_t id, uint8_t *buf)
 {
     memset(buf, 0, MULTIFD_INIT_SIZE);
-    put_be32(buf, MULTIFD_MAGIC);
-    put_be32(buf + 4, MULTIFD_VERSION);
+    stl_be_p(buf, MULTIFD_MAGIC);
+    stl_be_p(buf + 4, MULTIFD_VERSION);
     memcpy(buf + 8, uuid, 16);
     buf[24] = id;
 }
@@ -256,8 +229,8 @@ void multifd_init_encode(const uint8_t uuid[16], uint8_t id, uint8_t *buf)
 bool multifd_init_decode(const uint8_t *buf, const uint8_t uuid[16],
                          uint8_t *id, Error **errp)
 {
-    uint32_t magic = get_be32(buf);
-    uint32_t version = get_be32(buf + 4);
+    uint32_t magic = ldl_be_p(buf);
+    uint32_t version = ldl_be_p(buf + 4);
 
     if (magic != MULTIFD_MAGIC) {
         error_setg(errp, "multifd: received packet magic %x expected %x",

@@ -23,6 +23,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "qemu/bitmap.h"
 #include "rdma-internal.h"
 #include "qemu-file.h"
@@ -53,34 +54,6 @@ static const char *const rdma_control_names[RDMA_CONTROL__MAX] = {
 const char *rdma_control_name(uint32_t type)
 {
     return type < RDMA_CONTROL__MAX ? rdma_control_names[type] : "unknown";
-}
-
-static void rdma_put32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, 4);
-}
-
-static void rdma_put64(uint8_t *p, uint64_t v)
-{
-    v = GUINT64_TO_BE(v);
-    memcpy(p, &v, 8);
-}
-
-static uint32_t rdma_get32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-
-static uint64_t rdma_get64(const uint8_t *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return GUINT64_FROM_BE(v);
 }
 
 /* ---- the context ---- */
@@ -222,9 +195,9 @@ static bool rdma_recv_done(RDMAContext *r, uint32_t slot, uint32_t len,
         return rdma_fail(r, errp, "control message of %u bytes is shorter "
                          "than its header", len);
     }
-    plen = rdma_get32(p);
-    type = rdma_get32(p + 4);
-    credits = rdma_get32(p + 12);
+    plen = ldl_be_p(p);
+    type = ldl_be_p(p + 4);
+    credits = ldl_be_p(p + 12);
     trace_rdma_recv(rdma_control_name(type), plen, credits);
     if (plen > len - RDMA_HEADER_SIZE) {
         return rdma_fail(r, errp, "control message %s claims %u bytes of "
@@ -367,10 +340,10 @@ bool rdma_send_commit(RDMAContext *r, int slot, uint32_t type,
     QemuRdmaError e = { 0 };
 
     assert(len <= RDMA_CONTROL_MAX_PAYLOAD && r->credits > 0);
-    rdma_put32(p, len);
-    rdma_put32(p + 4, type);
-    rdma_put32(p + 8, repeat);
-    rdma_put32(p + 12, r->owed);
+    stl_be_p(p, len);
+    stl_be_p(p + 4, type);
+    stl_be_p(p + 8, repeat);
+    stl_be_p(p + 12, r->owed);
     trace_rdma_send(rdma_control_name(type), len, r->owed, r->credits);
     if (r->ops->post_send(r->conn, RDMA_WRID_SEND | slot, p,
                           RDMA_HEADER_SIZE + len, r->send_lkey, &e) < 0) {
@@ -408,9 +381,9 @@ bool rdma_recv_next(RDMAContext *r, uint32_t want, int *slot,
     r->ready_head = (r->ready_head + 1) % RDMA_CONTROL_DEPTH;
     r->ready_count--;
     p = r->recv_buf + (size_t)*slot * RDMA_CONTROL_BUF_SIZE;
-    *len = rdma_get32(p);
-    *type = rdma_get32(p + 4);
-    *repeat = rdma_get32(p + 8);
+    *len = ldl_be_p(p);
+    *type = ldl_be_p(p + 4);
+    *repeat = ldl_be_p(p + 8);
     *data = p + RDMA_HEADER_SIZE;
     if (*type == RDMA_CONTROL_ERROR) {
         rdma_recv_release(r, *slot, NULL);
@@ -527,7 +500,7 @@ bool rdma_ram_setup(RDMAContext *r, Error **errp)
     }
     for (guint i = 0; i < r->nblocks; i++, p += RDMA_REMOTE_BLOCK_SIZE) {
         RDMABlock *b = &r->blocks[i];
-        uint64_t length = rdma_get64(p + 16);
+        uint64_t length = ldq_be_p(p + 16);
 
         if (length != b->length) {
             rdma_recv_release(r, slot, NULL);
@@ -535,8 +508,8 @@ bool rdma_ram_setup(RDMAContext *r, Error **errp)
                              "here and 0x%" PRIx64 " on the destination",
                              b->rb->idstr, b->length, length);
         }
-        b->remote_host = rdma_get64(p);
-        b->remote_rkey = rdma_get32(p + 24);
+        b->remote_host = ldq_be_p(p);
+        b->remote_rkey = ldl_be_p(p + 24);
     }
     if (!rdma_recv_release(r, slot, errp)) {
         return false;
@@ -578,10 +551,10 @@ static bool rdma_remote_chunk(RDMAContext *r, RDMABlock *b, uint64_t c,
     if (!req) {
         return false;
     }
-    rdma_put64(req, c);
-    rdma_put32(req + 8, b - r->blocks);
-    rdma_put32(req + 12, 0);
-    rdma_put64(req + 16, 1);
+    stq_be_p(req, c);
+    stl_be_p(req + 8, b - r->blocks);
+    stl_be_p(req + 12, 0);
+    stq_be_p(req + 16, 1);
     if (!rdma_send_commit(r, slot, RDMA_CONTROL_REGISTER_REQUEST, 1,
                           RDMA_REGISTER_SIZE, errp) ||
         !rdma_recv_next(r, RDMA_CONTROL_REGISTER_RESULT, &slot, &type,
@@ -589,13 +562,13 @@ static bool rdma_remote_chunk(RDMAContext *r, RDMABlock *b, uint64_t c,
         return false;
     }
     if (repeat != 1 || len != RDMA_REGISTER_RESULT_SIZE ||
-        !rdma_get32(p)) {
+        !ldl_be_p(p)) {
         rdma_recv_release(r, slot, NULL);
         return rdma_fail(r, errp, "bad REGISTER RESULT for chunk %" PRIu64
                          " of RAM block '%s'", c, b->rb->idstr);
     }
-    b->remote_rkeys[c] = rdma_get32(p);
-    b->remote_addr[c] = rdma_get64(p + 8);
+    b->remote_rkeys[c] = ldl_be_p(p);
+    b->remote_addr[c] = ldq_be_p(p + 8);
     return rdma_recv_release(r, slot, errp);
 }
 
@@ -722,11 +695,11 @@ static bool rdma_load_blocks_request(RDMAContext *r, GPtrArray *blocks,
     for (guint i = 0; i < r->nblocks; i++, p += RDMA_REMOTE_BLOCK_SIZE) {
         RDMABlock *b = &r->blocks[i];
 
-        rdma_put64(p, (uintptr_t)b->host);
-        rdma_put64(p + 8, 0);
-        rdma_put64(p + 16, b->length);
-        rdma_put32(p + 24, r->pin_all ? b->rkey_local[0] : 0);
-        rdma_put32(p + 28, 0);
+        stq_be_p(p, (uintptr_t)b->host);
+        stq_be_p(p + 8, 0);
+        stq_be_p(p + 16, b->length);
+        stl_be_p(p + 24, r->pin_all ? b->rkey_local[0] : 0);
+        stl_be_p(p + 28, 0);
     }
     return rdma_send_commit(r, slot, RDMA_CONTROL_RAM_BLOCKS_RESULT,
                             r->nblocks,
@@ -752,8 +725,8 @@ static bool rdma_load_register(RDMAContext *r, const uint8_t *req,
     }
     for (uint32_t i = 0; i < repeat; i++) {
         const uint8_t *e = req + (size_t)i * RDMA_REGISTER_SIZE;
-        uint64_t chunk = rdma_get64(e), chunks = rdma_get64(e + 16);
-        uint32_t idx = rdma_get32(e + 8);
+        uint64_t chunk = ldq_be_p(e), chunks = ldq_be_p(e + 16);
+        uint32_t idx = ldl_be_p(e + 8);
 
         if (idx >= r->nblocks || chunks != 1 ||
             chunk >= r->blocks[idx].nchunks) {
@@ -768,17 +741,17 @@ static bool rdma_load_register(RDMAContext *r, const uint8_t *req,
     }
     for (uint32_t i = 0; i < repeat; i++) {
         const uint8_t *e = req + (size_t)i * RDMA_REGISTER_SIZE;
-        uint64_t chunk = rdma_get64(e);
-        RDMABlock *b = &r->blocks[rdma_get32(e + 8)];
+        uint64_t chunk = ldq_be_p(e);
+        RDMABlock *b = &r->blocks[ldl_be_p(e + 8)];
         uint64_t idx = r->pin_all ? 0 : chunk;
         uint64_t start = r->pin_all ? 0 : chunk << RDMA_CHUNK_SHIFT;
 
         if (!rdma_block_register(r, b, chunk, errp)) {
             return false;
         }
-        rdma_put32(out, b->rkey_local[idx]);
-        rdma_put32(out + 4, 0);
-        rdma_put64(out + 8, (uintptr_t)b->host + start);
+        stl_be_p(out, b->rkey_local[idx]);
+        stl_be_p(out + 4, 0);
+        stq_be_p(out + 8, (uintptr_t)b->host + start);
         out += RDMA_REGISTER_RESULT_SIZE;
     }
     return rdma_send_commit(r, slot, RDMA_CONTROL_REGISTER_RESULT, repeat,
@@ -797,10 +770,10 @@ static bool rdma_load_compress(RDMAContext *r, const uint8_t *p,
         return rdma_fail(r, errp, "COMPRESS of %u bytes before the block "
                          "list or malformed", len);
     }
-    value = rdma_get32(p);
-    idx = rdma_get32(p + 4);
-    offset = rdma_get64(p + 8);
-    length = rdma_get64(p + 16);
+    value = ldl_be_p(p);
+    idx = ldl_be_p(p + 4);
+    offset = ldq_be_p(p + 8);
+    length = ldq_be_p(p + 16);
     if (idx >= r->nblocks || value > 0xff ||
         (offset | length) & (TARGET_PAGE_SIZE - 1)) {
         return rdma_fail(r, errp, "COMPRESS of block %u offset 0x%" PRIx64

@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "qapi/error.h"
 #include "hw/vfio/vfio-device.h"
 #include "hw/vfio/vfio-user-proto.h"
@@ -316,26 +317,12 @@ bool vfio_save_setup(QEMUFile *f, void *opaque, Error **errp)
     return ok;
 }
 
-static void vfio_put_be32(uint8_t *p, uint32_t v)
-{
-    v = GUINT32_TO_BE(v);
-    memcpy(p, &v, 4);
-}
-
-static uint32_t vfio_get_be32(const uint8_t *p)
-{
-    uint32_t v;
-
-    memcpy(&v, p, 4);
-    return GUINT32_FROM_BE(v);
-}
-
 /* One buffer of switchover data to a multifd channel, as index @idx. */
 static bool vfio_save_multifd_buffer(VFIODevice *vdev, uint8_t *buf,
                                      size_t n, uint32_t idx, Error **errp)
 {
-    vfio_put_be32(buf, idx);
-    vfio_put_be32(buf + 4, 0);
+    stl_be_p(buf, idx);
+    stl_be_p(buf + 4, 0);
     trace_vfio_save_multifd_buffer(vdev->name, idx, n);
     return vdev->mf->send_buffer(vdev, buf, VFIO_MIG_MULTIFD_HDR + n, errp);
 }
@@ -688,8 +675,8 @@ bool vfio_load_state_buffer(void *opaque, const uint8_t *buf, size_t len,
                    VFIO_MIG_MULTIFD_HDR + VFIO_MIG_MULTIFD_CHUNK);
         return false;
     }
-    idx = vfio_get_be32(buf);
-    flags = vfio_get_be32(buf + 4);
+    idx = ldl_be_p(buf);
+    flags = ldl_be_p(buf + 4);
     g_mutex_lock(&vdev->mf_lock);
     if (!vdev->mf_loading) {
         error_setg(&err, "%s: device state over multifd, but multifd is "
