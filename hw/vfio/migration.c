@@ -713,7 +713,10 @@ bool vfio_load_state_buffer(void *opaque, const uint8_t *buf, size_t len,
     return true;
 }
 
-/* DEV_MULTIFD_START: the loader may write the buffers from now on. */
+/*
+ * DEV_MULTIFD_START: the loader may write the buffers from now on.  Called
+ * with vdev->lock held, dropped around mf_lock (never both held).
+ */
 static bool vfio_load_multifd_open(VFIODevice *vdev, Error **errp)
 {
     bool ok;
@@ -722,6 +725,7 @@ static bool vfio_load_multifd_open(VFIODevice *vdev, Error **errp)
         error_setg(errp, "device data after the end of the device state");
         return false;
     }
+    g_mutex_unlock(&vdev->lock);
     g_mutex_lock(&vdev->mf_lock);
     ok = vdev->mf_loading;
     if (ok) {
@@ -732,6 +736,7 @@ static bool vfio_load_multifd_open(VFIODevice *vdev, Error **errp)
                    "here");
     }
     g_mutex_unlock(&vdev->mf_lock);
+    g_mutex_lock(&vdev->lock);
     return ok;
 }
 
